@@ -1,0 +1,82 @@
+"""`Evaluator`: how good and how costly a candidate is.
+
+An evaluator turns a :class:`Candidate` into a :class:`Result`. It never writes to the store or
+to globals; it may write checkpoints under ``ctx.workdir``. It runs inside a worker process, so
+it and everything in :class:`EvalContext` must pickle.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from nasforge.config import Component
+from nasforge.errors import TrialPruned, TrialTimeout
+from nasforge.registry import Registry
+from nasforge.trial import Candidate, Result, Status
+
+if TYPE_CHECKING:
+    from nasforge.space.base import SearchSpace
+    from nasforge.tasks.base import Task
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """Everything an evaluation may use besides the candidate.
+
+    Attributes:
+        seed: the evaluation seed (derived from the study seed and the architecture, so the same
+            architecture gets the same seed after a resume).
+        time_limit_s: wall-clock limit; evaluators check it cooperatively and return TIMEOUT.
+        workdir: a directory for this trial's checkpoints, or ``None``.
+    """
+
+    space: SearchSpace
+    task: Task
+    seed: int
+    time_limit_s: float | None = None
+    workdir: str | None = None
+
+
+class Evaluator(Component, ABC):
+    """Base class of evaluators."""
+
+    @abstractmethod
+    def evaluate(self, candidate: Candidate, ctx: EvalContext) -> Result:
+        """Evaluate one candidate. May raise; :func:`run_evaluation` records the reason."""
+
+    @property
+    def max_fidelity(self) -> int | None:
+        """The full-budget fidelity (e.g. epochs), or ``None`` if fidelity is meaningless."""
+        return None
+
+
+def run_evaluation(evaluator: Evaluator, candidate: Candidate, ctx: EvalContext) -> Result:
+    """Run ``evaluator`` and turn any exception into a FAILED/TIMEOUT/PRUNED result.
+
+    This is the function executors run, so a trial that raises never stops the search.
+    """
+    start = time.perf_counter()
+    try:
+        result = evaluator.evaluate(candidate, ctx)
+    except TrialTimeout as exc:
+        return Result.failed(str(exc) or "time limit exceeded", status=Status.TIMEOUT,
+                             cost_s=time.perf_counter() - start)
+    except TrialPruned as exc:
+        return Result.failed(str(exc) or "pruned", status=Status.PRUNED,
+                             cost_s=time.perf_counter() - start)
+    except Exception as exc:  # noqa: BLE001 - any evaluator error fails only its trial
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
+        return Result.failed(f"{type(exc).__name__}: {exc}{where}",
+                             cost_s=time.perf_counter() - start)
+    if not isinstance(result, Result):
+        return Result.failed(f"evaluator returned {type(result).__name__}, expected Result")
+    return result
+
+
+EVALUATORS: Registry[Evaluator] = Registry("evaluator")
+"""Registered evaluators (``@EVALUATORS.register("train")``)."""

@@ -1,0 +1,128 @@
+"""Value objects that travel along one trial's path: `Candidate` → `Result` → `Trial`.
+
+All are frozen dataclasses. A finished :class:`Trial` is never written again.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nasforge.architecture import Architecture
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What a strategy proposes: an architecture and the fidelity (e.g. epochs) to evaluate it at.
+
+    ``fidelity=None`` means the evaluator's own full budget.
+    """
+
+    arch: Architecture
+    fidelity: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"arch": self.arch.to_dict(), "fidelity": self.fidelity}
+
+
+class Status(str, enum.Enum):
+    """How an evaluation ended."""
+
+    OK = "ok"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    PRUNED = "pruned"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What an evaluator returns: metrics (flat floats), status with reason, compute cost.
+
+    Metrics that are not finite make an OK result FAILED: a NaN accuracy is a failed trial, not a
+    number to rank.
+    """
+
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    status: Status = Status.OK
+    reason: str | None = None
+    cost_s: float = 0.0
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        clean = {str(k): float(v) for k, v in self.metrics.items()}
+        object.__setattr__(self, "metrics", clean)
+        object.__setattr__(self, "status", Status(self.status))
+        bad = sorted(k for k, v in clean.items() if not math.isfinite(v))
+        if self.status is Status.OK and bad:
+            object.__setattr__(self, "status", Status.FAILED)
+            object.__setattr__(self, "reason", f"non-finite metric(s): {', '.join(bad)}")
+
+    @classmethod
+    def failed(cls, reason: str, *, status: Status = Status.FAILED, cost_s: float = 0.0,
+               metrics: Mapping[str, float] | None = None) -> Result:
+        """A failed (or timed-out) result with its reason."""
+        return cls(metrics=dict(metrics or {}), status=status, reason=reason, cost_s=cost_s)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+
+class TrialState(str, enum.Enum):
+    """Where a trial is in its life. RUNNING rows left by a killed process are re-queued."""
+
+    RUNNING = "RUNNING"
+    COMPLETE = "COMPLETE"
+    FAILED = "FAILED"
+    TIMEOUT = "TIMEOUT"
+    PRUNED = "PRUNED"
+
+    def is_finished(self) -> bool:
+        return self is not TrialState.RUNNING
+
+    @classmethod
+    def from_status(cls, status: Status) -> TrialState:
+        return {
+            Status.OK: cls.COMPLETE,
+            Status.FAILED: cls.FAILED,
+            Status.TIMEOUT: cls.TIMEOUT,
+            Status.PRUNED: cls.PRUNED,
+        }[status]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One stored trial: its candidate, its state and, once finished, its result.
+
+    Attributes:
+        number: 0-based position in the study, in ask order.
+        asked_after: how many results had been told to the strategy when this trial was asked;
+            with ``tell_seq`` it lets a resume replay asks and tells in their original interleaving.
+        tell_seq: the position of this trial among told results, ``None`` until told.
+    """
+
+    study_id: int
+    number: int
+    candidate: Candidate
+    state: TrialState
+    result: Result | None = None
+    asked_after: int = 0
+    tell_seq: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def arch(self) -> Architecture:
+        return self.candidate.arch
+
+    @property
+    def metrics(self) -> Mapping[str, float]:
+        return self.result.metrics if self.result else {}
+
+    @property
+    def label(self) -> str:
+        """How messages refer to this trial: ``Trial#12 (arch_id=3fa9…)``."""
+        return f"Trial#{self.number} (arch_id={self.arch.arch_id[:8]}…)"

@@ -18,22 +18,24 @@ import hashlib
 import json
 import math
 from collections.abc import Iterator, Mapping
-from typing import Any, Union
+from typing import Any
 
-Value = Union[str, int, float, bool]
+Value = str | int | float | bool
 _ALLOWED = (str, int, float, bool)
 
 
 class Architecture(Mapping[str, Value]):
     """An immutable mapping of decision name to choice with a canonical string form."""
 
-    __slots__ = ("_items", "_canonical", "_hash")
+    __slots__ = ("_canonical", "_hash", "_items")
 
     def __init__(self, decisions: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         items = dict(decisions or {}, **kwargs)
         for key, value in items.items():
             if not isinstance(key, str) or not key:
-                raise TypeError(f"architecture decision names must be non-empty strings, got {key!r}")
+                raise TypeError(
+                    f"architecture decision names must be non-empty strings, got {key!r}"
+                )
             if not isinstance(value, _ALLOWED):
                 raise TypeError(
                     f"architecture decision {key!r} must be a str, int, float or bool, "
@@ -51,7 +53,9 @@ class Architecture(Mapping[str, Value]):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"not an architecture string (expected JSON object): {text!r}") from exc
+            raise ValueError(
+                f"not an architecture string (expected JSON object): {text!r}"
+            ) from exc
         if not isinstance(data, dict):
             raise ValueError(f"not an architecture string (expected JSON object): {text!r}")
         return cls(data)

@@ -27,7 +27,12 @@ def params_model(cls: type) -> type[pydantic.BaseModel]:
     """A pydantic model of ``cls.__init__``'s keyword parameters (cached)."""
     if cls in _MODELS:
         return _MODELS[cls]
-    init = getattr(cls.__init__, "__wrapped__", cls.__init__)
+    constructor: Any = cls.__dict__.get("__init__", object.__init__)
+    for klass in cls.__mro__:
+        if "__init__" in klass.__dict__:
+            constructor = klass.__dict__["__init__"]
+            break
+    init = getattr(constructor, "__wrapped__", constructor)
     hints = typing.get_type_hints(init, include_extras=True)
     fields: dict[str, Any] = {}
     for name, param in inspect.signature(init).parameters.items():
@@ -36,7 +41,7 @@ def params_model(cls: type) -> type[pydantic.BaseModel]:
         annotation = hints.get(name, Any)
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[name] = (annotation, default)
-    model = pydantic.create_model(  # type: ignore[call-overload]
+    model: type[pydantic.BaseModel] = pydantic.create_model(
         f"{cls.__name__}Params",
         __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True),
         **fields,
@@ -57,15 +62,19 @@ def _fix_for(error: Mapping[str, Any], field: str, known: list[str]) -> str:
     ctx = error.get("ctx") or {}
     if "expected" in ctx:
         return f"use one of {ctx['expected']}"
-    bounds = [f"{sym} {ctx[key]}" for key, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
-              if key in ctx]
+    bounds = [
+        f"{sym} {ctx[key]}"
+        for key, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+        if key in ctx
+    ]
     if bounds:
         return f"use a value {' and '.join(bounds)}"
     return f"set {field} to a valid value"
 
 
-def problems_from(error: pydantic.ValidationError, prefix: str = "",
-                  known: list[str] | None = None) -> list[Problem]:
+def problems_from(
+    error: pydantic.ValidationError, prefix: str = "", known: list[str] | None = None
+) -> list[Problem]:
     """Turn a pydantic ValidationError into :class:`Problem` rows with dotted field paths."""
     problems = []
     for item in error.errors():

@@ -78,6 +78,7 @@ def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
 def pareto_front(points: Sequence[Sequence[float]]) -> list[int]:
     """Indices of the non-dominated points among oriented vectors (O(n^2), fine for reports)."""
     return [
-        i for i, p in enumerate(points)
+        i
+        for i, p in enumerate(points)
         if not any(dominates(q, p) for j, q in enumerate(points) if j != i)
     ]

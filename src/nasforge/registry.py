@@ -30,7 +30,9 @@ class Registry(Generic[T]):
 
         def decorate(cls: type[T]) -> type[T]:
             if name in self._entries and self._entries[name] is not cls:
-                raise ValueError(f"{self.kind} {name!r} is already registered by {self._entries[name]}")
+                raise ValueError(
+                    f"{self.kind} {name!r} is already registered by {self._entries[name]}"
+                )
             self._entries[name] = cls
             cls.name = name  # type: ignore[attr-defined]
             return cls
@@ -49,13 +51,18 @@ class Registry(Generic[T]):
             close = difflib.get_close_matches(str(name), self._entries, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError(
-                [Problem(f"{field or self.kind}.name" if field else self.kind,
-                         f"unknown {self.kind} {name!r}",
-                         f"{hint}choose one of: {', '.join(self.names())}")]
+                [
+                    Problem(
+                        f"{field or self.kind}.name" if field else self.kind,
+                        f"unknown {self.kind} {name!r}",
+                        f"{hint}choose one of: {', '.join(self.names())}",
+                    )
+                ]
             ) from None
 
-    def create(self, name: str, params: Mapping[str, Any] | None = None, *,
-               field: str | None = None) -> T:
+    def create(
+        self, name: str, params: Mapping[str, Any] | None = None, *, field: str | None = None
+    ) -> T:
         """Validate ``params`` and construct the component registered as ``name``."""
         cls = self.get(name, field=field)
         values = validate_params(cls, params or {}, field or self.kind)

@@ -28,7 +28,7 @@ class Candidate:
         return {"arch": self.arch.to_dict(), "fidelity": self.fidelity}
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """How an evaluation ended."""
 
     OK = "ok"
@@ -61,8 +61,14 @@ class Result:
             object.__setattr__(self, "reason", f"non-finite metric(s): {', '.join(bad)}")
 
     @classmethod
-    def failed(cls, reason: str, *, status: Status = Status.FAILED, cost_s: float = 0.0,
-               metrics: Mapping[str, float] | None = None) -> Result:
+    def failed(
+        cls,
+        reason: str,
+        *,
+        status: Status = Status.FAILED,
+        cost_s: float = 0.0,
+        metrics: Mapping[str, float] | None = None,
+    ) -> Result:
         """A failed (or timed-out) result with its reason."""
         return cls(metrics=dict(metrics or {}), status=status, reason=reason, cost_s=cost_s)
 
@@ -71,7 +77,7 @@ class Result:
         return self.status is Status.OK
 
 
-class TrialState(str, enum.Enum):
+class TrialState(enum.StrEnum):
     """Where a trial is in its life. RUNNING rows left by a killed process are re-queued."""
 
     RUNNING = "RUNNING"

@@ -63,16 +63,21 @@ def run_evaluation(evaluator: Evaluator, candidate: Candidate, ctx: EvalContext)
     try:
         result = evaluator.evaluate(candidate, ctx)
     except TrialTimeout as exc:
-        return Result.failed(str(exc) or "time limit exceeded", status=Status.TIMEOUT,
-                             cost_s=time.perf_counter() - start)
+        return Result.failed(
+            str(exc) or "time limit exceeded",
+            status=Status.TIMEOUT,
+            cost_s=time.perf_counter() - start,
+        )
     except TrialPruned as exc:
-        return Result.failed(str(exc) or "pruned", status=Status.PRUNED,
-                             cost_s=time.perf_counter() - start)
-    except Exception as exc:  # noqa: BLE001 - any evaluator error fails only its trial
+        return Result.failed(
+            str(exc) or "pruned", status=Status.PRUNED, cost_s=time.perf_counter() - start
+        )
+    except Exception as exc:  # any evaluator error fails only its trial
         tb = traceback.extract_tb(exc.__traceback__)
         where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
-        return Result.failed(f"{type(exc).__name__}: {exc}{where}",
-                             cost_s=time.perf_counter() - start)
+        return Result.failed(
+            f"{type(exc).__name__}: {exc}{where}", cost_s=time.perf_counter() - start
+        )
     if not isinstance(result, Result):
         return Result.failed(f"evaluator returned {type(result).__name__}, expected Result")
     return result

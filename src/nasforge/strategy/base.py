@@ -71,7 +71,7 @@ class Strategy(Component, ABC):
     @abstractmethod
     def _ask(self, number: int) -> Candidate | None: ...
 
-    def _tell(self, trial: Trial) -> None:  # noqa: B027 - optional hook
+    def _tell(self, trial: Trial) -> None:
         """Default: a strategy that learns nothing from results."""
 
 

@@ -35,13 +35,21 @@ class TaskInfo:
     kind: Kind
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "input_shape": list(self.input_shape),
-                "n_classes": self.n_classes, "kind": self.kind}
+        return {
+            "name": self.name,
+            "input_shape": list(self.input_shape),
+            "n_classes": self.n_classes,
+            "kind": self.kind,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskInfo:
-        return cls(name=data["name"], input_shape=tuple(data["input_shape"]),
-                   n_classes=int(data["n_classes"]), kind=data["kind"])
+        return cls(
+            name=data["name"],
+            input_shape=tuple(data["input_shape"]),
+            n_classes=int(data["n_classes"]),
+            kind=data["kind"],
+        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,76 @@
+"""Turning a :class:`RunSpec` into live components (and components back into a spec)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nasforge.config import Component
+from nasforge.errors import ConfigError, Problem
+from nasforge.evaluate.base import Evaluator
+from nasforge.execute.base import Executor
+from nasforge.registry import Registry
+from nasforge.run.spec import ComponentSpec, RunSpec
+from nasforge.space.base import SearchSpace
+from nasforge.strategy.base import Strategy
+from nasforge.tasks.base import Task
+
+
+@dataclass
+class Parts:
+    """The live components of a study."""
+
+    task: Task
+    space: SearchSpace
+    strategy: Strategy
+    evaluator: Evaluator
+    executor: Executor
+
+
+def build_parts(spec: RunSpec, given: Mapping[str, Component | None] | None = None) -> Parts:
+    """Create every component named in ``spec``, except those ``given`` as live objects.
+
+    All sections are checked before raising, so one :class:`ConfigError` lists every problem.
+    """
+    from nasforge.evaluate import EVALUATORS
+    from nasforge.execute import EXECUTORS
+    from nasforge.space import SPACES
+    from nasforge.strategy import STRATEGIES
+    from nasforge.tasks import TASKS
+
+    registries: dict[str, Registry[Any]] = {"task": TASKS, "space": SPACES,
+                                            "strategy": STRATEGIES, "evaluator": EVALUATORS,
+                                            "executor": EXECUTORS}
+    built: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for field, registry in registries.items():
+        obj = (given or {}).get(field)
+        if obj is not None:
+            built[field] = obj
+            continue
+        section: ComponentSpec = getattr(spec, field)
+        try:
+            built[field] = registry.create(section.name, section.params, field=field)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return Parts(**built)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "shape"):
+        return f"<{type(value).__name__} shape={tuple(value.shape)}>"
+    return repr(value)
+
+
+def component_spec(component: Component) -> ComponentSpec:
+    """The spec section describing ``component`` (non-JSON parameters are summarised)."""
+    return ComponentSpec(name=component.name, params=_jsonable(component.get_params()))

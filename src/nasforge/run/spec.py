@@ -1,0 +1,211 @@
+"""`RunSpec`: the one validated description of a study, behind YAML, the CLI and the Python API.
+
+A component section is a mapping with ``name`` plus that component's constructor parameters::
+
+    space: {name: nb201, dims: 1, channels: 16}
+
+A bare string is a component with default parameters (``task: mnist1d``). Sections are checked
+against the registries, so a typo anywhere is reported with its dotted field, what was expected,
+what was given and the fix; all problems of a file are reported at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from nasforge.config import problems_from
+from nasforge.errors import ConfigError, Problem
+from nasforge.objective import Objective
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class ComponentSpec(BaseModel):
+    """A registered component by name, with its constructor parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"name": value, "params": {}}
+        if isinstance(value, Mapping) and "params" not in value:
+            data = dict(value)
+            name = data.pop("name", None)
+            return {"name": name, "params": data} if name is not None else {"params": data}
+        return value
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.params}
+
+
+class Budget(BaseModel):
+    """When a study stops: after ``trials`` trials, ``minutes`` of wall time, or ``cost_s`` seconds
+    of evaluation cost (real or simulated), whichever comes first. Resumed studies count what
+    earlier sessions used."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trials: int | None = Field(default=None, ge=1)
+    minutes: float | None = Field(default=None, gt=0)
+    cost_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> Budget:
+        if self.trials is None and self.minutes is None and self.cost_s is None:
+            raise ValueError("give at least one of trials, minutes or cost_s (e.g. {trials: 50})")
+        return self
+
+    def exhausted(self, n_trials: int, elapsed_s: float, cost_s: float) -> str | None:
+        """Why the budget is spent, or ``None`` while it lasts."""
+        if self.trials is not None and n_trials >= self.trials:
+            return f"trial budget of {self.trials} reached"
+        if self.minutes is not None and elapsed_s >= self.minutes * 60:
+            return f"time budget of {self.minutes:g} min reached"
+        if self.cost_s is not None and cost_s >= self.cost_s:
+            return f"cost budget of {self.cost_s:g} s reached"
+        return None
+
+
+class RunSpec(BaseModel):
+    """Everything that defines a study. Stored with the study so every run can be replayed.
+
+    Attributes:
+        ordered: tell results to the strategy in trial order, so the sequence of architectures
+            depends only on the seed even with several workers (a free worker may wait for one
+            earlier trial). ``false`` tells results as they arrive: faster, not reproducible.
+        trial_time_limit_s: a trial running longer is stopped and recorded TIMEOUT.
+        root: the folder holding study folders; the study lives in ``root/name``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "study"
+    seed: int = Field(default=0, ge=0, lt=2**31)
+    task: ComponentSpec = ComponentSpec(name="mnist1d")
+    space: ComponentSpec = ComponentSpec(name="nb201")
+    strategy: ComponentSpec = ComponentSpec(name="regularized_evolution")
+    evaluator: ComponentSpec = ComponentSpec(name="train")
+    objectives: list[Objective] = Field(
+        default_factory=lambda: [Objective(metric="val_accuracy", direction="max")], min_length=1
+    )
+    budget: Budget = Budget(trials=20)
+    executor: ComponentSpec = ComponentSpec(name="process", params={"workers": 2})
+    trial_time_limit_s: float | None = Field(default=None, gt=0)
+    ordered: bool = True
+    root: str = "runs"
+    export_best: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                "must start with a letter or digit and use only letters, digits, '.', '_' or '-' "
+                "(it names the study folder)"
+            )
+        return value
+
+    @property
+    def study_dir(self) -> Path:
+        return Path(self.root) / self.name
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        for key in ("task", "space", "strategy", "evaluator", "executor"):
+            data[key] = getattr(self, key).to_yaml_dict()
+        return data
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` overrides (values parsed as YAML: ``20``, ``true``, ``[1, 2]``)."""
+    problems = []
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            problems.append(Problem("--set", f"expected KEY=VALUE, got {item!r}",
+                                    "write e.g. --set budget.trials=10"))
+            continue
+        parts = key.strip().split(".")
+        node: dict[str, Any] = data
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if isinstance(child, str):  # `task: mnist1d` becomes `task: {name: mnist1d}`
+                child = {"name": child}
+            if child is None:
+                child = {}
+            if not isinstance(child, dict):
+                problems.append(Problem(".".join(parts[: i + 1]),
+                                        f"is {child!r}, not a section, so {key!r} cannot be set",
+                                        f"set {'.'.join(parts[: i + 1])} itself"))
+                break
+            node[part] = child
+            node = child
+        else:
+            node[parts[-1]] = _parse_value(raw)
+    if problems:
+        raise ConfigError(problems, source="--set")
+    return data
+
+
+def check_components(spec: RunSpec) -> None:
+    """Check every component section against its registry and constructor, all at once."""
+    from nasforge.run.parts import build_parts
+
+    build_parts(spec)
+
+
+def parse_spec(data: Any, *, source: str = "", overrides: Sequence[str] = (),
+               check: bool = True) -> RunSpec:
+    """Validate a spec given as a mapping (e.g. loaded YAML)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError([Problem("", f"expected a mapping of settings, got {type(data).__name__}",
+                                   "see examples/demo.yaml for the layout")], source=source)
+    data = apply_overrides(dict(data), overrides)
+    try:
+        spec = RunSpec.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise ConfigError(problems_from(exc, known=list(RunSpec.model_fields)),
+                          source=source) from None
+    if check:
+        try:
+            check_components(spec)
+        except ConfigError as exc:
+            raise ConfigError(exc.problems, source=source) from None
+    return spec
+
+
+def load_spec(path: str | Path, overrides: Sequence[str] = (), *, check: bool = True) -> RunSpec:
+    """Read a YAML (or JSON) run spec file, apply overrides and validate it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError([Problem("CONFIG", f"no such file: {path}",
+                                   "pass the path of a YAML run spec, e.g. examples/demo.yaml")])
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([Problem("", f"not valid YAML{where}: {getattr(exc, 'problem', exc)}",
+                                   "fix the YAML syntax")], source=str(path)) from None
+    return parse_spec(data, source=str(path), overrides=overrides, check=check)

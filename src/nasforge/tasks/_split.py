@@ -1,0 +1,72 @@
+"""Shared helpers for tasks: seeded stratified splits, standardisation and split validation.
+
+Every built-in task carves its validation (and, where the source has none, test) examples out of
+the training data with :func:`stratified_split`, so class proportions match across splits and the
+same seed always gives the same split.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nasforge.errors import ConfigError, Problem
+from nasforge.tasks.base import Split
+
+
+def stratified_split(
+    y: np.ndarray, fraction: float, seed: int, *, field: str = "task.val_fraction"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices of ``y`` into (kept, held-out) with ``fraction`` of each class held out.
+
+    Per class, ``round(fraction * n_class)`` examples are held out (at most ``n_class - 1``, so no
+    class vanishes from the kept part). Both index arrays are sorted, so the order of examples
+    within a split follows the source order; trainers shuffle anyway.
+
+    Raises:
+        ConfigError: naming ``field`` when the held-out part would be empty or everything.
+    """
+    rng = np.random.default_rng(seed)
+    held: list[np.ndarray] = []
+    for label in np.unique(y):
+        members = np.flatnonzero(y == label)
+        n_out = min(round(fraction * len(members)), len(members) - 1)
+        if n_out > 0:
+            held.append(rng.permutation(members)[:n_out])
+    out = np.sort(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)
+    if fraction > 0 and len(out) == 0:
+        raise ConfigError(
+            [
+                Problem(
+                    field,
+                    f"{fraction} of {len(y)} examples leaves no held-out examples",
+                    f"raise {field.rsplit('.', 1)[-1]} or provide more data",
+                )
+            ]
+        )
+    keep = np.setdiff1d(np.arange(len(y)), out, assume_unique=True)
+    return keep, out
+
+
+def standardize(train: np.ndarray, *others: np.ndarray, axis: tuple[int, ...]) -> list[np.ndarray]:
+    """Standardise arrays with the mean and std of ``train`` over ``axis`` (float32 results).
+
+    Statistics come from the training split only, so no information leaks from validation or
+    test data. Constant features (std 0) are only centred.
+    """
+    mean = train.mean(axis=axis, keepdims=True, dtype=np.float64)
+    std = train.std(axis=axis, keepdims=True, dtype=np.float64)
+    std = np.where(std > 0, std, 1.0)
+    return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
+
+
+def make_split(x: np.ndarray, y: np.ndarray) -> Split:
+    """A :class:`Split` with contiguous float32 inputs and int64 labels."""
+    return Split(
+        x=np.ascontiguousarray(x, dtype=np.float32), y=np.ascontiguousarray(y, dtype=np.int64)
+    )
+
+
+def encode_labels(y: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Map arbitrary labels to ``0..K-1`` in sorted order; return codes and the class names."""
+    classes, codes = np.unique(y, return_inverse=True)
+    return codes.astype(np.int64), [str(c) for c in classes]

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from nasforge.tasks.base import Task
 
 
+WEIGHTS_FILE = "best_weights.pt"
+"""Evaluators that train save their best model's ``state_dict`` as ``ctx.workdir/WEIGHTS_FILE``,
+so a study can export the winner without training it again."""
+
+
 @dataclass(frozen=True)
 class EvalContext:
     """Everything an evaluation may use besides the candidate.

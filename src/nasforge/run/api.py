@@ -24,17 +24,35 @@ def _section(value: ComponentLike | None, field: str) -> tuple[Any, Component | 
         return component_spec(value).model_dump(), value
     if isinstance(value, (str, Mapping)):
         return value, None
-    raise ConfigError([Problem(field, f"expected a nasforge component, a registered name or a "
-                                      f"mapping with 'name', got {type(value).__name__}",
-                               f"e.g. {field}='...' or {field}={{'name': ...}}")])
+    raise ConfigError(
+        [
+            Problem(
+                field,
+                f"expected a nasforge component, a registered name or a "
+                f"mapping with 'name', got {type(value).__name__}",
+                f"e.g. {field}='...' or {field}={{'name': ...}}",
+            )
+        ]
+    )
 
 
-def search(*, task: ComponentLike | None = None, space: ComponentLike | None = None,
-           strategy: ComponentLike | None = None, evaluator: ComponentLike | None = None,
-           executor: ComponentLike | None = None, budget: Mapping[str, Any] | Any = None,
-           objectives: Sequence[Objective | Mapping[str, Any]] | None = None, seed: int = 0,
-           name: str = "study", root: str | Path = "runs", in_memory: bool = False,
-           overwrite: bool = False, callbacks: Sequence[Any] = (), **settings: Any) -> Study:
+def search(
+    *,
+    task: ComponentLike | None = None,
+    space: ComponentLike | None = None,
+    strategy: ComponentLike | None = None,
+    evaluator: ComponentLike | None = None,
+    executor: ComponentLike | None = None,
+    budget: Mapping[str, Any] | Any = None,
+    objectives: Sequence[Objective | Mapping[str, Any]] | None = None,
+    seed: int = 0,
+    name: str = "study",
+    root: str | Path = "runs",
+    in_memory: bool = False,
+    overwrite: bool = False,
+    callbacks: Sequence[Any] = (),
+    **settings: Any,
+) -> Study:
     """Run a search and return its :class:`Study` (``best()``, ``trials()``, ``to_dataframe()``).
 
     Each component may be an object (``nf.space.NB201Space(dims=1)``), a registered name
@@ -49,8 +67,13 @@ def search(*, task: ComponentLike | None = None, space: ComponentLike | None = N
     """
     data: dict[str, Any] = {"name": name, "seed": seed, "root": str(root), **settings}
     given: dict[str, Component | None] = {}
-    for field, value in (("task", task), ("space", space), ("strategy", strategy),
-                         ("evaluator", evaluator), ("executor", executor)):
+    for field, value in (
+        ("task", task),
+        ("space", space),
+        ("strategy", strategy),
+        ("evaluator", evaluator),
+        ("executor", executor),
+    ):
         section, obj = _section(value, field)
         if section is not None:
             data[field] = section
@@ -58,8 +81,7 @@ def search(*, task: ComponentLike | None = None, space: ComponentLike | None = N
     if budget is not None:
         data["budget"] = budget.model_dump() if hasattr(budget, "model_dump") else budget
     if objectives is not None:
-        data["objectives"] = [o.model_dump() if isinstance(o, Objective) else o
-                              for o in objectives]
+        data["objectives"] = [o.model_dump() if isinstance(o, Objective) else o for o in objectives]
     spec = parse_spec(data, source="nasforge.search()", check=False)
     try:
         parts = build_parts(spec, given)
@@ -69,8 +91,9 @@ def search(*, task: ComponentLike | None = None, space: ComponentLike | None = N
     return study.run(callbacks)
 
 
-def resume(directory: str | Path, *, callbacks: Sequence[Any] = (),
-           parts: Parts | None = None) -> Study:
+def resume(
+    directory: str | Path, *, callbacks: Sequence[Any] = (), parts: Parts | None = None
+) -> Study:
     """Resume a stored study where it stopped; no completed trial is lost or repeated."""
     return Study.open(directory, parts).run(callbacks)
 

@@ -39,9 +39,13 @@ def build_parts(spec: RunSpec, given: Mapping[str, Component | None] | None = No
     from nasforge.strategy import STRATEGIES
     from nasforge.tasks import TASKS
 
-    registries: dict[str, Registry[Any]] = {"task": TASKS, "space": SPACES,
-                                            "strategy": STRATEGIES, "evaluator": EVALUATORS,
-                                            "executor": EXECUTORS}
+    registries: dict[str, Registry[Any]] = {
+        "task": TASKS,
+        "space": SPACES,
+        "strategy": STRATEGIES,
+        "evaluator": EVALUATORS,
+        "executor": EXECUTORS,
+    }
     built: dict[str, Any] = {}
     problems: list[Problem] = []
     for field, registry in registries.items():

@@ -141,8 +141,13 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            problems.append(Problem("--set", f"expected KEY=VALUE, got {item!r}",
-                                    "write e.g. --set budget.trials=10"))
+            problems.append(
+                Problem(
+                    "--set",
+                    f"expected KEY=VALUE, got {item!r}",
+                    "write e.g. --set budget.trials=10",
+                )
+            )
             continue
         parts = key.strip().split(".")
         node: dict[str, Any] = data
@@ -153,9 +158,13 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
             if child is None:
                 child = {}
             if not isinstance(child, dict):
-                problems.append(Problem(".".join(parts[: i + 1]),
-                                        f"is {child!r}, not a section, so {key!r} cannot be set",
-                                        f"set {'.'.join(parts[: i + 1])} itself"))
+                problems.append(
+                    Problem(
+                        ".".join(parts[: i + 1]),
+                        f"is {child!r}, not a section, so {key!r} cannot be set",
+                        f"set {'.'.join(parts[: i + 1])} itself",
+                    )
+                )
                 break
             node[part] = child
             node = child
@@ -173,20 +182,30 @@ def check_components(spec: RunSpec) -> None:
     build_parts(spec)
 
 
-def parse_spec(data: Any, *, source: str = "", overrides: Sequence[str] = (),
-               check: bool = True) -> RunSpec:
+def parse_spec(
+    data: Any, *, source: str = "", overrides: Sequence[str] = (), check: bool = True
+) -> RunSpec:
     """Validate a spec given as a mapping (e.g. loaded YAML)."""
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ConfigError([Problem("", f"expected a mapping of settings, got {type(data).__name__}",
-                                   "see examples/demo.yaml for the layout")], source=source)
+        raise ConfigError(
+            [
+                Problem(
+                    "",
+                    f"expected a mapping of settings, got {type(data).__name__}",
+                    "see examples/demo.yaml for the layout",
+                )
+            ],
+            source=source,
+        )
     data = apply_overrides(dict(data), overrides)
     try:
         spec = RunSpec.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ConfigError(problems_from(exc, known=list(RunSpec.model_fields)),
-                          source=source) from None
+        raise ConfigError(
+            problems_from(exc, known=list(RunSpec.model_fields)), source=source
+        ) from None
     if check:
         try:
             check_components(spec)
@@ -199,13 +218,28 @@ def load_spec(path: str | Path, overrides: Sequence[str] = (), *, check: bool = 
     """Read a YAML (or JSON) run spec file, apply overrides and validate it."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError([Problem("CONFIG", f"no such file: {path}",
-                                   "pass the path of a YAML run spec, e.g. examples/demo.yaml")])
+        raise ConfigError(
+            [
+                Problem(
+                    "CONFIG",
+                    f"no such file: {path}",
+                    "pass the path of a YAML run spec, e.g. examples/demo.yaml",
+                )
+            ]
+        )
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError([Problem("", f"not valid YAML{where}: {getattr(exc, 'problem', exc)}",
-                                   "fix the YAML syntax")], source=str(path)) from None
+        raise ConfigError(
+            [
+                Problem(
+                    "",
+                    f"not valid YAML{where}: {getattr(exc, 'problem', exc)}",
+                    "fix the YAML syntax",
+                )
+            ],
+            source=str(path),
+        ) from None
     return parse_spec(data, source=str(path), overrides=overrides, check=check)

@@ -99,8 +99,14 @@ class BestTrial:
 class Study:
     """A search and its store. Create with :meth:`create`, reopen with :meth:`open`."""
 
-    def __init__(self, spec: RunSpec, parts: Parts, store: SQLiteStore, record: StudyRecord,
-                 directory: Path | None) -> None:
+    def __init__(
+        self,
+        spec: RunSpec,
+        parts: Parts,
+        store: SQLiteStore,
+        record: StudyRecord,
+        directory: Path | None,
+    ) -> None:
         self.spec = spec
         self.parts = parts
         self.store = store
@@ -110,18 +116,30 @@ class Study:
 
     # -- creation ---------------------------------------------------------------------------
     @classmethod
-    def create(cls, spec: RunSpec, parts: Parts | None = None, *, overwrite: bool = False,
-               in_memory: bool = False) -> Study:
+    def create(
+        cls,
+        spec: RunSpec,
+        parts: Parts | None = None,
+        *,
+        overwrite: bool = False,
+        in_memory: bool = False,
+    ) -> Study:
         """Start a new study in ``spec.root/spec.name`` (or in memory)."""
         parts = parts or build_parts(spec)
         directory = None if in_memory else spec.study_dir
         if directory is not None:
             if (directory / DB_NAME).exists():
                 if not overwrite:
-                    raise ConfigError([Problem(
-                        "name", f"a study already exists in {directory}",
-                        f"resume it with `nasforge resume {directory}`, choose another name "
-                        "(--set name=...), or delete the folder")])
+                    raise ConfigError(
+                        [
+                            Problem(
+                                "name",
+                                f"a study already exists in {directory}",
+                                f"resume it with `nasforge resume {directory}`, choose another name "
+                                "(--set name=...), or delete the folder",
+                            )
+                        ]
+                    )
                 shutil.rmtree(directory)
             directory.mkdir(parents=True, exist_ok=True)
             (directory / SPEC_NAME).write_text(yaml.safe_dump(spec.to_yaml_dict(), sort_keys=False))
@@ -177,9 +195,13 @@ class Study:
 
         rows = []
         for t in self.trials():
-            row: dict[str, Any] = {"number": t.number, "state": t.state.value,
-                                   "arch": self.parts.space.format(t.arch),
-                                   "arch_id": t.arch.arch_id, "fidelity": t.candidate.fidelity}
+            row: dict[str, Any] = {
+                "number": t.number,
+                "state": t.state.value,
+                "arch": self.parts.space.format(t.arch),
+                "arch_id": t.arch.arch_id,
+                "fidelity": t.candidate.fidelity,
+            }
             row.update(t.metrics)
             row["reason"] = t.result.reason if t.result else None
             row["cost_s"] = t.result.cost_s if t.result else None
@@ -191,6 +213,64 @@ class Study:
         if self.directory is None:
             return None
         return self.directory / "checkpoints" / candidate.arch.arch_id
+
+    def trial(self, number: int) -> Trial:
+        for t in self.trials():
+            if t.number == number:
+                return t
+        raise NasforgeError(
+            f"study {self.name!r} has no Trial#{number} "
+            f"(it has {len(self.trials())} trials, numbered from 0)"
+        )
+
+    def weights_path(self, trial: Trial) -> Path | None:
+        """Where the trained weights of ``trial`` were saved by its evaluator, if anywhere."""
+        from nasforge.evaluate.base import WEIGHTS_FILE
+
+        workdir = self.workdir(trial.candidate)
+        path = None if workdir is None else workdir / WEIGHTS_FILE
+        return path if path is not None and path.is_file() else None
+
+    def export(
+        self, out: str | Path | None = None, *, trial: int | None = None, onnx: bool = True
+    ) -> Any:
+        """Export a trial's trained network (default: the best) as module file, weights, ONNX.
+
+        Returns the :class:`nasforge.export.ExportInfo` describing what was written.
+        """
+        import torch
+
+        from nasforge.export import export_model
+
+        chosen = self.best().trial if trial is None else self.trial(trial)
+        if chosen.state is not TrialState.COMPLETE:
+            raise NasforgeError(
+                f"{chosen.label} is {chosen.state.value}, not COMPLETE; only "
+                "completed trials can be exported"
+            )
+        weights = self.weights_path(chosen)
+        if weights is None:
+            raise NasforgeError(
+                f"{chosen.label} has no saved weights (its evaluator "
+                f"{self.spec.evaluator.name!r} does not save trained models); export needs a "
+                "study run with the 'train' evaluator"
+            )
+        if out is None:
+            if self.directory is None:
+                raise NasforgeError("an in-memory study needs an explicit export folder (out=...)")
+            out = self.directory / ("best" if trial is None else f"trial-{chosen.number}")
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        return export_model(
+            Path(out),
+            space=self.parts.space,
+            arch=chosen.arch,
+            task=self.parts.task.info(),
+            state_dict=state,
+            metrics=dict(chosen.metrics),
+            trial=chosen.number,
+            study=self.name,
+            onnx=onnx,
+        )
 
     # -- running ----------------------------------------------------------------------------
     def run(self, callbacks: Sequence[Any] = ()) -> Study:
@@ -254,8 +334,11 @@ class _Loop:
             proposal = strategy.ask(t.number)
             if proposal != t.candidate and not diverged:
                 diverged = True
-                log.warning("replaying the strategy diverged at %s: the code or configuration "
-                            "changed since it ran; stored trials are kept as they are", t.label)
+                log.warning(
+                    "replaying the strategy diverged at %s: the code or configuration "
+                    "changed since it ran; stored trials are kept as they are",
+                    t.label,
+                )
         for t in told[i:]:
             strategy.tell(t)
         self.told = len(told)
@@ -268,8 +351,12 @@ class _Loop:
             if t.state is TrialState.RUNNING:
                 self.requeue.append(t)
         if trials:
-            log.info("resumed %s: %d trials stored, %d to re-run", self.study.name, len(trials),
-                     len(self.requeue))
+            log.info(
+                "resumed %s: %d trials stored, %d to re-run",
+                self.study.name,
+                len(trials),
+                len(self.requeue),
+            )
 
     # -- telling ----------------------------------------------------------------------------
     def _tell(self, trial: Trial) -> None:
@@ -305,7 +392,8 @@ class _Loop:
     def _context(self, candidate: Candidate) -> EvalContext:
         workdir = self.study.workdir(candidate)
         return EvalContext(
-            space=self.parts.space, task=self.parts.task,
+            space=self.parts.space,
+            task=self.parts.task,
             seed=derive_seed(self.spec.seed, candidate.arch.arch_id, candidate.fidelity or 0),
             time_limit_s=self.spec.trial_time_limit_s,
             workdir=str(workdir) if workdir else None,
@@ -316,8 +404,12 @@ class _Loop:
         hard_limit = None if limit is None else limit * 1.1 + 10.0
         try:
             future = self.parts.executor.submit(
-                run_evaluation, self.parts.evaluator, trial.candidate,
-                self._context(trial.candidate), time_limit_s=hard_limit)
+                run_evaluation,
+                self.parts.evaluator,
+                trial.candidate,
+                self._context(trial.candidate),
+                time_limit_s=hard_limit,
+            )
         except Exception as exc:  # e.g. an unpicklable evaluator: fail this trial, go on
             self._finish(trial, Result.failed(f"could not start: {type(exc).__name__}: {exc}"))
             return
@@ -361,8 +453,12 @@ class _Loop:
             return True
         cached = self.store.find_complete(self.sid, candidate)
         if cached is not None and cached.result is not None and cached.number != number:
-            reused = Result(metrics=cached.result.metrics, status=Status.OK, cost_s=0.0,
-                            info={"cached_from": cached.number})
+            reused = Result(
+                metrics=cached.result.metrics,
+                status=Status.OK,
+                cost_s=0.0,
+                info={"cached_from": cached.number},
+            )
             self._finish(trial, reused)
             return True
         self._submit(trial)
@@ -391,10 +487,14 @@ class _Loop:
                 self._handle_events()
                 while self.requeue and executor.free_slots() > 0:
                     self._submit(self.requeue.pop(0))
-                while self.study.stop_reason is None and not self.requeue and \
-                        executor.free_slots() > 0:
-                    reason = self.spec.budget.exhausted(self.next_number, self._elapsed(),
-                                                        self.cost_s)
+                while (
+                    self.study.stop_reason is None
+                    and not self.requeue
+                    and executor.free_slots() > 0
+                ):
+                    reason = self.spec.budget.exhausted(
+                        self.next_number, self._elapsed(), self.cost_s
+                    )
                     if reason:
                         self.study.stop_reason = reason
                     elif not self._new_trial():
@@ -421,14 +521,23 @@ def summary(study: Study) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for t in trials:
         counts[t.state.value] = counts.get(t.state.value, 0) + 1
-    data: dict[str, Any] = {"name": study.name, "trials": len(trials), "states": counts,
-                            "elapsed_s": study.store.get_study(study.name).elapsed_s
-                            if study.store.get_study(study.name) else None,
-                            "objectives": [str(o) for o in study.spec.objectives]}
+    data: dict[str, Any] = {
+        "name": study.name,
+        "trials": len(trials),
+        "states": counts,
+        "elapsed_s": study.store.get_study(study.name).elapsed_s
+        if study.store.get_study(study.name)
+        else None,
+        "objectives": [str(o) for o in study.spec.objectives],
+    }
     try:
         best = study.best()
-        data["best"] = {"number": best.number, "arch": best.arch.to_dict(),
-                        "arch_string": best.arch_string, "metrics": best.metrics}
+        data["best"] = {
+            "number": best.number,
+            "arch": best.arch.to_dict(),
+            "arch_string": best.arch_string,
+            "metrics": best.metrics,
+        }
     except NasforgeError:
         data["best"] = None
     return json.loads(json.dumps(data))

@@ -56,8 +56,14 @@ class Store(ABC):
 
     @abstractmethod
     def update_study(
-        self, study_id: int, *, status: str | None = None, elapsed_s: float | None = None
-    ) -> None: ...
+        self,
+        study_id: int,
+        *,
+        status: str | None = None,
+        elapsed_s: float | None = None,
+        spec: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Change a study's status, elapsed time or (on resume with new settings) its spec."""
 
     @abstractmethod
     def create_trial(

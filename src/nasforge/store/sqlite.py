@@ -176,13 +176,23 @@ class SQLiteStore(Store):
         return [self._study(r) for r in rows]
 
     def update_study(
-        self, study_id: int, *, status: str | None = None, elapsed_s: float | None = None
+        self,
+        study_id: int,
+        *,
+        status: str | None = None,
+        elapsed_s: float | None = None,
+        spec: Mapping[str, Any] | None = None,
     ) -> None:
         with self._transaction() as cur:
             if status is not None:
                 cur.execute("UPDATE studies SET status=? WHERE id=?", (status, study_id))
             if elapsed_s is not None:
                 cur.execute("UPDATE studies SET elapsed_s=? WHERE id=?", (elapsed_s, study_id))
+            if spec is not None:
+                cur.execute(
+                    "UPDATE studies SET spec=? WHERE id=?",
+                    (json.dumps(dict(spec), sort_keys=True), study_id),
+                )
 
     # -- trials -----------------------------------------------------------------------------
     @staticmethod

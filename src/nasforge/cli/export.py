@@ -1,0 +1,28 @@
+"""``nasforge export``: a trained architecture as a standalone module, weights and ONNX."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from nasforge.cli.main import app, user_errors
+from nasforge.run.study import Study
+
+
+@app.command(epilog="Example: nasforge export runs/demo --trial 12 --out exported/")
+@user_errors
+def export(
+    study_dir: Path = typer.Argument(..., help="The study folder (holds study.db)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the export to."),
+    trial: int | None = typer.Option(None, min=0, help="Trial number (default: the best)."),
+    onnx: bool = typer.Option(True, help="Also write model.onnx, checked with onnxruntime."),
+) -> None:
+    """Export a trial's trained network: model.py (needs only torch), weights, ONNX, JSON.
+
+    Load it back with nasforge.load(OUT), without the study.
+    """
+    study = Study.open(study_dir)
+    info = study.export(out, trial=trial, onnx=onnx)
+    Console().print(f"exported to {info.directory}")

@@ -135,8 +135,8 @@ class Study:
                             Problem(
                                 "name",
                                 f"a study already exists in {directory}",
-                                f"resume it with `nasforge resume {directory}`, choose another name "
-                                "(--set name=...), or delete the folder",
+                                f"resume it with `nasforge resume {directory}`, choose another "
+                                "name (--set name=...), or pass --overwrite",
                             )
                         ]
                     )

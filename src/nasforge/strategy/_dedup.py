@@ -1,0 +1,99 @@
+"""Drawing architectures that have not been asked yet, shared by the black-box strategies.
+
+Order matters for determinism: a ``set`` of architectures is used for membership only, never
+iterated, because ``hash(str)`` is salted per process and set order would differ after a resume.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from nasforge.architecture import Architecture
+from nasforge.space.base import SearchSpace
+
+logger = logging.getLogger(__name__)
+
+MAX_TRIES = 100
+"""Random draws tried before falling back to enumeration (or accepting a repeat)."""
+ENUMERATE_LIMIT = 100_000
+"""Finite spaces up to this size are enumerated when random draws keep hitting asked ones."""
+
+
+class AskedArchs:
+    """The architectures a strategy has asked (or been told of), with unasked draws.
+
+    Args:
+        space: the search space the strategy is bound to.
+    """
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+        self._seen: set[Architecture] = set()
+        self._all: list[Architecture] | None = None
+
+    def add(self, arch: Architecture) -> None:
+        self._seen.add(arch)
+
+    def __contains__(self, arch: object) -> bool:
+        return arch in self._seen
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def _enumerable(self) -> bool:
+        size = self.space.size
+        return math.isfinite(size) and size <= ENUMERATE_LIMIT
+
+    def _remaining(self) -> list[Architecture] | None:
+        """Unasked architectures in the space's enumeration order, ``None`` if not enumerable."""
+        if self._all is None:
+            try:
+                self._all = list(self.space.enumerate())
+            except NotImplementedError:
+                return None
+        return [a for a in self._all if a not in self._seen]
+
+    def propose(
+        self,
+        rng: np.random.Generator,
+        propose: Callable[[np.random.Generator], Architecture],
+        max_tries: int = MAX_TRIES,
+    ) -> Architecture | None:
+        """The first unasked architecture among up to ``max_tries`` calls of ``propose``."""
+        for _ in range(max_tries):
+            arch = propose(rng)
+            if arch not in self._seen:
+                return arch
+        return None
+
+    def sample(self, rng: np.random.Generator, max_tries: int = MAX_TRIES) -> Architecture | None:
+        """A uniformly drawn unasked architecture, ``None`` when a finite space is exhausted.
+
+        Retries ``space.sample`` up to ``max_tries`` times. If all hit asked architectures and the
+        space is finite and small, picks uniformly among the unasked ones instead. For a space too
+        big to enumerate, returns a repeated draw with a warning, since exhaustion is then
+        practically impossible.
+        """
+        enumerable = self._enumerable()
+        # Once half a small space is asked most draws repeat: go straight to the unasked list.
+        if enumerable and 2 * len(self._seen) >= self.space.size:
+            max_tries = 0
+        arch = self.propose(rng, self.space.sample, max_tries)
+        if arch is not None:
+            return arch
+        remaining = self._remaining() if enumerable else None
+        if remaining is not None:
+            return remaining[int(rng.integers(len(remaining)))] if remaining else None
+        arch = self.space.sample(rng)
+        logger.warning(
+            "no unasked architecture in %d draws from %s; repeating %s. "
+            "Silence this by using a larger space or a smaller budget.",
+            max_tries,
+            type(self.space).__name__,
+            arch,
+        )
+        return arch

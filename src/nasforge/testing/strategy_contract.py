@@ -1,0 +1,396 @@
+"""`StrategyContract`: the tests every black-box strategy must pass, reusable by plugins.
+
+Subclass it in a test module named ``test_*.py`` as ``Test…`` and provide a ``strategy_factory``
+fixture returning a callable that makes a fresh, un-set-up strategy::
+
+    import pytest
+    from nasforge.testing.strategy_contract import StrategyContract
+
+    class TestMyStrategy(StrategyContract):
+        @pytest.fixture
+        def strategy_factory(self):
+            return lambda: MyStrategy(alpha=0.5)
+
+Optional fixtures to override: ``optimum_budget`` (trials within which the toy optimum must be
+found; default: the toy space's size) and ``unique_asks`` (whether the strategy promises never to
+ask an architecture twice; default ``True``).
+
+Everything runs on :class:`~nasforge.testing.toys.ToySpace` with the toy score, in step (no
+threads, no clocks), with the study loop's asynchronous interleaving simulated by
+:class:`AsyncDriver`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Callable, Container
+from dataclasses import dataclass, field
+
+import pytest
+
+from nasforge import metrics
+from nasforge.architecture import Architecture
+from nasforge.objective import Objective
+from nasforge.strategy.base import STRATEGIES, Strategy
+from nasforge.testing.toys import ToySpace, toy_optimum, toy_result, toy_score
+from nasforge.trial import Candidate, Result, Status, Trial, TrialState
+
+StrategyFactory = Callable[[], Strategy]
+
+OBJECTIVES = [Objective(metric=metrics.VAL_ACCURACY, direction="max")]
+"""The objective the contract optimises: the toy evaluator's ``val_accuracy``."""
+
+
+def make_trial(
+    number: int,
+    candidate: Candidate,
+    result: Result,
+    *,
+    asked_after: int = 0,
+    tell_seq: int | None = None,
+) -> Trial:
+    """A finished :class:`Trial` as the study would tell it."""
+    return Trial(
+        study_id=0,
+        number=number,
+        candidate=candidate,
+        state=TrialState.from_status(result.status),
+        result=result,
+        asked_after=asked_after,
+        tell_seq=tell_seq,
+    )
+
+
+def toy_outcome(
+    arch: Architecture,
+    space: ToySpace,
+    *,
+    fail: Container[Architecture] = (),
+    nan: Container[Architecture] = (),
+) -> Result:
+    """The toy evaluator's result for ``arch``, FAILED for ``fail`` and NaN for ``nan``."""
+    if arch in fail:
+        return Result.failed("scripted failure")
+    result = toy_result(arch, space)
+    if arch in nan:
+        return Result(metrics={**result.metrics, metrics.VAL_ACCURACY: float("nan")})
+    return result
+
+
+@dataclass
+class Run:
+    """A recorded run: every asked candidate (index = trial number), the tells, the interleaving."""
+
+    asked: list[Candidate] = field(default_factory=list)
+    told: list[Trial] = field(default_factory=list)
+    events: list[tuple[str, int]] = field(default_factory=list)
+    exhausted: bool = False
+
+    @property
+    def archs(self) -> list[Architecture]:
+        return [c.arch for c in self.asked]
+
+
+class AsyncDriver:
+    """Drives a strategy like the study loop with ``n_pending`` workers, in step (no threads).
+
+    Keeps up to ``n_pending`` trials asked and not told. Results come back out of order, by a
+    fixed rotation over the pending trials that depends only on how many were told, so two
+    drivers in the same state continue identically. Once ``ask`` returns ``None`` no more asks
+    are made.
+
+    Args:
+        strategy: a set-up strategy.
+        space: the toy space it searches.
+        n_pending: simulated workers.
+        outcome: the result of an architecture (default: the toy evaluator's).
+    """
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        space: ToySpace,
+        *,
+        n_pending: int = 3,
+        outcome: Callable[[Architecture], Result] | None = None,
+    ) -> None:
+        self.strategy = strategy
+        self.space = space
+        self.n_pending = n_pending
+        self.outcome = outcome or (lambda arch: toy_result(arch, space))
+        self.run = Run()
+        self.pending: list[Trial] = []
+
+    def fork(self, strategy: Strategy) -> AsyncDriver:
+        """A driver in this one's state (same record and pending trials) for ``strategy``."""
+        other = AsyncDriver(strategy, self.space, n_pending=self.n_pending, outcome=self.outcome)
+        other.run = Run(
+            list(self.run.asked), list(self.run.told), list(self.run.events), self.run.exhausted
+        )
+        other.pending = list(self.pending)
+        return other
+
+    def _ask(self) -> bool:
+        number = len(self.run.asked)
+        candidate = self.strategy.ask(number)
+        if candidate is None:
+            self.run.exhausted = True
+            return False
+        self.run.asked.append(candidate)
+        self.run.events.append(("ask", number))
+        self.pending.append(make_trial(number, candidate, Result(), asked_after=len(self.run.told)))
+        return True
+
+    def _tell(self) -> None:
+        stub = self.pending.pop((len(self.run.told) * 2) % len(self.pending))
+        trial = make_trial(
+            stub.number,
+            stub.candidate,
+            self.outcome(stub.candidate.arch),
+            asked_after=stub.asked_after,
+            tell_seq=len(self.run.told),
+        )
+        self.strategy.tell(trial)
+        self.run.told.append(trial)
+        self.run.events.append(("tell", trial.number))
+
+    def advance(self, n_asked: int) -> Run:
+        """Ask and tell until ``n_asked`` trials are asked (or the strategy is exhausted).
+
+        Stops right after the last ask, leaving trials pending, as a killed study would.
+        """
+        while len(self.run.asked) < n_asked and not self.run.exhausted:
+            if len(self.pending) >= self.n_pending:
+                self._tell()
+            elif not self._ask():
+                break
+        return self.run
+
+    def drain(self) -> Run:
+        """Tell every pending trial."""
+        while self.pending:
+            self._tell()
+        return self.run
+
+
+def run_async(
+    strategy: Strategy,
+    space: ToySpace,
+    n_trials: int,
+    *,
+    n_pending: int = 3,
+    outcome: Callable[[Architecture], Result] | None = None,
+) -> Run:
+    """Ask ``n_trials`` trials (fewer if exhausted) through an :class:`AsyncDriver`, tell all."""
+    driver = AsyncDriver(strategy, space, n_pending=n_pending, outcome=outcome)
+    driver.advance(n_trials)
+    return driver.drain()
+
+
+def replay(strategy: Strategy, run: Run) -> None:
+    """Feed a fresh ``strategy`` a recorded ``run``, checking every ask reproduces the record.
+
+    This is what a resume does: the stored trials are replayed in their original interleaving.
+    """
+    told = {t.number: t for t in run.told}
+    for kind, number in run.events:
+        if kind == "ask":
+            candidate = strategy.ask(number)
+            assert candidate == run.asked[number], (
+                f"replayed ask #{number} gave {candidate}, the record has {run.asked[number]}"
+            )
+        else:
+            strategy.tell(told[number])
+
+
+def best_score(run: Run, space: ToySpace) -> float:
+    return max((toy_score(a, space) for a in run.archs), default=0.0)
+
+
+_CHILD = """
+import pickle, sys
+sys.path[:0] = pickle.loads(bytes.fromhex(sys.argv[1]))
+from nasforge.testing.strategy_contract import OBJECTIVES, ToySpace, run_async
+strategy = pickle.loads(sys.stdin.buffer.read())
+space = ToySpace()
+strategy.setup(space, OBJECTIVES, seed=7)
+print("\\n".join(str(a) for a in run_async(strategy, space, 20).archs))
+"""
+
+
+class StrategyContract:
+    """The behaviour every black-box strategy must have (see the module docstring)."""
+
+    @pytest.fixture
+    def strategy_factory(self) -> StrategyFactory:
+        raise NotImplementedError("define a strategy_factory fixture returning a fresh strategy")
+
+    @pytest.fixture
+    def optimum_budget(self) -> int:
+        return int(ToySpace().size)
+
+    @pytest.fixture
+    def unique_asks(self) -> bool:
+        return True
+
+    @staticmethod
+    def _setup(factory: StrategyFactory, space: ToySpace | None = None, seed: int = 0) -> Strategy:
+        strategy = factory()
+        strategy.setup(space or ToySpace(), OBJECTIVES, seed)
+        return strategy
+
+    def test_is_registered_strategy(self, strategy_factory: StrategyFactory) -> None:
+        strategy = strategy_factory()
+        assert isinstance(strategy, Strategy)
+        assert strategy.name in STRATEGIES, f"{type(strategy).__name__} is not registered"
+
+    def test_asks_valid_candidates(self, strategy_factory: StrategyFactory) -> None:
+        space = ToySpace()
+        run = run_async(self._setup(strategy_factory, space), space, 40)
+        assert len(run.asked) == 40
+        for candidate in run.asked:
+            assert isinstance(candidate, Candidate)
+            space.validate(candidate.arch)
+
+    def test_same_seed_same_sequence(self, strategy_factory: StrategyFactory) -> None:
+        space = ToySpace()
+        first = run_async(self._setup(strategy_factory, space, seed=3), space, 30)
+        second = run_async(self._setup(strategy_factory, space, seed=3), space, 30)
+        assert first.archs == second.archs
+
+    def test_different_seed_different_sequence(self, strategy_factory: StrategyFactory) -> None:
+        space = ToySpace()
+        first = run_async(self._setup(strategy_factory, space, seed=0), space, 10)
+        second = run_async(self._setup(strategy_factory, space, seed=1), space, 10)
+        assert first.archs != second.archs
+
+    def test_same_sequence_in_another_process(self, strategy_factory: StrategyFactory) -> None:
+        """Set or hash order must not leak into decisions: ``hash(str)`` is salted per process."""
+        space = ToySpace()
+        expected = [
+            str(a) for a in run_async(self._setup(strategy_factory, space, 7), space, 20).archs
+        ]
+        hash_seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD, pickle.dumps(list(sys.path)).hex()],
+            input=pickle.dumps(strategy_factory()),
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            check=False,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr.decode()
+        assert out.stdout.decode().split() == expected
+
+    def test_replay_reproduces_next_asks(self, strategy_factory: StrategyFactory) -> None:
+        space = ToySpace()
+        original = AsyncDriver(self._setup(strategy_factory, space, seed=5), space)
+        stored = original.advance(30)
+        # A "killed" study: 30 trials asked, some still pending. Resume = replay the record.
+        resumed_strategy = self._setup(strategy_factory, space, seed=5)
+        replay(resumed_strategy, stored)
+        resumed = original.fork(resumed_strategy)
+        original.advance(40)
+        resumed.advance(40)
+        assert len(original.run.asked) == 40
+        assert resumed.run.archs[30:] == original.run.archs[30:]
+
+    def test_pickled_strategy_continues_identically(
+        self, strategy_factory: StrategyFactory
+    ) -> None:
+        space = ToySpace()
+        driver = AsyncDriver(self._setup(strategy_factory, space, seed=2), space)
+        driver.advance(15)
+        clone = driver.fork(pickle.loads(pickle.dumps(driver.strategy)))
+        assert clone.advance(25).archs == driver.advance(25).archs
+
+    def test_no_repeated_archs(self, strategy_factory: StrategyFactory, unique_asks: bool) -> None:
+        if not unique_asks:
+            pytest.skip("the strategy does not promise unique asks")
+        space = ToySpace()
+        run = run_async(self._setup(strategy_factory, space, seed=4), space, 120)
+        assert len(set(run.archs)) == len(run.archs)
+
+    def test_exhausts_tiny_space(
+        self, strategy_factory: StrategyFactory, unique_asks: bool
+    ) -> None:
+        if not unique_asks:
+            pytest.skip("the strategy does not promise unique asks")
+        space = ToySpace(n_decisions=2, n_options=2)
+        run = run_async(self._setup(strategy_factory, space), space, 10)
+        assert run.exhausted, "ask must return None once a finite space is exhausted"
+        assert sorted(map(str, run.archs)) == sorted(map(str, space.enumerate()))
+
+    def test_tolerates_failed_and_nan_trials(self, strategy_factory: StrategyFactory) -> None:
+        space = ToySpace()
+        archs = list(space.enumerate())
+        fail, nan = set(archs[::3]), set(archs[1::3])
+
+        def outcome(arch: Architecture) -> Result:
+            return toy_outcome(arch, space, fail=fail, nan=nan)
+
+        run = run_async(self._setup(strategy_factory, space), space, 60, outcome=outcome)
+        assert len(run.asked) == 60
+        assert any(t.state is TrialState.FAILED for t in run.told)
+        for candidate in run.asked:
+            space.validate(candidate.arch)
+
+    def test_tolerates_every_unsuccessful_state(self, strategy_factory: StrategyFactory) -> None:
+        space = ToySpace()
+        strategy = self._setup(strategy_factory, space)
+        results = [
+            Result.failed("boom"),
+            Result.failed("too slow", status=Status.TIMEOUT),
+            Result.failed("stopped early", status=Status.PRUNED),
+            Result(metrics={}),  # OK, but without the objective's metric
+        ]
+        for number in range(30):
+            candidate = strategy.ask(number)
+            assert candidate is not None
+            strategy.tell(make_trial(number, candidate, results[number % len(results)]))
+
+    def test_tolerates_results_it_did_not_ask_for(
+        self, strategy_factory: StrategyFactory, unique_asks: bool
+    ) -> None:
+        """A study may tell injected architectures (dashboard steering) the strategy never asked."""
+        space = ToySpace()
+        strategy = self._setup(strategy_factory, space)
+        injected = toy_optimum(space).replace(d0=0)
+        strategy.tell(make_trial(0, Candidate(injected), toy_result(injected, space)))
+        driver = AsyncDriver(strategy, space)
+        driver.run.asked.append(Candidate(injected))
+        run = driver.advance(20)
+        driver.drain()
+        assert len(run.asked) == 20
+        if unique_asks:
+            assert injected not in run.archs[1:]
+
+    def test_params_round_trip(self, strategy_factory: StrategyFactory) -> None:
+        strategy = strategy_factory()
+        params = strategy.get_params()
+        json.dumps(params)
+        rebuilt = STRATEGIES.create(strategy.name, params)
+        assert type(rebuilt) is type(strategy)
+        assert rebuilt == strategy
+
+    def test_pickles_before_and_after_setup(self, strategy_factory: StrategyFactory) -> None:
+        strategy = strategy_factory()
+        assert pickle.loads(pickle.dumps(strategy)) == strategy
+        space = ToySpace()
+        strategy = self._setup(strategy_factory, space)
+        run_async(strategy, space, 5)
+        assert pickle.loads(pickle.dumps(strategy)) == strategy
+
+    @pytest.mark.parametrize("seed", [0, 1, 2])
+    def test_finds_toy_optimum(
+        self, strategy_factory: StrategyFactory, optimum_budget: int, seed: int
+    ) -> None:
+        space = ToySpace()
+        run = run_async(self._setup(strategy_factory, space, seed), space, optimum_budget)
+        assert toy_optimum(space) in run.archs, (
+            f"optimum not found in {optimum_budget} trials (best score {best_score(run, space)})"
+        )

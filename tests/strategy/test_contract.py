@@ -1,0 +1,44 @@
+"""Run the shipped StrategyContract over every registered black-box strategy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nasforge.strategy import STRATEGIES
+from nasforge.testing.strategy_contract import StrategyContract, StrategyFactory
+
+# Parameters that keep each strategy quick on the 256-architecture toy space.
+PARAMS: dict[str, dict[str, Any]] = {
+    "regularized_evolution": {"population": 10, "sample": 3},
+    "local_search": {"n_initial": 5},
+}
+# Trials within which the toy optimum must be found (default: the space's size, 256).
+BUDGETS: dict[str, int] = {
+    "regularized_evolution": 120,
+    "local_search": 60,
+}
+
+
+@pytest.fixture(params=[pytest.param(name, id=name) for name in STRATEGIES.names()])
+def strategy_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+class TestStrategyContract(StrategyContract):
+    @pytest.fixture
+    def strategy_factory(self, strategy_name: str) -> StrategyFactory:
+        return lambda: STRATEGIES.create(strategy_name, PARAMS.get(strategy_name, {}))
+
+    @pytest.fixture
+    def optimum_budget(self, strategy_name: str) -> int:
+        return BUDGETS.get(strategy_name, 256)
+
+
+class TestDefaultParameters(StrategyContract):
+    """The defaults a user gets must keep the contract too (budget: the whole space)."""
+
+    @pytest.fixture
+    def strategy_factory(self, strategy_name: str) -> StrategyFactory:
+        return lambda: STRATEGIES.create(strategy_name)

@@ -16,11 +16,11 @@ def components(
     kind: str = typer.Argument("all", help="space, strategy, evaluator, task, executor or all."),
 ) -> None:
     """List the registered components and their parameters (what YAML sections accept)."""
-    from nasforge.evaluate import EVALUATORS
-    from nasforge.execute import EXECUTORS
-    from nasforge.space import SPACES
-    from nasforge.strategy import STRATEGIES
-    from nasforge.tasks import TASKS
+    from nasforge.evaluate.base import EVALUATORS
+    from nasforge.execute.base import EXECUTORS
+    from nasforge.space.base import SPACES
+    from nasforge.strategy.base import STRATEGIES
+    from nasforge.tasks.base import TASKS
 
     registries = {
         "space": SPACES,

@@ -62,8 +62,11 @@ def _register() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``nasforge`` script."""
+    from nasforge.plugins import load_plugins
+
     _register()
     try:
+        load_plugins()
         app(args=argv, standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)

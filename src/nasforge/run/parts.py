@@ -33,11 +33,11 @@ def build_parts(spec: RunSpec, given: Mapping[str, Component | None] | None = No
 
     All sections are checked before raising, so one :class:`ConfigError` lists every problem.
     """
-    from nasforge.evaluate import EVALUATORS
-    from nasforge.execute import EXECUTORS
-    from nasforge.space import SPACES
-    from nasforge.strategy import STRATEGIES
-    from nasforge.tasks import TASKS
+    from nasforge.evaluate.base import EVALUATORS
+    from nasforge.execute.base import EXECUTORS
+    from nasforge.space.base import SPACES
+    from nasforge.strategy.base import STRATEGIES
+    from nasforge.tasks.base import TASKS
 
     registries: dict[str, Registry[Any]] = {
         "task": TASKS,

@@ -401,7 +401,7 @@ class _Loop:
 
     def _submit(self, trial: Trial) -> None:
         limit = self.spec.trial_time_limit_s
-        hard_limit = None if limit is None else limit * 1.1 + 10.0
+        hard_limit = None if limit is None else limit * 1.1 + 2.0
         try:
             future = self.parts.executor.submit(
                 run_evaluation,
@@ -474,6 +474,7 @@ class _Loop:
             self.store.mark_event_handled(event.id)
 
     def run(self) -> Study:
+        self.parts.strategy.setup(self.parts.space, self.spec.objectives, self.spec.seed)
         self._replay()
         self.study.stop_reason = None
         executor = self.parts.executor

@@ -1,0 +1,68 @@
+"""`InlineExecutor`: run each call at submit time, in the calling process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from nasforge.execute.base import EXECUTORS, Executor, ExecutorShutdownError, R, check_time_limit
+
+
+@EXECUTORS.register("inline")
+class InlineExecutor(Executor):
+    """Runs ``fn`` synchronously inside ``submit`` and returns an already-completed future.
+
+    For debugging (breakpoints and tracebacks work as usual) and for deterministic tests: with
+    one slot, the study alternates ask, evaluate, tell in a fixed order. An exception from ``fn``
+    is set on the future, never raised from ``submit``; ``KeyboardInterrupt`` and ``SystemExit``
+    are set on the future *and* re-raised so Ctrl-C still stops the run.
+
+    ``time_limit_s`` is accepted but not enforced: a call in the calling process cannot be
+    stopped safely. Evaluators check their time limit cooperatively and return a TIMEOUT result.
+
+    Example:
+        >>> with InlineExecutor() as ex:
+        ...     ex.submit(pow, 2, 10).result()
+        1024
+    """
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    @property
+    def n_workers(self) -> int:
+        return 1
+
+    def free_slots(self) -> int:
+        # Calls finish inside submit, so the single slot is always free again afterwards.
+        return 0 if self._closed else 1
+
+    def submit(
+        self,
+        fn: Callable[..., R],
+        /,
+        *args: Any,
+        time_limit_s: float | None = None,
+        **kwargs: Any,
+    ) -> Future[R]:
+        if self._closed:
+            raise ExecutorShutdownError(
+                "InlineExecutor.submit was called after shutdown(); create a new executor"
+            )
+        check_time_limit(time_limit_s)
+        future: Future[R] = Future()
+        future.set_running_or_notify_cancel()
+        try:
+            result = fn(*args, **kwargs)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            future.set_exception(exc)
+            raise
+        except BaseException as exc:  # every other failure belongs to this call only
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._closed = True

@@ -1,0 +1,59 @@
+"""get_executor and the executor registry."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+
+from nasforge.errors import ConfigError
+from nasforge.execute import EXECUTORS, InlineExecutor, ProcessExecutor, get_executor
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in EXECUTORS.names()])
+def test_get_params_rebuilds_an_equal_executor(name: str) -> None:
+    ex = EXECUTORS.create(name)
+    try:
+        again = EXECUTORS.create(name, ex.get_params())
+        assert again == ex
+        assert get_executor({"name": name, **ex.get_params()}) == ex
+        again.shutdown()
+    finally:
+        ex.shutdown()
+
+
+def test_builtins_are_registered() -> None:
+    assert {"inline", "process"} <= set(EXECUTORS.names())
+
+
+def test_get_executor_specs() -> None:
+    assert isinstance(get_executor("inline"), InlineExecutor)
+    ex = get_executor({"name": "process", "workers": 3, "start_method": "forkserver"})
+    assert isinstance(ex, ProcessExecutor)
+    assert (ex.n_workers, ex.threads_per_worker, ex.start_method) == (3, 1, "forkserver")
+    assert get_executor(ex) is ex
+    assert ex.free_slots() == 3
+    # Building the configuration does not start processes.
+    assert multiprocessing.active_children() == []
+    ex.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        pytest.param("proces", "did you mean 'process'", id="typo"),
+        pytest.param({"workers": 2}, "executor.name", id="no-name"),
+        pytest.param({"name": "process", "workers": 0}, "workers.*>= 1", id="zero-workers"),
+        pytest.param({"name": "process", "wrokers": 2}, "did you mean 'workers'", id="unknown"),
+        pytest.param({"name": "process", "start_method": "thread"}, "start_method", id="method"),
+        pytest.param(3, "expected a name or a mapping", id="int"),
+    ],
+)
+def test_get_executor_errors_name_the_field(spec: object, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        get_executor(spec)  # type: ignore[arg-type]
+
+
+def test_constructor_validates_eagerly() -> None:
+    with pytest.raises(ConfigError, match="threads_per_worker"):
+        ProcessExecutor(threads_per_worker=0)

@@ -61,27 +61,20 @@ def _register() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``nasforge`` script."""
+    """Entry point of the ``nasforge`` script; returns the exit code."""
     from nasforge.plugins import load_plugins
 
     _register()
     try:
         load_plugins()
-        app(args=argv, standalone_mode=False)
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        return 130
+        app(args=argv, prog_name="nasforge")
+    except NasforgeError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return 2
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
     return 0
 
 

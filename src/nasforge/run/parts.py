@@ -28,27 +28,31 @@ class Parts:
     executor: Executor
 
 
-def build_parts(spec: RunSpec, given: Mapping[str, Component | None] | None = None) -> Parts:
-    """Create every component named in ``spec``, except those ``given`` as live objects.
-
-    All sections are checked before raising, so one :class:`ConfigError` lists every problem.
-    """
+def registries() -> dict[str, Registry[Any]]:
+    """The registry behind each component field of a run spec (importing the built-ins)."""
+    import nasforge.evaluate
+    import nasforge.execute
+    import nasforge.space
+    import nasforge.strategy
+    import nasforge.tasks  # noqa: F401  (registration happens on import)
     from nasforge.evaluate.base import EVALUATORS
     from nasforge.execute.base import EXECUTORS
     from nasforge.space.base import SPACES
     from nasforge.strategy.base import STRATEGIES
     from nasforge.tasks.base import TASKS
 
-    registries: dict[str, Registry[Any]] = {
-        "task": TASKS,
-        "space": SPACES,
-        "strategy": STRATEGIES,
-        "evaluator": EVALUATORS,
-        "executor": EXECUTORS,
-    }
+    return {"task": TASKS, "space": SPACES, "strategy": STRATEGIES, "evaluator": EVALUATORS,
+            "executor": EXECUTORS}
+
+
+def build_parts(spec: RunSpec, given: Mapping[str, Component | None] | None = None) -> Parts:
+    """Create every component named in ``spec``, except those ``given`` as live objects.
+
+    All sections are checked before raising, so one :class:`ConfigError` lists every problem.
+    """
     built: dict[str, Any] = {}
     problems: list[Problem] = []
-    for field, registry in registries.items():
+    for field, registry in registries().items():
         obj = (given or {}).get(field)
         if obj is not None:
             built[field] = obj

@@ -203,15 +203,34 @@ def parse_spec(
     try:
         spec = RunSpec.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ConfigError(
-            problems_from(exc, known=list(RunSpec.model_fields)), source=source
-        ) from None
+        problems = problems_from(exc, known=list(RunSpec.model_fields))
+        if check:
+            problems.extend(_section_problems(data, {p.field.split(".")[0] for p in problems}))
+        raise ConfigError(problems, source=source) from None
     if check:
         try:
             check_components(spec)
         except ConfigError as exc:
             raise ConfigError(exc.problems, source=source) from None
     return spec
+
+
+def _section_problems(data: Mapping[str, Any], skip: set[str]) -> list[Problem]:
+    """Problems in the component sections that parsed, found while other fields were invalid."""
+    from nasforge.run.parts import registries
+
+    problems: list[Problem] = []
+    for field, registry in registries().items():
+        if field in skip or field not in data:
+            continue
+        try:
+            section = ComponentSpec.model_validate(data[field])
+            registry.create(section.name, section.params, field=field)
+        except pydantic.ValidationError:
+            continue
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return problems
 
 
 def load_spec(path: str | Path, overrides: Sequence[str] = (), *, check: bool = True) -> RunSpec:

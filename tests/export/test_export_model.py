@@ -301,7 +301,7 @@ def test_weights_that_do_not_fit_the_space_are_rejected(
     other = trained(type(space)(width=6), arch, SIGNAL)
     with pytest.raises(
         ExportError,
-        match=r"weights of the model exported to .* shape mismatches 0\.bias: expected \(4,\), got \(6,\)",
+        match=r"model exported to .* shape mismatches 0\.bias: expected \(4,\), got \(6,\)",
     ):
         export_model(tmp_path / "e", space=space, arch=arch, task=SIGNAL, model=other, onnx=False)
     state = dict(trained(space, arch, SIGNAL).state_dict())

@@ -161,8 +161,9 @@ def _space(meta: dict[str, Any], where: Path) -> SearchSpace:
         return SPACES.create(name, params)
     except ConfigError as exc:
         raise ExportError(
-            f"{where / METADATA_FILE}: space {name!r} rejects the stored parameters: {exc} "
-            "(fix: load with the nasforge version that wrote the export)"
+            f"{where / METADATA_FILE}: space {name!r} rejects the stored parameters "
+            f"({'; '.join(str(p) for p in exc.problems)}); load it with the nasforge version "
+            f"that wrote it ({meta.get('nasforge_version', 'unknown')})"
         ) from exc
 
 

@@ -1,1 +1,71 @@
-"""space."""
+"""Search spaces: what an architecture is, and how to sample, mutate, encode and build it.
+
+Spaces are declared with a few primitives (:class:`Choice`, :class:`Repeat`, :class:`Cell`) and,
+for networks, a layer vocabulary (``conv``, ``dense``, ``pool``, ``cell``, ``repeat`` ...), so a
+new space needs no subclassing: see :class:`DeclaredSpace`. The built-ins (``nb201``, ``chain``,
+``mlp``) are such declarations and are registered in :data:`SPACES` on import.
+"""
+
+from __future__ import annotations
+
+from nasforge.space._chain import ChainSpace
+from nasforge.space._declared import DeclaredSpace
+from nasforge.space._layers import (
+    LAYER_FIELDS,
+    LAYER_TYPES,
+    Activation,
+    CellLayer,
+    Conv,
+    Dense,
+    Dropout,
+    Norm,
+    Pool,
+    ResBlock,
+)
+from nasforge.space._mlp import MLPSpace
+from nasforge.space._modules import ACTIVATIONS, CELL_OPS, DeclaredNet
+from nasforge.space._nb201 import (
+    NB201_DECISIONS,
+    NB201_EDGES,
+    NB201_OPS,
+    NB201Space,
+    arch_to_nb201,
+    nb201_to_arch,
+)
+from nasforge.space._primitives import Cell, Choice, Decision, Repeat, Structure
+from nasforge.space._structured import LayerSpace, StructuredSpace
+from nasforge.space.base import SPACES, SearchSpace
+
+__all__ = [
+    "ACTIVATIONS",
+    "CELL_OPS",
+    "LAYER_FIELDS",
+    "LAYER_TYPES",
+    "NB201_DECISIONS",
+    "NB201_EDGES",
+    "NB201_OPS",
+    "SPACES",
+    "Activation",
+    "Cell",
+    "CellLayer",
+    "ChainSpace",
+    "Choice",
+    "Conv",
+    "Decision",
+    "DeclaredNet",
+    "DeclaredSpace",
+    "Dense",
+    "Dropout",
+    "LayerSpace",
+    "MLPSpace",
+    "NB201Space",
+    "Norm",
+    "Pool",
+    "Repeat",
+    "ResBlock",
+    "SearchSpace",
+    "Structure",
+    "StructuredSpace",
+    "arch_to_nb201",
+    "nb201_to_arch",
+]

@@ -18,20 +18,28 @@ def stratified_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split indices of ``y`` into (kept, held-out) with ``fraction`` of each class held out.
 
-    Per class, ``round(fraction * n_class)`` examples are held out (at most ``n_class - 1``, so no
-    class vanishes from the kept part). Both index arrays are sorted, so the order of examples
-    within a split follows the source order; trainers shuffle anyway.
+    ``round(fraction * len(y))`` examples are held out, each class contributing its share rounded
+    down or up (at most ``n_class - 1``, so no class vanishes from the kept part). Both index
+    arrays are sorted, so examples keep their source order within a split; trainers shuffle.
 
     Raises:
-        ConfigError: naming ``field`` when the held-out part would be empty or everything.
+        ConfigError: naming ``field`` when the held-out part would be empty.
     """
     rng = np.random.default_rng(seed)
+    labels, counts = np.unique(y, return_counts=True)
+    # Largest-remainder allocation: the held-out total is exactly round(fraction * n) and each
+    # class gets its share rounded down or up.
+    share = fraction * counts
+    quota = np.floor(share).astype(np.int64)
+    extra = round(fraction * len(y)) - int(quota.sum())
+    if extra > 0:
+        order = np.argsort(-(share - quota), kind="stable")
+        quota[order[:extra]] += 1
+    quota = np.minimum(quota, counts - 1)
     held: list[np.ndarray] = []
-    for label in np.unique(y):
-        members = np.flatnonzero(y == label)
-        n_out = min(round(fraction * len(members)), len(members) - 1)
+    for label, n_out in zip(labels, quota, strict=True):
         if n_out > 0:
-            held.append(rng.permutation(members)[:n_out])
+            held.append(rng.permutation(np.flatnonzero(y == label))[:n_out])
     out = np.sort(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)
     if fraction > 0 and len(out) == 0:
         raise ConfigError(

@@ -26,7 +26,7 @@ dev: $(VENV)/.stamp-dev
 
 ## demo: a real search (regularised evolution, NB201 1-D cells, MNIST-1D, 2 workers)
 demo: install
-	$(VENV)/bin/nasforge search examples/demo.yaml
+	$(VENV)/bin/nasforge search examples/demo.yaml --overwrite
 
 lint: dev
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -21,7 +21,16 @@ BUDGETS: dict[str, int] = {
 }
 
 
-@pytest.fixture(params=[pytest.param(name, id=name) for name in STRATEGIES.names()])
+def _param(name: str) -> Any:
+    # Test doubles shipped in nasforge.testing (e.g. the scripted ``fixed`` strategy) need
+    # arguments and do not search; they are listed as skipped rather than silently dropped.
+    module = STRATEGIES.get(name).__module__
+    if module.startswith("nasforge.testing."):
+        return pytest.param(name, id=name, marks=pytest.mark.skip(reason=f"test double ({module})"))
+    return pytest.param(name, id=name)
+
+
+@pytest.fixture(params=[_param(name) for name in STRATEGIES.names()])
 def strategy_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -42,3 +51,7 @@ class TestDefaultParameters(StrategyContract):
     @pytest.fixture
     def strategy_factory(self, strategy_name: str) -> StrategyFactory:
         return lambda: STRATEGIES.create(strategy_name)
+
+    @pytest.mark.skip(reason="costs a subprocess; covered by TestStrategyContract")
+    def test_same_sequence_in_another_process(self, strategy_factory: StrategyFactory) -> None:
+        pass

@@ -60,8 +60,8 @@ def test_encode_is_one_hot(arch: Callable[..., Architecture]) -> None:
 @pytest.mark.parametrize(
     ("decisions", "match"),
     [
-        ({"d0": 0}, "missing: d1"),
-        ({"d0": 0, "d1": 0, "x": 1}, "unknown: x"),
+        ({"d0": 0}, "d1: missing decision"),
+        ({"d0": 0, "d1": 0, "x": 1}, "x: unknown decision 'x'"),
         ({"d0": 0, "d1": 4}, r"d1: expected an int in 0..3, got 4"),
         ({"d0": True, "d1": 0}, r"d0: expected an int in 0..3, got True"),
         ({"d0": "a", "d1": 0}, r"d0: expected an int"),

@@ -111,14 +111,17 @@ class ToySpace(SearchSpace):
 
     def validate(self, arch: Architecture) -> None:
         expected = self.decisions
-        missing = [k for k in expected if k not in arch]
-        extra = sorted(k for k in arch if k not in expected)
-        if missing or extra:
-            raise InvalidArchitectureError(
-                f"ToySpace(n_decisions={self.n_decisions}) expects decisions "
-                f"{', '.join(expected)}; missing: {', '.join(missing) or 'none'}, "
-                f"unknown: {', '.join(extra) or 'none'}. Fix: give exactly those decisions"
-            )
+        known = f"ToySpace(n_decisions={self.n_decisions}) has decisions {', '.join(expected)}"
+        for key in arch:
+            if key not in expected:
+                raise InvalidArchitectureError(
+                    f"unknown decision {key!r}; {known}. Fix: remove it", path=[key]
+                )
+        for key in expected:
+            if key not in arch:
+                raise InvalidArchitectureError(
+                    f"missing decision; {known}. Fix: add {key}", path=[key]
+                )
         for key in expected:
             value = arch[key]
             if isinstance(value, bool) or not isinstance(value, int):

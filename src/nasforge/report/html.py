@@ -1,0 +1,110 @@
+"""A self-contained HTML report of a study: summary, history plot, top trials, failures.
+
+Plots are drawn with matplotlib and embedded as PNG, so the file opens offline anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nasforge.report.data import history, pareto_trials, state_counts
+from nasforge.trial import TrialState
+
+if TYPE_CHECKING:
+    from nasforge.run.study import Study
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+td.l,th.l{text-align:left;font-family:monospace}
+.bad{color:#b00}
+"""
+
+_COLUMNS = ("val_accuracy", "test_accuracy", "params", "flops", "train_seconds", "epochs")
+
+
+def _png(fig: object) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _history_plot(study: Study) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = history(study.trials(), study.spec.objectives)
+    metric = study.spec.objectives[0].metric
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    ok = [(p.number, p.value) for p in points if p.value is not None]
+    ax.scatter([n for n, _ in ok], [v for _, v in ok], s=14, label="trial", alpha=0.7)
+    best = [(p.number, p.best_so_far) for p in points if p.best_so_far is not None]
+    ax.step([n for n, _ in best], [v for _, v in best], where="post", color="C3",
+            label="best so far")
+    failed = [p.number for p in points if p.value is None]
+    if failed and ok:
+        low = min(v for _, v in ok)
+        ax.scatter(failed, [low] * len(failed), marker="x", color="k", label="failed")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(metric)
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    encoded = _png(fig)
+    plt.close(fig)
+    return encoded
+
+
+def _fmt(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def write_report(study: Study, path: str | Path) -> Path:
+    """Write the report of ``study`` to ``path`` and return the path."""
+    path = Path(path)
+    trials = study.trials()
+    metrics = list(dict.fromkeys([*(o.metric for o in study.spec.objectives), *_COLUMNS]))
+    metrics = [m for m in metrics if any(m in t.metrics for t in trials)]
+    counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(state_counts(trials).items()))
+    parts = [f"<!doctype html><meta charset=utf-8><title>nasforge · {html.escape(study.name)}"
+             f"</title><style>{_STYLE}</style>",
+             f"<h1>nasforge study <code>{html.escape(study.name)}</code></h1>",
+             f"<p>{len(trials)} trials ({counts}). Objectives: "
+             f"{html.escape(', '.join(map(str, study.spec.objectives)))}. "
+             f"Task {html.escape(study.spec.task.name)}, space {html.escape(study.spec.space.name)}"
+             f", strategy {html.escape(study.spec.strategy.name)}, seed {study.spec.seed}.</p>"]
+    if any(t.state is TrialState.COMPLETE for t in trials):
+        parts.append(f'<img alt="history" src="data:image/png;base64,{_history_plot(study)}">')
+    header = "".join(f"<th>{html.escape(m)}</th>" for m in metrics)
+    rows = []
+    for t in study.ranked()[:20]:
+        cells = "".join(f"<td>{_fmt(t.metrics.get(m))}</td>" for m in metrics)
+        rows.append(f"<tr><td>{t.number}</td><td class=l>"
+                    f"{html.escape(study.parts.space.format(t.arch))}</td>{cells}</tr>")
+    parts.append(f"<h2>Top trials</h2><table><tr><th>#</th><th class=l>architecture</th>{header}"
+                 f"</tr>{''.join(rows)}</table>")
+    if len(study.spec.objectives) > 1:
+        front = pareto_trials(trials, study.spec.objectives)
+        items = "".join(f"<li>Trial#{t.number}: "
+                        + ", ".join(f"{o.metric}={_fmt(t.metrics.get(o.metric))}"
+                                    for o in study.spec.objectives) + "</li>" for t in front)
+        parts.append(f"<h2>Pareto front</h2><ul>{items}</ul>")
+    bad = [t for t in trials if t.state is not TrialState.COMPLETE]
+    if bad:
+        failures = "".join(
+            f"<tr><td>{t.number}</td><td class=l>{t.state.value}</td><td class='l bad'>"
+            f"{html.escape((t.result.reason if t.result else None) or 'running or killed')}"
+            "</td></tr>" for t in bad)
+        parts.append(f"<h2>Not completed</h2><table><tr><th>#</th><th class=l>state</th>"
+                     f"<th class=l>reason</th></tr>{failures}</table>")
+    path.write_text("\n".join(parts))
+    return path

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from nasforge.objective import Objective
+from nasforge.report import history, pareto_trials, write_report
+from nasforge.run.spec import parse_spec
+from nasforge.run.study import Study
+from nasforge.architecture import Architecture
+from nasforge.trial import Candidate, Result, Trial, TrialState
+
+
+def _trial(n: int, acc: float | None, params: float = 1.0) -> Trial:
+    result = Result(metrics={"val_accuracy": acc, "params": params}) if acc is not None \
+        else Result.failed("boom")
+    state = TrialState.COMPLETE if acc is not None else TrialState.FAILED
+    return Trial(0, n, Candidate(Architecture(a=n)), state, result)
+
+
+def test_history_tracks_best_so_far() -> None:
+    objectives = [Objective(metric="val_accuracy")]
+    points = history([_trial(0, 50.0), _trial(1, None), _trial(2, 40.0), _trial(3, 70.0)],
+                     objectives)
+    assert [p.best_so_far for p in points] == [50.0, 50.0, 50.0, 70.0]
+    assert [p.value for p in points] == [50.0, None, 40.0, 70.0]
+
+
+def test_pareto_front_of_accuracy_and_params() -> None:
+    objectives = [Objective(metric="val_accuracy"), Objective(metric="params", direction="min")]
+    trials = [_trial(0, 90.0, 100), _trial(1, 80.0, 10), _trial(2, 70.0, 50), _trial(3, 95, 200)]
+    assert [t.number for t in pareto_trials(trials, objectives)] == [0, 1, 3]
+
+
+def test_html_report_lists_top_trials_and_failures(tmp_path: Path) -> None:
+    spec = parse_spec({"task": "toy", "space": "toy", "strategy": "random", "executor": "inline",
+                       "evaluator": {"name": "toy", "fail": ['{"d0":0,"d1":0,"d2":0,"d3":0}']},
+                       "budget": {"trials": 6}, "root": str(tmp_path), "export_best": False})
+    study = Study.create(spec).run()
+    path = write_report(study, tmp_path / "r.html")
+    text = path.read_text()
+    assert "Top trials" in text and "data:image/png;base64," in text
+    assert text.count("<tr>") >= 1 + sum(t.state is TrialState.COMPLETE for t in study.trials())

@@ -27,6 +27,7 @@ def test_builtins_are_registered() -> None:
 
 
 def test_get_executor_specs() -> None:
+    before = set(multiprocessing.active_children())
     assert isinstance(get_executor("inline"), InlineExecutor)
     ex = get_executor({"name": "process", "workers": 3, "start_method": "forkserver"})
     assert isinstance(ex, ProcessExecutor)
@@ -34,7 +35,7 @@ def test_get_executor_specs() -> None:
     assert get_executor(ex) is ex
     assert ex.free_slots() == 3
     # Building the configuration does not start processes.
-    assert multiprocessing.active_children() == []
+    assert set(multiprocessing.active_children()) <= before
     ex.shutdown()
 
 

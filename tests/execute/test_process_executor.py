@@ -7,6 +7,7 @@ deterministic; durations appear only as generous "it did not hang" bounds.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -339,6 +340,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
     until(lambda: not is_running(worker), timeout=30)
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_workers_that_cannot_start_break_the_pool_with_a_hint(tmp_path: Path) -> None:
     # No `if __name__ == "__main__":` guard: every spawned worker fails while importing main.
@@ -348,7 +350,7 @@ def test_workers_that_cannot_start_break_the_pool_with_a_hint(tmp_path: Path) ->
         import sys
         from nasforge.execute import ProcessExecutor
 
-        ex = ProcessExecutor(workers=1)
+        ex = ProcessExecutor(workers=3)  # three start (and fail) at once: faster
         error = ex.submit(pow, 2, 3).exception(timeout=60)
         print(type(error).__name__, error, flush=True)
         ex.shutdown()
@@ -358,3 +360,49 @@ def test_workers_that_cannot_start_break_the_pool_with_a_hint(tmp_path: Path) ->
     assert out.startswith("WorkerCrashedError")
     assert "failed to start 3 times" in out
     assert "if __name__ == '__main__':" in out
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_other_start_methods(method: str) -> None:
+    before = children()
+    with ProcessExecutor(workers=1, start_method=method) as ex:  # type: ignore[arg-type]
+        assert ex.submit(thread_settings).result(timeout=60) == (1, "1")
+        error = ex.submit(os._exit, 4).exception(timeout=60)
+        assert isinstance(error, WorkerCrashedError)
+        assert error.exitcode == 4
+        assert ex.submit(pow, 2, 3).result(timeout=60) == 8
+    assert children() <= before
+
+
+def test_dropped_executor_finishes_its_calls_then_stops(barrier: Barrier) -> None:
+    ex = ProcessExecutor(workers=1)
+    future = ex.submit(block, *barrier.args(0, "done"))
+    until(lambda: barrier.started(0))
+    pid = int(Path(barrier.args(0)[0]).read_text())
+    del ex
+    gc.collect()
+    barrier.release(0)
+    assert future.result(timeout=60) == "done"
+    until(lambda: not is_running(pid))
+
+
+@pytest.mark.integration
+def test_interpreter_exit_stops_running_workers(tmp_path: Path) -> None:
+    parent = _run_script(
+        tmp_path,
+        """
+        import time
+        from nasforge.execute import ProcessExecutor
+
+        if __name__ == "__main__":
+            ex = ProcessExecutor(workers=1)
+            ex.submit(time.sleep, 600)
+            while not ex.worker_pids:
+                time.sleep(0.01)
+            print(ex.worker_pids[0], flush=True)
+            # No shutdown: leaving the interpreter must not wait for the 600 s call.
+        """,
+    )
+    out, _ = parent.communicate(timeout=60)
+    assert parent.returncode == 0
+    until(lambda: not is_running(int(out)), timeout=30)

@@ -22,6 +22,7 @@ How it works:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import multiprocessing
 import multiprocessing.connection
@@ -34,7 +35,7 @@ import traceback
 import weakref
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -63,6 +64,7 @@ _THREAD_ENV_VARS = (
 _STOP = b""  # message to a worker: finish and exit
 _POLL_S = 0.1  # the collector wakes at least this often to check deadlines and stop requests
 _MAX_START_FAILURES = 3  # workers dying before ready, in a row, that mark the pool broken
+_LIVE_POOLS: weakref.WeakSet[_Pool] = weakref.WeakSet()  # started and not yet stopped
 
 
 # --------------------------------------------------------------------------------- worker side
@@ -165,7 +167,7 @@ class _Worker:
     pid: int | None = None
 
 
-_Resolution = tuple[Future[Any], str, Any]  # (future, "result" | "exception" | "cancel", value)
+_Resolution = tuple[Future[Any], str, Any]  # (future, "result" | "exception", value)
 
 
 def _signal_name(exitcode: int) -> str:
@@ -216,6 +218,7 @@ class _Pool:
         self._start_failures = 0
         self._broken: str | None = None
         self._closed = False  # no more submits
+        self._draining = False  # stop once the submitted calls are done (executor was dropped)
         self._stopping = False  # collector thread: exit
         self._thread: threading.Thread | None = None
 
@@ -235,6 +238,7 @@ class _Pool:
                 target=self._collect, name="nasforge-process-executor", daemon=True
             )
             self._thread.start()
+            _LIVE_POOLS.add(self)
 
     def submit(self, call: _Call) -> None:
         self.start()
@@ -259,13 +263,21 @@ class _Pool:
         with self._lock:
             return [w.pid for w in self._workers if w.pid is not None]
 
+    def close_when_idle(self) -> None:
+        """Accept no more calls; the collector stops the workers once submitted calls are done."""
+        with self._lock:
+            self._closed = True
+            self._draining = True
+
     def shutdown(self, wait: bool) -> None:
+        # From a future callback (the collector thread) waiting would deadlock: stop right away.
+        in_collector = threading.current_thread() is self._thread
         with self._lock:
             self._closed = True
             pending = [c.future for c in self._queue] + [
                 w.call.future for w in self._workers if w.call is not None
             ]
-        if wait and self._thread is not None:
+        if wait and self._thread is not None and not in_collector:
             # The collector keeps enforcing time limits and replacing crashed workers meanwhile.
             for future in pending:
                 with contextlib.suppress(BaseException):
@@ -274,12 +286,11 @@ class _Pool:
             self._stopping = True
             queued = list(self._queue)
             self._queue.clear()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+            workers, self._workers = self._workers, []
+        if self._thread is not None and not in_collector:
+            self._thread.join()
         for call in queued:
             call.future.cancel()
-        workers, self._workers = self._workers, []
         for worker in workers:
             if worker.ready and worker.call is None:
                 with contextlib.suppress(OSError):
@@ -296,6 +307,7 @@ class _Pool:
                     )
                 )
             self._close(worker)
+        _LIVE_POOLS.discard(self)
 
     # --------------------------------------------------------------------- collector thread
 
@@ -332,16 +344,22 @@ class _Pool:
                     if worker.deadline is not None and now >= worker.deadline:
                         self._on_timeout(worker, now, resolutions)
                 self._dispatch()
+                drained = (
+                    self._draining
+                    and not self._queue
+                    and all(w.call is None for w in self._workers)
+                )
             # Outside the lock: callbacks of these futures may call submit().
             for future, kind, value in resolutions:
-                if future.done():
-                    continue
-                if kind == "result":
-                    future.set_result(value)
-                elif kind == "exception":
-                    future.set_exception(value)
-                else:
-                    future.cancel()
+                # The caller may cancel a queued future at any moment; that one stays cancelled.
+                with contextlib.suppress(InvalidStateError):
+                    if kind == "result":
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+            if drained:
+                self.shutdown(wait=False)
+                return
 
     def _next_timeout(self) -> float:
         deadlines = [w.deadline for w in self._workers if w.deadline is not None]
@@ -483,6 +501,17 @@ class _Pool:
             worker.process.close()
 
 
+@atexit.register
+def _stop_all_pools() -> None:
+    """At interpreter exit, stop every pool's workers at once instead of waiting for calls.
+
+    Registered after multiprocessing's own exit hook, so it runs first: that hook would
+    otherwise block joining our (non-daemonic) workers.
+    """
+    for pool in list(_LIVE_POOLS):
+        pool.shutdown(wait=False)
+
+
 def _call_name(fn: Callable[..., Any]) -> str:
     name = getattr(fn, "__qualname__", None) or type(fn).__name__
     return f"{getattr(fn, '__module__', None) or '?'}.{name}()"
@@ -518,7 +547,9 @@ class ProcessExecutor(Executor):
 
     Workers live as long as the executor, so per-process caches (a loaded dataset, compiled
     kernels) stay warm across trials. They start on the first ``submit`` (or :meth:`start`),
-    not in the constructor, so building a configuration never spawns processes.
+    not in the constructor, so building a configuration never spawns processes. Call
+    :meth:`shutdown` or use a ``with`` block; an executor dropped without that finishes its
+    submitted calls and then stops its workers, and interpreter exit stops them at once.
 
     Args:
         workers: number of worker processes, i.e. trials running at the same time.
@@ -553,8 +584,10 @@ class ProcessExecutor(Executor):
         self.threads_per_worker = threads_per_worker
         self.start_method = start_method
         self._pool = _Pool(workers, threads_per_worker, start_method, self.kill_grace_s)
-        # Dropping the executor, or leaving the interpreter, stops its workers.
-        self._finalizer = weakref.finalize(self, self._pool.shutdown, False)
+        # Dropping the executor lets submitted calls finish, then stops the workers (as
+        # ProcessPoolExecutor does); leaving the interpreter stops them at once (_stop_all_pools).
+        self._finalizer = weakref.finalize(self, self._pool.close_when_idle)
+        self._finalizer.atexit = False
 
     @property
     def n_workers(self) -> int:

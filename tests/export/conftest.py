@@ -7,7 +7,11 @@ mode.
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import numpy as np
@@ -161,3 +165,52 @@ def tasks() -> dict[str, TaskInfo]:
 def trained() -> TrainedFactory:
     """``trained(space, arch, task, seed=1)``: a built network with non-trivial weights."""
     return trained_like
+
+
+_STANDALONE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    import torch
+    from model import ExportedModel, load_model, INPUT_SHAPE, N_CLASSES
+    net = load_model()
+    assert isinstance(net, ExportedModel) and not net.training
+    x = torch.load(sys.argv[2], weights_only=True)
+    assert tuple(x.shape[1:]) == INPUT_SHAPE
+    with torch.no_grad():
+        y = net(x)
+    assert y.shape == (x.shape[0], N_CLASSES)
+    assert not any(name.startswith("nasforge") for name in sys.modules), "nasforge was imported"
+    torch.save(y, sys.argv[3])
+    """
+)
+
+
+def _run_standalone(export_dir: Path, x: torch.Tensor) -> torch.Tensor:
+    """Run an export's model.py on ``x`` in a fresh interpreter that never imports nasforge."""
+    work = export_dir.parent
+    torch.save(x, work / "_standalone_x.pt")
+    # -I: isolated mode, so neither the cwd nor PYTHONPATH is on sys.path
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            _STANDALONE_SCRIPT,
+            str(export_dir),
+            str(work / "_standalone_x.pt"),
+            str(work / "_standalone_y.pt"),
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return torch.load(work / "_standalone_y.pt", weights_only=True)
+
+
+@pytest.fixture
+def run_standalone() -> Callable[[Path, torch.Tensor], torch.Tensor]:
+    """``run_standalone(export_dir, x)``: outputs of the export's model.py, run without nasforge."""
+    return _run_standalone

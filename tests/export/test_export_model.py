@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
-import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -127,25 +124,6 @@ def test_fresh_init_is_seeded_and_keeps_the_global_rng(
     assert json.loads(a.metadata.read_text())["weights"]["source"] == "init"
 
 
-_STANDALONE_SCRIPT = textwrap.dedent(
-    """
-    import sys
-    sys.path.insert(0, sys.argv[1])
-    import torch
-    from model import ExportedModel, load_model, INPUT_SHAPE, N_CLASSES
-    net = load_model()
-    assert isinstance(net, ExportedModel) and not net.training
-    x = torch.load(sys.argv[2], weights_only=True)
-    assert tuple(x.shape[1:]) == INPUT_SHAPE
-    with torch.no_grad():
-        y = net(x)
-    assert y.shape == (x.shape[0], N_CLASSES)
-    assert not any(name.startswith("nasforge") for name in sys.modules), "nasforge was imported"
-    torch.save(y, sys.argv[3])
-    """
-)
-
-
 def _imports(source: str) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(ast.parse(source)):
@@ -158,7 +136,12 @@ def _imports(source: str) -> set[str]:
 
 @pytest.mark.parametrize("kind", ["signal", "image", "tabular"])
 def test_standalone_module_runs_without_nasforge_in_a_subprocess(
-    tmp_path: Path, space: SearchSpace, kind: str, tasks: dict[str, TaskInfo], trained: Trained
+    run_standalone: Callable[[Path, torch.Tensor], torch.Tensor],
+    tmp_path: Path,
+    space: SearchSpace,
+    kind: str,
+    tasks: dict[str, TaskInfo],
+    trained: Trained,
 ) -> None:
     task = tasks[kind]
     arch = Architecture(kernel=5, head="plain")
@@ -173,25 +156,8 @@ def test_standalone_module_runs_without_nasforge_in_a_subprocess(
     assert str(tmp_path) not in source
 
     x = _batch(task, 4)
-    torch.save(x, tmp_path / "x.pt")
-    # -I: isolated mode, no cwd or PYTHONPATH on sys.path
-    subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-c",
-            _STANDALONE_SCRIPT,
-            str(moved),
-            str(tmp_path / "x.pt"),
-            str(tmp_path / "y.pt"),
-        ],
-        check=True,
-        cwd=tmp_path,
-        capture_output=True,
-        timeout=120,
-    )
     with torch.no_grad():
-        assert torch.equal(torch.load(tmp_path / "y.pt", weights_only=True), net(x))
+        assert torch.equal(run_standalone(moved, x), net(x))
 
 
 @pytest.mark.parametrize("kind", ["signal", "image"])

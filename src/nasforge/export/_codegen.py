@@ -256,6 +256,8 @@ def _global_imports(globals_: dict[str, Any], forward: str) -> list[str]:
             lines.append(f"{name} = math.{name}")
         elif name == "NoneType":
             lines.append("NoneType = type(None)")
+        elif type(obj) is str:  # a string annotation, e.g. "torch.Tensor" under PEP 563
+            lines.append(f"{name} = {obj!r}")
         elif isinstance(obj, types.ModuleType):
             if obj.__name__.split(".")[0] not in _ALLOWED_MODULES:
                 raise StandaloneUnsupportedError(f"the traced forward uses module {obj.__name__}")

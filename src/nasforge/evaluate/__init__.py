@@ -1,1 +1,25 @@
-"""evaluate."""
+"""Evaluators: how good and how costly a candidate is.
+
+Built-ins register on import: ``train`` (:class:`TrainEvaluator`, real training with early
+stopping and checkpointed continuation). Cost measures (:func:`count_params`,
+:func:`count_flops`, :func:`measure_latency_ms`, :func:`peak_memory_mb`) are pure functions any
+evaluator can use.
+"""
+
+from __future__ import annotations
+
+from nasforge.evaluate.base import EVALUATORS, EvalContext, Evaluator, run_evaluation
+from nasforge.evaluate.costs import count_flops, count_params, measure_latency_ms, peak_memory_mb
+from nasforge.evaluate.train import TrainEvaluator
+
+__all__ = [
+    "EVALUATORS",
+    "EvalContext",
+    "Evaluator",
+    "TrainEvaluator",
+    "count_flops",
+    "count_params",
+    "measure_latency_ms",
+    "peak_memory_mb",
+    "run_evaluation",
+]

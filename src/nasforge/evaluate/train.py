@@ -1,0 +1,465 @@
+"""`TrainEvaluator`: score an architecture by training it on the task.
+
+The network from ``space.build(arch, task)`` is trained with mini-batch gradient descent for
+``candidate.fidelity`` epochs (default: ``epochs``), validated after every epoch, and the weights
+of the best validation epoch are kept and measured on the test split. Early stopping on validation
+accuracy, a cooperative time limit, a non-finite-loss check and checkpointed continuation to a
+higher fidelity are built in.
+
+Schedule and continuation: the cosine learning-rate schedule always spans the evaluator's full
+``epochs`` (its :attr:`~TrainEvaluator.max_fidelity`), whatever the fidelity asked for. A
+low-fidelity run is therefore exactly the first part of a full run (its learning rate is not
+annealed to zero, as in a full run at the same point), and continuing it from its checkpoint gives
+the same weights and metrics as training straight through (bit-for-bit on CPU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from nasforge import metrics as M
+from nasforge.architecture import Architecture
+from nasforge.evaluate.base import EVALUATORS, EvalContext, Evaluator
+from nasforge.evaluate.costs import count_flops, count_params, measure_latency_ms
+from nasforge.tasks.base import Split
+from nasforge.trial import Candidate, Result, Status
+
+_CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class _Progress:
+    """Training progress that a checkpoint carries besides weights and random states."""
+
+    epoch: int = 0
+    """Epochs finished."""
+    step: int = 0
+    """Optimiser steps taken (drives the per-step cosine schedule)."""
+    best_val_accuracy: float = -1.0
+    best_val_loss: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    """Epochs since the last improvement (for early stopping)."""
+    stopped: bool = False
+    """Early stopping triggered; more epochs would not be trained."""
+    train_loss: float = math.nan
+    """Mean training loss of the last epoch."""
+    train_seconds: float = 0.0
+    """Seconds spent training and validating, over all continuations."""
+
+
+@dataclass(frozen=True)
+class _Data:
+    x: torch.Tensor
+    y: torch.Tensor
+
+    @classmethod
+    def of(cls, split: Split, device: torch.device) -> _Data:
+        return cls(torch.from_numpy(split.x).to(device), torch.from_numpy(split.y).to(device))
+
+
+class _Stop(Exception):
+    """Ends training early with a status and reason (non-finite loss, time limit)."""
+
+    def __init__(self, status: Status, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        digest = hashlib.sha1(np.ascontiguousarray(value).tobytes()).hexdigest()
+        return f"ndarray{value.shape}:{value.dtype}:{digest}"
+    return repr(value)
+
+
+def _fingerprint(obj: Any) -> dict[str, Any]:
+    """A JSON-able description of a component: class, registered name and parameters."""
+    params = obj.get_params() if hasattr(obj, "get_params") else {}
+    return {"class": type(obj).__qualname__, "name": getattr(obj, "name", ""), "params": params}
+
+
+@EVALUATORS.register("train")
+class TrainEvaluator(Evaluator):
+    """Train each candidate on the task; report best validation accuracy and costs.
+
+    Metrics: ``val_accuracy`` (best epoch, %), ``val_loss`` (at that epoch), ``test_accuracy`` (%,
+    with the best-validation weights), ``train_loss`` (mean over the last epoch), ``params``,
+    ``flops`` (one example), ``latency_ms`` (if ``measure_latency``), ``train_seconds`` (over all
+    continuations), ``epochs`` (trained; fewer than asked after early stopping) and
+    ``best_epoch``.
+
+    Outcomes: a NaN/inf training loss gives a FAILED result naming the epoch and step; passing
+    ``ctx.time_limit_s`` (checked before every batch) gives TIMEOUT with the metrics so far.
+
+    Randomness: weights are initialised and dropout drawn from the torch RNG seeded with
+    ``ctx.seed`` inside :func:`torch.random.fork_rng`, so the caller's global RNG is untouched;
+    batches are shuffled with a separate ``torch.Generator`` seeded likewise. The same
+    architecture, task and seed give the same metrics on CPU.
+
+    Continuation: with ``ctx.workdir`` set, a checkpoint (model, optimiser, progress, best
+    weights, random states) is written there after training, keyed by architecture, seed, task,
+    space and training settings. A later evaluation of the same key asking for more epochs
+    continues from it (or is answered from it when it has exactly that many epochs or stopped
+    early); one asking for fewer epochs than saved is retrained from scratch, and the longer
+    checkpoint is kept.
+
+    Args:
+        epochs: the full fidelity; a candidate's ``fidelity`` overrides it (never above it).
+        batch_size: training mini-batch size.
+        lr: peak learning rate.
+        optimizer: ``sgd`` (with Nesterov momentum when ``momentum > 0``), ``adam`` or ``adamw``.
+        momentum: SGD momentum (ignored by adam/adamw).
+        weight_decay: L2 penalty (sgd, adam) or decoupled decay (adamw).
+        schedule: ``cosine`` anneals per step to 0 over ``epochs``; ``constant`` keeps ``lr``.
+        patience: stop after this many epochs without a better validation accuracy (None: off).
+        device: ``auto`` uses CUDA when available.
+        label_smoothing: cross-entropy label smoothing during training.
+        measure_latency: measure ``latency_ms`` (batch 1, on the training device).
+        grad_clip: clip the gradient norm to this value (None: off).
+        eval_batch_size: batch size for validation and test passes.
+    """
+
+    def __init__(
+        self,
+        *,
+        epochs: Annotated[int, Field(ge=1)] = 15,
+        batch_size: Annotated[int, Field(ge=1)] = 128,
+        lr: Annotated[float, Field(gt=0)] = 0.01,
+        optimizer: Literal["sgd", "adam", "adamw"] = "adamw",
+        momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9,
+        weight_decay: Annotated[float, Field(ge=0)] = 0.01,
+        schedule: Literal["cosine", "constant"] = "cosine",
+        patience: Annotated[int, Field(ge=1)] | None = None,
+        device: Literal["auto", "cpu", "cuda"] = "auto",
+        label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.0,
+        measure_latency: bool = True,
+        grad_clip: Annotated[float, Field(gt=0)] | None = None,
+        eval_batch_size: Annotated[int, Field(ge=1)] = 1024,
+    ) -> None:
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.schedule = schedule
+        self.patience = patience
+        self.device = device
+        self.label_smoothing = label_smoothing
+        self.measure_latency = measure_latency
+        self.grad_clip = grad_clip
+        self.eval_batch_size = eval_batch_size
+
+    @property
+    def max_fidelity(self) -> int:
+        return self.epochs
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def evaluate(self, candidate: Candidate, ctx: EvalContext) -> Result:
+        start = time.perf_counter()
+        deadline = None if ctx.time_limit_s is None else start + ctx.time_limit_s
+        target = self._target_epochs(candidate)
+        device = self._resolve_device()
+        data = ctx.task.load()
+        train, val, test = (_Data.of(s, device) for s in (data.train, data.val, data.test))
+        if len(val.y) == 0:
+            raise ValueError(f"task {ctx.task!r} has no validation examples to select epochs on")
+        path = self._checkpoint_path(candidate.arch, ctx)
+        rng_devices = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=rng_devices):
+            torch.manual_seed(ctx.seed)
+            model = ctx.space.build(candidate.arch, data.info).to(device)
+            optimizer = self._make_optimizer(model)
+            generator = torch.Generator().manual_seed(ctx.seed)
+            progress = _Progress()
+            best_state: dict[str, torch.Tensor] | None = None
+            saved = self._read_checkpoint(path)
+            resumed_from = 0
+            # Resume only from a checkpoint that is a prefix of the run asked for; one trained
+            # further cannot be rewound (a lower fidelity is retrained from scratch).
+            if saved is not None and saved["epoch"] <= target:
+                best_state = self._restore(saved, model, optimizer, generator, device)
+                progress = _Progress(**saved["progress"])
+                resumed_from = progress.epoch
+            costs = {
+                M.PARAMS: float(count_params(model)),
+                M.FLOPS: float(count_flops(model, data.info.input_shape)),
+            }
+            begun = progress.epoch
+            try:
+                best_state = self._train(
+                    model, optimizer, generator, progress, best_state, train, val, target,
+                    deadline,
+                )  # fmt: skip
+            except _Stop as stop:
+                partial = {**costs, **self._progress_metrics(progress)}
+                return Result(
+                    metrics=partial,
+                    status=stop.status,
+                    reason=stop.reason,
+                    cost_s=time.perf_counter() - start,
+                    info={"resumed_from_epoch": resumed_from},
+                )
+            if (
+                path is not None
+                and progress.epoch > begun
+                and progress.epoch >= self._saved_epochs(saved)
+            ):
+                self._write_checkpoint(path, model, optimizer, generator, progress, best_state)
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        test_accuracy, test_loss = self._score(model, test)
+        result_metrics = {
+            **costs,
+            **self._progress_metrics(progress),
+            M.TEST_ACCURACY: test_accuracy,
+            "test_loss": test_loss,
+        }
+        if self.measure_latency:
+            result_metrics[M.LATENCY_MS] = measure_latency_ms(model, data.info.input_shape)
+        return Result(
+            metrics=result_metrics,
+            cost_s=time.perf_counter() - start,
+            info={"resumed_from_epoch": resumed_from, "checkpoint": path},
+        )
+
+    def _target_epochs(self, candidate: Candidate) -> int:
+        target = self.epochs if candidate.fidelity is None else int(candidate.fidelity)
+        if not 1 <= target <= self.epochs:
+            raise ValueError(
+                f"candidate fidelity must be between 1 and the evaluator's epochs "
+                f"({self.epochs}); got {candidate.fidelity}. Raise evaluator.epochs to train "
+                f"longer."
+            )
+        return target
+
+    def _resolve_device(self) -> torch.device:
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(
+                "evaluator.device is 'cuda' but CUDA is not available in this worker; "
+                "use device: auto or cpu"
+            )
+        use_cuda = self.device == "cuda" or (self.device == "auto" and torch.cuda.is_available())
+        return torch.device("cuda" if use_cuda else "cpu")
+
+    def _make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        params = [p for p in model.parameters() if p.requires_grad]
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(
+                params,
+                lr=self.lr,
+                momentum=self.momentum,
+                nesterov=self.momentum > 0,
+                weight_decay=self.weight_decay,
+            )
+        if self.optimizer == "adam":
+            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+
+    def _steps_per_epoch(self, n: int) -> int:
+        # A final batch of a single example is skipped: BatchNorm cannot train on it. The
+        # permutation changes each epoch, so no example is skipped systematically.
+        size = min(self.batch_size, n)
+        return n // size + (1 if n % size >= 2 else 0)
+
+    def _lr_at(self, step: int, total: int) -> float:
+        if self.schedule == "constant":
+            return self.lr
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+    def _train(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        generator: torch.Generator,
+        progress: _Progress,
+        best_state: dict[str, torch.Tensor] | None,
+        train: _Data,
+        val: _Data,
+        target: int,
+        deadline: float | None,
+    ) -> dict[str, torch.Tensor] | None:
+        """Train until ``target`` epochs or early stopping; return the best weights."""
+        n = len(train.y)
+        size = min(self.batch_size, n)
+        steps = self._steps_per_epoch(n)
+        total = self.epochs * steps  # the schedule spans the full fidelity, see module doc
+        clock = time.perf_counter()
+        try:
+            while progress.epoch < target and not progress.stopped:
+                model.train()
+                order = torch.randperm(n, generator=generator).to(train.y.device)
+                loss_sum, seen = 0.0, 0
+                for s in range(steps):
+                    if deadline is not None and time.perf_counter() > deadline:
+                        raise _Stop(
+                            Status.TIMEOUT,
+                            f"time limit reached at epoch {progress.epoch + 1}, step {s + 1}",
+                        )
+                    index = order[s * size : (s + 1) * size]
+                    lr = self._lr_at(progress.step, total)
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = F.cross_entropy(
+                        model(train.x[index]), train.y[index], label_smoothing=self.label_smoothing
+                    )
+                    value = float(loss.item())
+                    if not math.isfinite(value):
+                        raise _Stop(
+                            Status.FAILED,
+                            f"non-finite training loss at epoch {progress.epoch + 1}, step {s + 1}",
+                        )
+                    loss.backward()
+                    if self.grad_clip is not None:
+                        nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
+                    optimizer.step()
+                    progress.step += 1
+                    loss_sum += value * len(index)
+                    seen += len(index)
+                progress.epoch += 1
+                progress.train_loss = loss_sum / max(seen, 1)
+                accuracy, val_loss = self._score(model, val)
+                better = accuracy > progress.best_val_accuracy or (
+                    accuracy == progress.best_val_accuracy and val_loss < progress.best_val_loss
+                )
+                if better:
+                    progress.best_val_accuracy = accuracy
+                    progress.best_val_loss = val_loss
+                    progress.best_epoch = progress.epoch
+                    progress.bad_epochs = 0
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    progress.bad_epochs += 1
+                    if self.patience is not None and progress.bad_epochs >= self.patience:
+                        progress.stopped = True
+        finally:
+            progress.train_seconds += time.perf_counter() - clock
+        return best_state
+
+    def _score(self, model: nn.Module, split: _Data) -> tuple[float, float]:
+        """Accuracy (%) and mean cross-entropy of ``model`` on ``split``, in evaluation mode."""
+        model.eval()
+        correct = torch.zeros((), dtype=torch.long, device=split.y.device)
+        loss = torch.zeros((), dtype=torch.float64, device=split.y.device)
+        with torch.no_grad():
+            for lo in range(0, len(split.y), self.eval_batch_size):
+                x = split.x[lo : lo + self.eval_batch_size]
+                y = split.y[lo : lo + self.eval_batch_size]
+                logits = model(x)
+                loss += F.cross_entropy(logits, y, reduction="sum").double()
+                correct += (logits.argmax(dim=1) == y).sum()
+        n = max(len(split.y), 1)
+        return 100.0 * float(correct.item()) / n, float(loss.item()) / n
+
+    @staticmethod
+    def _progress_metrics(progress: _Progress) -> dict[str, float]:
+        if progress.epoch == 0:  # nothing validated yet
+            return {M.TRAIN_SECONDS: progress.train_seconds, M.EPOCHS: 0.0}
+        return {
+            M.VAL_ACCURACY: progress.best_val_accuracy,
+            M.VAL_LOSS: progress.best_val_loss,
+            M.TRAIN_LOSS: progress.train_loss,
+            M.TRAIN_SECONDS: progress.train_seconds,
+            M.EPOCHS: float(progress.epoch),
+            "best_epoch": float(progress.best_epoch),
+        }
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def _checkpoint_key(self, arch: Architecture, ctx: EvalContext) -> str:
+        """A hash of everything that determines the training trajectory."""
+        settings = {
+            k: v
+            for k, v in self.get_params().items()
+            if k not in ("measure_latency", "eval_batch_size")
+        }
+        described = {
+            "version": _CHECKPOINT_VERSION,
+            "arch": str(arch),
+            "seed": ctx.seed,
+            "evaluator": settings,
+            "task": _fingerprint(ctx.task),
+            "space": _fingerprint(ctx.space),
+        }
+        text = json.dumps(described, sort_keys=True, default=_json_default)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def _checkpoint_path(self, arch: Architecture, ctx: EvalContext) -> str | None:
+        if ctx.workdir is None:
+            return None
+        return os.path.join(
+            ctx.workdir, f"train-{arch.arch_id}-{self._checkpoint_key(arch, ctx)}.pt"
+        )
+
+    @staticmethod
+    def _read_checkpoint(path: str | None) -> dict[str, Any] | None:
+        if path is None or not os.path.isfile(path):
+            return None
+        saved: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+        if saved.get("version") != _CHECKPOINT_VERSION:
+            return None
+        progress = saved["progress"]
+        saved["epoch"], saved["stopped"] = progress["epoch"], progress["stopped"]
+        return saved
+
+    @staticmethod
+    def _saved_epochs(saved: dict[str, Any] | None) -> int:
+        return 0 if saved is None else int(saved["epoch"])
+
+    @staticmethod
+    def _restore(
+        saved: dict[str, Any],
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        generator: torch.Generator,
+        device: torch.device,
+    ) -> dict[str, torch.Tensor] | None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        generator.set_state(saved["generator"])
+        torch.set_rng_state(saved["torch_rng"])
+        if device.type == "cuda" and saved.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(saved["cuda_rng"], device)
+        best = saved.get("best_state")
+        return None if best is None else {k: v.to(device) for k, v in best.items()}
+
+    @staticmethod
+    def _write_checkpoint(
+        path: str,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        generator: torch.Generator,
+        progress: _Progress,
+        best_state: dict[str, torch.Tensor] | None,
+    ) -> None:
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        state = {
+            "version": _CHECKPOINT_VERSION,
+            "progress": asdict(progress),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "best_state": best_state,
+            "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        }
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        tmp = f"{path}.tmp{os.getpid()}"
+        torch.save(state, tmp)
+        os.replace(tmp, path)  # atomic: a killed worker never leaves half a checkpoint

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -305,3 +307,36 @@ def test_unregistered_space_warns(tmp_path: Path, arch: Architecture, space: Sea
         export_model(
             tmp_path / "e", space=Unregistered(width=4), arch=arch, task=SIGNAL, onnx=False
         )
+
+
+def test_export_directory_imports_as_a_package(
+    tmp_path: Path,
+    space: SearchSpace,
+    arch: Architecture,
+    trained: Trained,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    net = trained(space, arch, SIGNAL)
+    info = export_model(
+        tmp_path / "toy_export_pkg",
+        space=space,
+        arch=arch,
+        task=SIGNAL,
+        model=net,
+        onnx=False,
+        trial=4,
+        study="s1",
+    )
+    readme = info.readme.read_text()
+    assert "found in trial 4 of study `s1`" in readme
+    assert "import toy_export_pkg" in readme
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        package = importlib.import_module("toy_export_pkg")
+        x = _batch(SIGNAL, 3)
+        with torch.no_grad():
+            assert torch.equal(package.load_model()(x), net(x))
+            assert isinstance(package.ExportedModel(load_weights=False), nn.Module)
+    finally:
+        for name in ("toy_export_pkg", "toy_export_pkg.model"):
+            sys.modules.pop(name, None)

@@ -100,7 +100,7 @@ def generate_standalone(
         "",
         "",
         f"class {class_name}(torch.nn.Module):",
-        '    """The exported network; ``load_weights=False`` keeps the default torch initialisation."""',
+        '    """The exported network (``load_weights=False``: default torch initialisation)."""',
         "",
         "    def __init__(self, load_weights: bool = True) -> None:",
         "        super().__init__()",

@@ -58,6 +58,7 @@ METADATA_FILE = "architecture.json"
 WEIGHTS_FILE = "weights.pt"
 STANDALONE_FILE = "model.py"
 STANDALONE_WEIGHTS_FILE = "model_weights.pt"
+PACKAGE_FILE = "__init__.py"
 PROGRAM_FILE = "model.pt2"
 ONNX_FILE = "model.onnx"
 README_FILE = "README.md"
@@ -443,6 +444,11 @@ def _write_standalone(
             constants=constants,
         )
         (tmp / STANDALONE_FILE).write_text(generated.source)
+        (tmp / PACKAGE_FILE).write_text(
+            f'"""The exported network: ``load_model()`` or ``{CLASS_NAME}()``."""\n\n'
+            f"from .model import {CLASS_NAME}, load_model\n\n"
+            f'__all__ = ["{CLASS_NAME}", "load_model"]\n'
+        )
         torch.save(generated.state_dict, tmp / STANDALONE_WEIGHTS_FILE)
         diff = _check_module_file(tmp / STANDALONE_FILE, network, probe)
         return {
@@ -456,6 +462,7 @@ def _write_standalone(
         fx_reason = str(exc)
         (tmp / STANDALONE_FILE).unlink(missing_ok=True)
         (tmp / STANDALONE_WEIGHTS_FILE).unlink(missing_ok=True)
+        (tmp / PACKAGE_FILE).unlink(missing_ok=True)
     try:
         program = torch.export.export(
             network, (example,), dynamic_shapes=({0: torch.export.Dim("batch")},), strict=False
@@ -534,6 +541,13 @@ def _readme(meta: dict[str, Any], out: Path) -> str:
     where = f"path/to/{out.name}"  # the directory may be moved before it is used
     shape = ", ".join(str(d) for d in task["input_shape"])
     standalone = meta["standalone"]
+    provenance = "".join(
+        [
+            f"trial {meta['trial']} " if meta["trial"] is not None else "",
+            f"of study `{meta['study']}`" if meta["study"] is not None else "",
+        ]
+    ).strip()
+    provenance = f"found in {provenance}; " if provenance else ""
     metrics = "\n".join(f"| {k} | {v} |" for k, v in meta["metrics"].items()) or "| - | - |"
     lines = [
         f"# Exported architecture `{meta['arch_id']}`",
@@ -542,8 +556,8 @@ def _readme(meta: dict[str, Any], out: Path) -> str:
         f"- architecture: `{meta['arch_string']}`",
         f"- task: `{task['name']}` ({task['kind']}), input `(batch, {shape})`, "
         f"{task['n_classes']} classes (the network returns logits)",
-        f"- trial {meta['trial']} of study `{meta['study']}`; exported by nasforge "
-        f"{meta['nasforge_version']} with torch {meta['torch_version']}",
+        f"- {provenance}exported by nasforge {meta['nasforge_version']} with torch "
+        f"{meta['torch_version']}",
         "",
         "| metric | value |",
         "|---|---|",
@@ -574,6 +588,10 @@ def _readme(meta: dict[str, Any], out: Path) -> str:
             "",
             "model = load_model()  # an ExportedModel, eval mode, on the CPU",
             "```",
+            "",
+            "The directory is also a package (`__init__.py`): with its parent on `sys.path`, "
+            f"`import {out.name}` gives `{out.name}.load_model` when the name is a valid "
+            "Python identifier.",
         ]
     elif standalone["format"] == "torch_export":
         lines += [

@@ -205,6 +205,20 @@ def test_time_limit_kills_the_call_and_the_pool_recovers(ex: ProcessExecutor) ->
     until(lambda: len(ex.worker_pids) == 2)
 
 
+def test_time_limit_counts_from_start_not_from_submit(
+    ex: ProcessExecutor, barrier: Barrier
+) -> None:
+    busy = [ex.submit(block, *barrier.args(i, i)) for i in range(2)]
+    queued = ex.submit(abs, -7, time_limit_s=0.1)
+    until(lambda: barrier.started(0) and barrier.started(1))
+    # Queued for longer than its limit plus the kill grace: it must still run normally.
+    time.sleep(0.1 + ProcessExecutor.kill_grace_s + 0.5)
+    barrier.release(0)
+    barrier.release(1)
+    assert queued.result(timeout=60) == 7
+    assert [f.result(timeout=60) for f in busy] == [0, 1]
+
+
 @pytest.mark.parametrize(
     ("fn", "arg", "exitcode", "match"),
     [
@@ -406,3 +420,20 @@ def test_interpreter_exit_stops_running_workers(tmp_path: Path) -> None:
     out, _ = parent.communicate(timeout=60)
     assert parent.returncode == 0
     until(lambda: not is_running(int(out)), timeout=30)
+
+
+def test_future_callbacks_may_submit_and_shut_down() -> None:
+    before = children()
+    ex = ProcessExecutor(workers=1)
+    second: list[Future[int]] = []
+
+    def chain(_: Future[int]) -> None:  # runs on the executor's collector thread
+        follow_up = ex.submit(pow, 2, 4)
+        follow_up.add_done_callback(lambda _: ex.shutdown())  # must not wait on itself
+        second.append(follow_up)
+
+    ex.submit(abs, -1).add_done_callback(chain)
+    until(lambda: bool(second) and second[0].done())
+    assert second[0].result() == 16
+    until(lambda: children() <= before)
+    assert ex.free_slots() == 0

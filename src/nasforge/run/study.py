@@ -275,10 +275,16 @@ class Study:
     # -- running ----------------------------------------------------------------------------
     def run(self, callbacks: Sequence[Any] = ()) -> Study:
         """Run (or resume) the search until the budget is spent or the strategy is done."""
-        if self.directory is None:
-            return _Loop(self, callbacks).run()
-        with StudyLock(self.directory):
-            return _Loop(self, callbacks).run()
+        try:
+            if self.directory is None:
+                return _Loop(self, callbacks).run()
+            with StudyLock(self.directory):
+                return _Loop(self, callbacks).run()
+        finally:
+            # Workers do not outlive a run; a fresh, equal executor is ready for the next one.
+            executor = self.parts.executor
+            executor.shutdown(wait=False)
+            self.parts.executor = type(executor)(**executor.get_params())
 
     def request_stop(self) -> None:
         """Ask a running study (possibly in another process) to stop after its running trials."""

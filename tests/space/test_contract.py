@@ -28,11 +28,6 @@ EXAMPLE_PARAMS: dict[str, dict[str, Any]] = {
     },
 }
 
-# Known contract gaps of spaces owned elsewhere (reported; remove when fixed).
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("toy", "test_validate_rejects_junk"): "ToySpace.validate gives no path for unknown keys",
-}
-
 TASKS = {
     "signal": TaskInfo(name="tiny_signal", input_shape=(1, 16), n_classes=3, kind="signal"),
     "image": TaskInfo(name="tiny_image", input_shape=(3, 8, 8), n_classes=4, kind="image"),
@@ -43,9 +38,6 @@ TASKS = {
 class TestRegisteredSpaces(SearchSpaceContract):
     @pytest.fixture(params=SPACES.names(), ids=SPACES.names())
     def space(self, request: pytest.FixtureRequest) -> SearchSpace:
-        known = KNOWN_GAPS.get((request.param, request.node.originalname))
-        if known:
-            request.node.add_marker(pytest.mark.xfail(reason=known, strict=False))
         return SPACES.create(request.param, EXAMPLE_PARAMS.get(request.param, {}))
 
     @pytest.fixture(params=list(TASKS), ids=list(TASKS))

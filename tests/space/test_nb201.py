@@ -101,7 +101,7 @@ def test_unknown_op_names_the_edge() -> None:
 
 
 def test_arch_to_nb201_needs_every_edge() -> None:
-    with pytest.raises(InvalidArchitectureError, match="missing 'cell.edge_1_0'"):
+    with pytest.raises(InvalidArchitectureError, match=r"missing 'cell\.edge_1_0'"):
         arch_to_nb201(Architecture())
 
 

@@ -105,9 +105,9 @@ def test_validate_errors_name_the_decision() -> None:
     with pytest.raises(InvalidArchitectureError, match=r"must be one of \[3, 5\]; got 4") as e:
         s.validate(arch.replace(**{"stage0.blocks.0.kernel": 4}))
     assert e.value.path == ("stage0", "blocks", "0", "kernel")
-    with pytest.raises(InvalidArchitectureError, match="inactive because stage0.blocks.depth=1"):
+    with pytest.raises(InvalidArchitectureError, match=r"inactive because stage0\.blocks\.depth=1"):
         s.validate(arch.replace(**{"stage0.blocks.1.kernel": 3}))
-    with pytest.raises(InvalidArchitectureError, match="did you mean 'head.width'") as e:
+    with pytest.raises(InvalidArchitectureError, match=r"did you mean 'head\.width'") as e:
         s.validate(arch.replace(**{"head.widht": 8}))
     assert e.value.path == ("head", "widht")
     missing = {k: v for k, v in arch.items() if k != "head.width"}

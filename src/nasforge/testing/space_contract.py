@@ -139,10 +139,7 @@ class SearchSpaceContract:
     def test_params_round_trip(self, space: SearchSpace) -> None:
         params = space.get_params()
         stored = json.loads(json.dumps(params))
-        if space.name:
-            rebuilt = SPACES.create(space.name, stored)
-        else:
-            rebuilt = type(space)(**stored)
+        rebuilt = SPACES.create(space.name, stored) if space.name else type(space)(**stored)
         assert rebuilt == space
         assert self._samples(rebuilt) == self._samples(space)
 

@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -340,3 +341,22 @@ def test_export_directory_imports_as_a_package(
     finally:
         for name in ("toy_export_pkg", "toy_export_pkg.model"):
             sys.modules.pop(name, None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (
+            {"exporter": "tflite"},
+            "exporter must be 'auto', 'dynamo' or 'torchscript', got 'tflite'",
+        ),
+        ({"rtol": -1.0}, "rtol must be a finite number >= 0, got -1.0"),
+        ({"atol": float("nan")}, "atol must be a finite number >= 0, got nan"),
+    ],
+)
+def test_invalid_options_are_rejected(
+    tmp_path: Path, space: SearchSpace, arch: Architecture, kwargs: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(ExportError, match=match):
+        export_model(tmp_path / "e", space=space, arch=arch, task=SIGNAL, **kwargs)
+    assert list(tmp_path.iterdir()) == []

@@ -150,10 +150,18 @@ def export_model(
 
     Raises:
         InvalidArchitectureError: ``arch`` is not in ``space``.
-        ExportError: the weights do not fit ``space.build(arch, task)``, ``out_dir`` exists and
-            is not empty, ONNX export fails, or onnxruntime disagrees with PyTorch beyond
-            ``atol + rtol * max|output|``.
+        ExportError: ``exporter``, ``rtol`` or ``atol`` is invalid, the weights do not fit
+            ``space.build(arch, task)``, ``out_dir`` exists and is not empty, ONNX export fails,
+            or onnxruntime disagrees with PyTorch beyond ``atol + rtol * max|output|``.
     """
+    if exporter not in ("auto", "dynamo", "torchscript"):
+        raise ExportError(
+            f"exporter must be 'auto', 'dynamo' or 'torchscript', got {exporter!r} "
+            "(fix: use 'auto' to try dynamo first)"
+        )
+    for label, value in (("rtol", rtol), ("atol", atol)):
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise ExportError(f"{label} must be a finite number >= 0, got {value!r}")
     out = Path(out_dir).absolute()
     _check_target(out, overwrite)
     # Building layers (ours, the generated module's, the exporters') draws initial weights from

@@ -13,6 +13,7 @@ writes ``benchmarks/results/overhead.json``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import tempfile
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import nasforge.testing.toys  # noqa: F401  (registers the toy space and evaluator)
+import nasforge.testing.toys
 from nasforge.run.spec import parse_spec
 from nasforge.run.study import Study
 from nasforge.trial import Trial
@@ -40,7 +41,7 @@ class _Clock:
 
 
 def _gaps_ms(stamps: list[float]) -> list[float]:
-    return [1000 * (b - a) for a, b in zip(stamps, stamps[1:], strict=False)]
+    return [1000 * (b - a) for a, b in itertools.pairwise(stamps)]
 
 
 def nasforge_run(n_trials: int, root: str | None, seed: int) -> list[float]:

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nasforge.architecture import Architecture
 from nasforge.objective import Objective
 from nasforge.report import history, pareto_trials, write_report
 from nasforge.run.spec import parse_spec
 from nasforge.run.study import Study
-from nasforge.architecture import Architecture
 from nasforge.trial import Candidate, Result, Trial, TrialState
 
 

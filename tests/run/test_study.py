@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-import nasforge.evaluate  # noqa: F401
-import nasforge.execute  # noqa: F401
-import nasforge.space  # noqa: F401
-import nasforge.strategy  # noqa: F401
+import nasforge.evaluate
+import nasforge.execute
+import nasforge.space
+import nasforge.strategy
 import nasforge.tasks  # noqa: F401
 from nasforge.errors import ConfigError, StudyLockedError
 from nasforge.run.lock import StudyLock

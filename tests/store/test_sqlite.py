@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from nasforge.architecture import Architecture
 from nasforge.store.sqlite import SQLiteStore, StoreError
 from nasforge.testing.store_contract import StoreContract
 from nasforge.trial import Candidate, Result
-from nasforge.architecture import Architecture
 
 
 @pytest.fixture(params=["file", "memory"])

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from nasforge.cli.main import app, user_errors
 from nasforge.config import params_model
+from nasforge.run import parts
 
 
 @app.command(epilog="Example: nasforge components strategy")
@@ -16,19 +17,7 @@ def components(
     kind: str = typer.Argument("all", help="space, strategy, evaluator, task, executor or all."),
 ) -> None:
     """List the registered components and their parameters (what YAML sections accept)."""
-    from nasforge.evaluate.base import EVALUATORS
-    from nasforge.execute.base import EXECUTORS
-    from nasforge.space.base import SPACES
-    from nasforge.strategy.base import STRATEGIES
-    from nasforge.tasks.base import TASKS
-
-    registries = {
-        "space": SPACES,
-        "strategy": STRATEGIES,
-        "evaluator": EVALUATORS,
-        "task": TASKS,
-        "executor": EXECUTORS,
-    }
+    registries = parts.registries()
     if kind != "all" and kind not in registries:
         from nasforge.errors import ConfigError, Problem
 

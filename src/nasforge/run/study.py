@@ -528,13 +528,12 @@ def summary(study: Study) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for t in trials:
         counts[t.state.value] = counts.get(t.state.value, 0) + 1
+    record = study.store.get_study(study.name)
     data: dict[str, Any] = {
         "name": study.name,
         "trials": len(trials),
         "states": counts,
-        "elapsed_s": study.store.get_study(study.name).elapsed_s
-        if study.store.get_study(study.name)
-        else None,
+        "elapsed_s": record.elapsed_s if record else None,
         "objectives": [str(o) for o in study.spec.objectives],
     }
     try:

@@ -36,11 +36,19 @@ from nasforge.space._primitives import Cell, Choice, Decision, Repeat, Structure
 from nasforge.space._structured import LayerSpace, StructuredSpace
 from nasforge.space.base import SPACES, SearchSpace
 
+# Short names, as written in the design (``nf.space.NB201(dims=1)``).
+NB201 = NB201Space
+Chain = ChainSpace
+MLP = MLPSpace
+Declared = DeclaredSpace
+
 __all__ = [
     "ACTIVATIONS",
     "CELL_OPS",
     "LAYER_FIELDS",
     "LAYER_TYPES",
+    "MLP",
+    "NB201",
     "NB201_DECISIONS",
     "NB201_EDGES",
     "NB201_OPS",
@@ -48,10 +56,12 @@ __all__ = [
     "Activation",
     "Cell",
     "CellLayer",
+    "Chain",
     "ChainSpace",
     "Choice",
     "Conv",
     "Decision",
+    "Declared",
     "DeclaredNet",
     "DeclaredSpace",
     "Dense",

@@ -92,18 +92,23 @@ def measure_latency_ms(
 
 
 def peak_memory_mb(model: nn.Module, input_shape: Sequence[int], *, batch_size: int = 1) -> float:
-    """Peak CUDA memory in MiB of a forward pass of ``batch_size`` examples (CUDA models only).
+    """CUDA memory in MiB that a forward pass of ``batch_size`` examples needs (CUDA models only).
 
-    Includes the weights already on the device. Raises ``ValueError`` for a model not on CUDA:
-    CPU memory is not measured reliably from inside a process.
+    The model's weights and buffers plus the peak of what the pass allocates on top of what was
+    already allocated. One untimed pass runs first so one-off library workspaces (cuBLAS) are not
+    counted. Raises ``ValueError`` for a model not on CUDA: CPU memory is not measured reliably
+    from inside a process.
     """
     device = model_device(model)
     if device.type != "cuda":
         raise ValueError(f"peak_memory_mb needs a model on a CUDA device; this one is on {device}")
     x = _example(model, input_shape, batch_size)
-    torch.cuda.synchronize(device)
-    torch.cuda.reset_peak_memory_stats(device)
+    weights = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
     with _eval_mode(model):
         model(x)
-    torch.cuda.synchronize(device)
-    return torch.cuda.max_memory_allocated(device) / 2**20
+        torch.cuda.synchronize(device)
+        before = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        model(x)
+        torch.cuda.synchronize(device)
+    return (weights + torch.cuda.max_memory_allocated(device) - before) / 2**20

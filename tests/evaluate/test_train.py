@@ -159,7 +159,7 @@ def test_continuation_equals_training_straight_through(
     workdir = str(tmp_path)
     first = evaluator.evaluate(Candidate(arch, fidelity=2), make_ctx(seed=1, workdir=workdir))
     assert first.info["resumed_from_epoch"] == 0
-    assert len(os.listdir(workdir)) == 1
+    assert len([f for f in os.listdir(workdir) if f.startswith("train-")]) == 1
     more = evaluator.evaluate(Candidate(arch, fidelity=5), make_ctx(seed=1, workdir=workdir))
     assert more.info["resumed_from_epoch"] == 2
     assert _stable(more.metrics) == _stable(straight.metrics)
@@ -276,3 +276,20 @@ def test_cuda_requested_without_cuda_fails_clearly(arch: Architecture, make_ctx:
     result = run_evaluation(TrainEvaluator(device="cuda"), Candidate(arch), make_ctx())
     assert result.status is Status.FAILED
     assert "CUDA is not available" in str(result.reason)
+
+
+def test_best_weights_saved_for_export_and_not_replaced_by_lower_fidelity(
+    arch: Architecture, make_ctx: Any, tmp_path: Path
+) -> None:
+    from nasforge.evaluate.base import WEIGHTS_FILE
+
+    ctx = make_ctx(seed=1, workdir=str(tmp_path))
+    result = _fast().evaluate(Candidate(arch, fidelity=4), ctx)
+    weights = torch.load(tmp_path / WEIGHTS_FILE, weights_only=True)
+    model = ctx.space.build(arch, ctx.task.info())
+    model.load_state_dict(weights)  # strict: the plain state_dict of the built network
+    acc, _ = _fast()._score(model, train_module._Data.of(ctx.task.load().test, torch.device("cpu")))
+    assert acc == result.metrics[M.TEST_ACCURACY]
+    _fast().evaluate(Candidate(arch, fidelity=2), ctx)
+    again = torch.load(tmp_path / WEIGHTS_FILE, weights_only=True)
+    assert all(torch.equal(weights[k], again[k]) for k in weights)

@@ -31,7 +31,7 @@ from torch import nn
 
 from nasforge import metrics as M
 from nasforge.architecture import Architecture
-from nasforge.evaluate.base import EVALUATORS, EvalContext, Evaluator
+from nasforge.evaluate.base import EVALUATORS, WEIGHTS_FILE, EvalContext, Evaluator
 from nasforge.evaluate.costs import count_flops, count_params, measure_latency_ms
 from nasforge.tasks.base import Split
 from nasforge.trial import Candidate, Result, Status
@@ -110,9 +110,11 @@ class TrainEvaluator(Evaluator):
     batches are shuffled with a separate ``torch.Generator`` seeded likewise. The same
     architecture, task and seed give the same metrics on CPU.
 
-    Continuation: with ``ctx.workdir`` set, a checkpoint (model, optimiser, progress, best
-    weights, random states) is written there after training, keyed by architecture, seed, task,
-    space and training settings. A later evaluation of the same key asking for more epochs
+    Files: with ``ctx.workdir`` set (the study gives one directory per architecture), the best
+    weights are saved as ``WEIGHTS_FILE`` (a plain ``state_dict`` of ``space.build(arch, task)``)
+    for export, and a checkpoint (model, optimiser, progress, best weights, random states) is
+    written beside them after training, keyed by architecture, seed, task, space and training
+    settings. A later evaluation of the same key asking for more epochs
     continues from it (or is answered from it when it has exactly that many epochs or stopped
     early); one asking for fewer epochs than saved is retrained from scratch, and the longer
     checkpoint is kept.
@@ -215,12 +217,16 @@ class TrainEvaluator(Evaluator):
                     cost_s=time.perf_counter() - start,
                     info={"resumed_from_epoch": resumed_from},
                 )
-            if (
-                path is not None
-                and progress.epoch > begun
-                and progress.epoch >= self._saved_epochs(saved)
-            ):
+            # Only the furthest-trained run of this key writes, so a lower fidelity evaluated
+            # later never replaces a longer checkpoint or better-trained weights.
+            is_furthest = progress.epoch >= self._saved_epochs(saved)
+            if path is not None and is_furthest and progress.epoch > begun:
                 self._write_checkpoint(path, model, optimizer, generator, progress, best_state)
+        if ctx.workdir is not None and is_furthest and best_state is not None:
+            _atomic_save(
+                {k: v.detach().cpu() for k, v in best_state.items()},
+                os.path.join(ctx.workdir, WEIGHTS_FILE),
+            )
         if best_state is not None:
             model.load_state_dict(best_state)
         test_accuracy, test_loss = self._score(model, test)
@@ -459,7 +465,12 @@ class TrainEvaluator(Evaluator):
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
         }
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        tmp = f"{path}.tmp{os.getpid()}"
-        torch.save(state, tmp)
-        os.replace(tmp, path)  # atomic: a killed worker never leaves half a checkpoint
+        _atomic_save(state, path)
+
+
+def _atomic_save(obj: Any, path: str) -> None:
+    """``torch.save`` through a temporary file, so a killed worker never leaves half a file."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)

@@ -293,3 +293,15 @@ def test_best_weights_saved_for_export_and_not_replaced_by_lower_fidelity(
     _fast().evaluate(Candidate(arch, fidelity=2), ctx)
     again = torch.load(tmp_path / WEIGHTS_FILE, weights_only=True)
     assert all(torch.equal(weights[k], again[k]) for k in weights)
+
+
+def test_damaged_checkpoint_is_ignored(
+    arch: Architecture, make_ctx: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ctx = make_ctx(seed=1, workdir=str(tmp_path))
+    _fast().evaluate(Candidate(arch, fidelity=2), ctx)
+    (checkpoint,) = tmp_path.glob("train-*.pt")
+    checkpoint.write_bytes(b"not a checkpoint")
+    result = _fast().evaluate(Candidate(arch, fidelity=3), ctx)
+    assert result.ok and result.info["resumed_from_epoch"] == 0
+    assert "ignoring unreadable checkpoint" in caplog.text

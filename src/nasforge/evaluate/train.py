@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import time
@@ -37,6 +38,7 @@ from nasforge.tasks.base import Split
 from nasforge.trial import Candidate, Result, Status
 
 _CHECKPOINT_VERSION = 1
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -417,8 +419,14 @@ class TrainEvaluator(Evaluator):
     def _read_checkpoint(path: str | None) -> dict[str, Any] | None:
         if path is None or not os.path.isfile(path):
             return None
-        saved: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
-        if saved.get("version") != _CHECKPOINT_VERSION:
+        try:
+            saved: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # a damaged checkpoint costs a retrain, not the trial
+            _log.warning(
+                "ignoring unreadable checkpoint %s (%s: %s)", path, type(exc).__name__, exc
+            )
+            return None
+        if not isinstance(saved, dict) or saved.get("version") != _CHECKPOINT_VERSION:
             return None
         progress = saved["progress"]
         saved["epoch"], saved["stopped"] = progress["epoch"], progress["stopped"]

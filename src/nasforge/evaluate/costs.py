@@ -95,9 +95,9 @@ def peak_memory_mb(model: nn.Module, input_shape: Sequence[int], *, batch_size: 
     """CUDA memory in MiB that a forward pass of ``batch_size`` examples needs (CUDA models only).
 
     The model's weights and buffers plus the peak of what the pass allocates on top of what was
-    already allocated. One untimed pass runs first so one-off library workspaces (cuBLAS) are not
-    counted. Raises ``ValueError`` for a model not on CUDA: CPU memory is not measured reliably
-    from inside a process.
+    already allocated (the input batch is not counted). One untimed pass runs first so one-off
+    library workspaces (cuBLAS) are not counted. Raises ``ValueError`` for a model not on CUDA:
+    CPU memory is not measured reliably from inside a process.
     """
     device = model_device(model)
     if device.type != "cuda":

@@ -18,11 +18,16 @@ def export(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the export to."),
     trial: int | None = typer.Option(None, min=0, help="Trial number (default: the best)."),
     onnx: bool = typer.Option(True, help="Also write model.onnx, checked with onnxruntime."),
+    overwrite: bool = typer.Option(False, help="Replace an earlier export in the same folder."),
 ) -> None:
     """Export a trial's trained network: model.py (needs only torch), weights, ONNX, JSON.
 
     Load it back with nasforge.load(OUT), without the study.
     """
     study = Study.open(study_dir)
-    info = study.export(out, trial=trial, onnx=onnx)
-    Console().print(f"exported to {info.directory}")
+    info = study.export(out, trial=trial, onnx=onnx, overwrite=overwrite)
+    console = Console()
+    console.print(f"exported to {info.out_dir}")
+    if info.onnx is not None:
+        console.print(f"ONNX checked with onnxruntime: max abs difference "
+                      f"{info.onnx_max_abs_diff:.2e}")

@@ -27,7 +27,7 @@ def finish_study(study: Study) -> dict[str, Any]:
     if data["best"] is not None and study.spec.export_best and directory is not None:
         try:
             info = study.export()
-            export_dir = str(info.directory)
+            export_dir = str(info.out_dir)
         except NasforgeError as exc:
             export_error = str(exc)
     data["export"] = export_dir

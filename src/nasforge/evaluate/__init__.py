@@ -12,10 +12,13 @@ from nasforge.evaluate.base import EVALUATORS, EvalContext, Evaluator, run_evalu
 from nasforge.evaluate.costs import count_flops, count_params, measure_latency_ms, peak_memory_mb
 from nasforge.evaluate.train import TrainEvaluator
 
+Train = TrainEvaluator  # the short name used in the design (``nf.evaluate.Train(epochs=20)``)
+
 __all__ = [
     "EVALUATORS",
     "EvalContext",
     "Evaluator",
+    "Train",
     "TrainEvaluator",
     "count_flops",
     "count_params",

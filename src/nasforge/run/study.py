@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from nasforge.architecture import Architecture
+    from nasforge.export import ExportInfo
     from nasforge.store.base import StudyRecord
 
 log = logging.getLogger(__name__)
@@ -232,11 +233,17 @@ class Study:
         return path if path is not None and path.is_file() else None
 
     def export(
-        self, out: str | Path | None = None, *, trial: int | None = None, onnx: bool = True
-    ) -> Any:
+        self,
+        out: str | Path | None = None,
+        *,
+        trial: int | None = None,
+        onnx: bool = True,
+        overwrite: bool = False,
+    ) -> ExportInfo:
         """Export a trial's trained network (default: the best) as module file, weights, ONNX.
 
-        Returns the :class:`nasforge.export.ExportInfo` describing what was written.
+        Returns the :class:`nasforge.export.ExportInfo` describing what was written. The default
+        folder (``STUDY_DIR/best``) is replaced when exporting again.
         """
         import torch
 
@@ -259,6 +266,7 @@ class Study:
             if self.directory is None:
                 raise NasforgeError("an in-memory study needs an explicit export folder (out=...)")
             out = self.directory / ("best" if trial is None else f"trial-{chosen.number}")
+            overwrite = True
         state = torch.load(weights, map_location="cpu", weights_only=True)
         return export_model(
             Path(out),
@@ -270,6 +278,7 @@ class Study:
             trial=chosen.number,
             study=self.name,
             onnx=onnx,
+            overwrite=overwrite,
         )
 
     # -- running ----------------------------------------------------------------------------

@@ -16,10 +16,20 @@ from nasforge.trial import TrialState
 SHOWN = ("val_accuracy", "test_accuracy", "params", "flops", "train_seconds", "epochs")
 
 
+HEADERS = {"val_accuracy": "val %", "test_accuracy": "test %", "train_seconds": "train s"}
+
+
 def _fmt(value: float | None) -> str:
+    """Compact numbers: 98.88, 125.0k, 3.2M."""
     if value is None:
         return ""
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    if abs(value) >= 1e9:
+        return f"{value / 1e9:.3g}G"
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if abs(value) >= 1e4:
+        return f"{value / 1e3:.1f}k"
+    return f"{value:.4g}"
 
 
 @app.command(epilog="Example: nasforge show runs/demo --top 5")
@@ -39,21 +49,15 @@ def show(
     columns = list(dict.fromkeys([*objective_metrics, *SHOWN]))
     trials = study.trials()
     present = [c for c in columns if any(c in t.metrics for t in trials)]
-    table = Table(
-        title=f"{study.name}: top {top} of {len(trials)} trials "
-        f"({', '.join(map(str, study.spec.objectives))})",
-        header_style="bold",
-    )
+    table = Table(title=f"{study.name}: top {top} of {len(trials)} trials "
+                  f"({', '.join(map(str, study.spec.objectives))})", header_style="bold")
     table.add_column("#", justify="right")
-    table.add_column("architecture", overflow="fold")
     for column in present:
-        table.add_column(column, justify="right")
+        table.add_column(HEADERS.get(column, column), justify="right")
+    table.add_column("architecture", overflow="fold")
     for trial in study.ranked()[:top]:
-        table.add_row(
-            str(trial.number),
-            study.parts.space.format(trial.arch),
-            *(_fmt(trial.metrics.get(c)) for c in present),
-        )
+        table.add_row(str(trial.number), *(_fmt(trial.metrics.get(c)) for c in present),
+                      study.parts.space.format(trial.arch))
     console.print(table)
     bad = [t for t in trials if t.state not in (TrialState.COMPLETE,)]
     if bad:

@@ -68,6 +68,13 @@ class Strategy(Component, ABC):
         """Learn from a finished trial."""
         self._tell(trial)
 
+    def warm_start(self, trials: Sequence[Trial]) -> None:
+        """Learn from finished trials of an earlier study (transfer); called after ``setup``.
+
+        The trials may come from another task, so their metrics are a prior, not this study's
+        results. The default ignores them.
+        """
+
     @abstractmethod
     def _ask(self, number: int) -> Candidate | None: ...
 

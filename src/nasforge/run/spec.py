@@ -78,6 +78,15 @@ class Budget(BaseModel):
         return None
 
 
+class WarmStart(BaseModel):
+    """Transfer: start from the best trials of an earlier study (possibly on another task)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    study: str = Field(min_length=1, description="folder of the earlier study (holds study.db)")
+    top: int = Field(default=10, ge=1, description="how many of its best trials to pass on")
+
+
 class RunSpec(BaseModel):
     """Everything that defines a study. Stored with the study so every run can be replayed.
 
@@ -87,6 +96,7 @@ class RunSpec(BaseModel):
             earlier trial). ``false`` tells results as they arrive: faster, not reproducible.
         trial_time_limit_s: a trial running longer is stopped and recorded TIMEOUT.
         root: the folder holding study folders; the study lives in ``root/name``.
+        warm_start: pass the best trials of an earlier study to the strategy before it starts.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -106,6 +116,7 @@ class RunSpec(BaseModel):
     ordered: bool = True
     root: str = "runs"
     export_best: bool = True
+    warm_start: WarmStart | None = None
 
     @field_validator("name")
     @classmethod

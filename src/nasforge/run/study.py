@@ -126,6 +126,8 @@ class Study:
         in_memory: bool = False,
     ) -> Study:
         """Start a new study in ``spec.root/spec.name`` (or in memory)."""
+        if spec.warm_start is not None:
+            prior_trials(spec)  # fail now, before anything is written, if the study is missing
         parts = parts or build_parts(spec)
         directory = None if in_memory else spec.study_dir
         if directory is not None:
@@ -490,6 +492,8 @@ class _Loop:
 
     def run(self) -> Study:
         self.parts.strategy.setup(self.parts.space, self.spec.objectives, self.spec.seed)
+        if self.spec.warm_start is not None:
+            self.parts.strategy.warm_start(prior_trials(self.spec))
         self._replay()
         self.study.stop_reason = None
         executor = self.parts.executor
@@ -529,6 +533,25 @@ class _Loop:
                 executor.shutdown(wait=False)
         _call(self.callbacks, "on_end", self.study, self.study.stop_reason or "done")
         return self.study
+
+
+def prior_trials(spec: RunSpec) -> list[Trial]:
+    """The best COMPLETE trials of ``spec.warm_start.study``, ranked by this study's objectives."""
+    if spec.warm_start is None:
+        return []
+    db = Path(spec.warm_start.study) / DB_NAME
+    if not db.is_file():
+        raise ConfigError([Problem("warm_start.study", f"no study in {spec.warm_start.study} "
+                                   f"(expected {db})", "give the folder of a finished study")])
+    store = SQLiteStore(db)
+    try:
+        records = store.studies()
+        trials = store.trials(records[0].id, states={TrialState.COMPLETE}) if records else []
+    finally:
+        store.close()
+    feasible = [t for t in trials if score(t.metrics, spec.objectives) > -math.inf]
+    feasible.sort(key=lambda t: (-score(t.metrics, spec.objectives), t.number))
+    return feasible[: spec.warm_start.top]
 
 
 def summary(study: Study) -> dict[str, Any]:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nasforge.architecture import Architecture
 from nasforge.space.base import SearchSpace
+
+if TYPE_CHECKING:
+    from nasforge.trial import Trial
 
 logger = logging.getLogger(__name__)
 
@@ -97,3 +101,15 @@ class AskedArchs:
             arch,
         )
         return arch
+
+
+def prior_archs(space: SearchSpace, trials: Sequence[Trial]) -> list[Architecture]:
+    """Distinct architectures of ``trials`` that belong to ``space``, in the given order.
+
+    Used by ``warm_start``: an earlier study may have searched a different space.
+    """
+    seen: list[Architecture] = []
+    for trial in trials:
+        if trial.arch not in seen and space.contains(trial.arch):
+            seen.append(trial.arch)
+    return seen

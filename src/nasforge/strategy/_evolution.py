@@ -15,6 +15,8 @@ Deviations from the paper:
   the member drawn first.
 - Failed, timed-out and pruned trials join the population with score ``-inf``, so they age out
   like any other member but never win a tournament against a real result.
+- ``warm_start`` (transfer from an earlier study): its best architectures are asked first, in
+  place of the initial random draws.
 - Architectures already asked are avoided: up to 100 mutations are tried, then the parent's
   unasked neighbours, then a random unasked architecture; ``ask`` returns ``None`` only when a
   finite space is exhausted.
@@ -23,12 +25,13 @@ Deviations from the paper:
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
 from nasforge.errors import ConfigError, Problem
-from nasforge.strategy._dedup import AskedArchs
+from nasforge.strategy._dedup import AskedArchs, prior_archs
 from nasforge.strategy.base import STRATEGIES, Strategy
 from nasforge.trial import Candidate
 
@@ -71,11 +74,18 @@ class RegularizedEvolution(Strategy):
         self._asked = AskedArchs(self.space)
         # (architecture, score), oldest first.
         self._members: deque[tuple[Architecture, float]] = deque()
+        self._prior: list[Architecture] = []
+
+    def warm_start(self, trials: Sequence[Trial]) -> None:
+        """The best architectures of an earlier study replace the first random draws."""
+        self._prior = prior_archs(self.space, trials)[: self.population]
 
     def _ask(self, number: int) -> Candidate | None:
         rng = self.rng(number)
         if len(self._members) < self.population:
-            arch = self._asked.sample(rng)
+            arch = next((a for a in self._prior if a not in self._asked), None)
+            if arch is None:
+                arch = self._asked.sample(rng)
         else:
             parent = self._select(rng)
             arch = self._asked.propose(rng, lambda r: self.space.mutate(parent, r))

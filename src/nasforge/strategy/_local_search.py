@@ -26,11 +26,12 @@ Deviations from the paper:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
-from nasforge.strategy._dedup import AskedArchs
+from nasforge.strategy._dedup import AskedArchs, prior_archs
 from nasforge.strategy.base import STRATEGIES, Strategy
 from nasforge.trial import Candidate
 
@@ -69,6 +70,11 @@ class LocalSearch(Strategy):
         self._current: Architecture | None = None
         self._neighbourhood: list[Architecture] = []
         self._n_restarts = 0
+        self._prior: list[Architecture] = []
+
+    def warm_start(self, trials: Sequence[Trial]) -> None:
+        """The best architectures of an earlier study are the first start-point candidates."""
+        self._prior = prior_archs(self.space, trials)[: self.n_initial]
 
     @property
     def current(self) -> Architecture | None:
@@ -89,6 +95,8 @@ class LocalSearch(Strategy):
             unasked = [a for a in self._neighbourhood if a not in self._asked]
             if unasked:
                 arch, is_neighbour = unasked[int(rng.integers(len(unasked)))], True
+        if arch is None:
+            arch = next((a for a in self._prior if a not in self._asked), None)
         if arch is None:
             arch = self._asked.sample(rng)
         if arch is None:

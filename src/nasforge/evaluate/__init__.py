@@ -1,7 +1,9 @@
 """Evaluators: how good and how costly a candidate is.
 
 Built-ins register on import: ``train`` (:class:`TrainEvaluator`, real training with early
-stopping and checkpointed continuation). Cost measures (:func:`count_params`,
+stopping and checkpointed continuation) and ``nb201_table`` (:class:`TabularNB201Evaluator`,
+NAS-Bench-201 results looked up with simulated cost, with the ``nb201`` task and the
+``nb201_table`` proxy). Cost measures (:func:`count_params`,
 :func:`count_flops`, :func:`measure_latency_ms`, :func:`peak_memory_mb`) are pure functions any
 evaluator can use.
 """
@@ -10,14 +12,22 @@ from __future__ import annotations
 
 from nasforge.evaluate.base import EVALUATORS, EvalContext, Evaluator, run_evaluation
 from nasforge.evaluate.costs import count_flops, count_params, measure_latency_ms, peak_memory_mb
+from nasforge.evaluate.proxy import PROXIES, Proxy, TableProxy
+from nasforge.evaluate.tabular import NB201Table, NB201Task, TabularNB201Evaluator
 from nasforge.evaluate.train import TrainEvaluator
 
 Train = TrainEvaluator  # the short name used in the design (``nf.evaluate.Train(epochs=20)``)
 
 __all__ = [
     "EVALUATORS",
+    "PROXIES",
     "EvalContext",
     "Evaluator",
+    "NB201Table",
+    "NB201Task",
+    "Proxy",
+    "TableProxy",
+    "TabularNB201Evaluator",
     "Train",
     "TrainEvaluator",
     "count_flops",

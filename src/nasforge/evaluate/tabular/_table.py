@@ -379,7 +379,7 @@ class NB201Table:
             what = "a positive number"
         if out.size:
             raise _bad_table(path, f"column {name!r} row {int(out[0]) + 1} is "
-                             f"{values[out[0]]!r}, expected {what}", _REFETCH, field)
+                             f"{float(values[out[0]])!r}, expected {what}", _REFETCH, field)
 
     # -- lookups ----------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -71,6 +71,11 @@ class TabularNB201Evaluator(Evaluator):
 
     fidelities: ClassVar[tuple[int, ...]] = FIDELITIES
     """The fidelities (epochs) this evaluator accepts, for multi-fidelity strategies."""
+    provides: ClassVar[tuple[str, ...]] = (
+        M.VAL_ACCURACY, M.TEST_ACCURACY, M.PARAMS, M.FLOPS, M.TRAIN_SECONDS, M.EPOCHS,
+    )
+    """The metrics every OK result carries (``source: nats`` adds ``latency_ms``), so a spec can
+    check that its objectives name metrics that exist."""
 
     def __init__(
         self,

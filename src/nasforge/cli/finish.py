@@ -24,7 +24,9 @@ def finish_study(study: Study) -> dict[str, Any]:
     directory = study.directory
     export_dir = None
     export_error = None
-    if data["best"] is not None and study.spec.export_best and directory is not None:
+    best_trial = study.best().trial if data["best"] is not None else None
+    has_weights = best_trial is not None and study.weights_path(best_trial) is not None
+    if has_weights and study.spec.export_best and directory is not None:
         try:
             info = study.export()
             export_dir = str(info.out_dir)

@@ -11,7 +11,7 @@ import time
 import traceback
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from nasforge.config import Component
 from nasforge.errors import TrialPruned, TrialTimeout
@@ -47,7 +47,13 @@ class EvalContext:
 
 
 class Evaluator(Component, ABC):
-    """Base class of evaluators."""
+    """Base class of evaluators.
+
+    ``provides`` lists the metric names the evaluator reports, so a run spec whose objective
+    names another metric is refused before anything runs; empty means "not declared".
+    """
+
+    provides: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def evaluate(self, candidate: Candidate, ctx: EvalContext) -> Result:

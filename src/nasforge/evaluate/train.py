@@ -22,7 +22,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -136,6 +136,11 @@ class TrainEvaluator(Evaluator):
         grad_clip: clip the gradient norm to this value (None: off).
         eval_batch_size: batch size for validation and test passes.
     """
+
+    provides: ClassVar[tuple[str, ...]] = (
+        M.VAL_ACCURACY, M.VAL_LOSS, M.TEST_ACCURACY, "test_loss", M.TRAIN_LOSS, M.PARAMS,
+        M.FLOPS, M.LATENCY_MS, M.TRAIN_SECONDS, M.EPOCHS, "best_epoch",
+    )
 
     def __init__(
         self,

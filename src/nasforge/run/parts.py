@@ -62,6 +62,14 @@ def build_parts(spec: RunSpec, given: Mapping[str, Component | None] | None = No
             built[field] = registry.create(section.name, section.params, field=field)
         except ConfigError as exc:
             problems.extend(exc.problems)
+    evaluator = built.get("evaluator")
+    provides = getattr(evaluator, "provides", ())
+    for i, objective in enumerate(spec.objectives):
+        if provides and objective.metric not in provides:
+            problems.append(Problem(
+                f"objectives.{i}.metric",
+                f"{objective.metric!r} is not reported by evaluator {spec.evaluator.name!r}",
+                f"use one of: {', '.join(provides)}"))
     if problems:
         raise ConfigError(problems)
     return Parts(**built)

@@ -75,3 +75,12 @@ def test_load_spec_errors(tmp_path: Path) -> None:
     path.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_spec(path)
+
+
+def test_objective_metric_must_be_reported_by_the_evaluator() -> None:
+    with pytest.raises(ConfigError, match=r"objectives\.0\.metric: 'accuracy' is not reported "
+                                          r"by evaluator 'train'.*val_accuracy"):
+        parse_spec({"objectives": [{"metric": "accuracy"}]})
+    spec = parse_spec({"objectives": [{"metric": "val_accuracy"},
+                                      {"metric": "params", "direction": "min", "limit": 1e6}]})
+    assert [o.metric for o in spec.objectives] == ["val_accuracy", "params"]

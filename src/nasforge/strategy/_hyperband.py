@@ -1,0 +1,477 @@
+"""Multi-fidelity search: asynchronous successive halving, Hyperband and a BOHB-style variant.
+
+The fidelity is the candidate's ``fidelity`` (epochs). A *rung* is one fidelity; an architecture
+is first evaluated at the lowest rung of its bracket and *promoted* (asked again, same
+architecture, next rung) when it ranks in the top ``1/eta`` of the results told at its rung. With
+real training the evaluator continues a promoted architecture from its checkpoint, so a promotion
+costs only the extra epochs; with a tabular benchmark it is one more lookup.
+
+- :class:`SuccessiveHalving` (``successive_halving``) is ASHA, Li et al. 2020, "A System for
+  Massively Parallel Hyperparameter Tuning", MLSys, https://arxiv.org/abs/1810.05934. Each ask
+  promotes an architecture when one is eligible (the highest rung first, the best first);
+  otherwise it starts a new, uniformly drawn architecture at the lowest rung. No worker ever waits
+  for a rung to fill.
+- :class:`Hyperband` (``hyperband``) is Hyperband, Li et al. 2018, "Hyperband: A Novel
+  Bandit-Based Approach to Hyperparameter Optimization", JMLR, https://arxiv.org/abs/1603.06560,
+  in the asynchronous form of the ASHA paper (its section 3.3): bracket ``b`` is an ASHA over the
+  rungs from the ``b``-th on. New architectures go to the brackets in the order and proportions of
+  one Hyperband iteration (``ceil((B / (B - b)) * eta**(B - 1 - b))`` to bracket ``b`` of ``B``),
+  repeated; promotions are checked in every bracket first.
+- :class:`BOHB` (``bohb``) is BOHB-style, Falkner, Klein & Hutter 2018, "BOHB: Robust and
+  Efficient Hyperparameter Optimization at Scale", ICML, https://arxiv.org/abs/1807.01774: the
+  asynchronous Hyperband above whose new architectures come from a TPE-like model instead of
+  uniform draws, except a ``random_fraction`` of them. The model uses the highest rung with at
+  least ``min_points`` results (pooled over brackets): the top ``top_fraction`` are "good", the
+  rest "bad"; per decision, each gets a Laplace-smoothed categorical density. ``n_candidates``
+  architectures are drawn from the good densities (widened by ``bandwidth``) and the unasked one
+  with the largest good/bad ratio is asked.
+
+Rules common to the three, and deviations:
+
+- Rungs are given explicitly (``rungs=[12, 200]``: NAS-Bench-201's table has only those) or made
+  geometric from the top: ``max_fidelity * eta**-k`` for ``k = s..0``, ``s = floor(log_eta(max /
+  min))``, rounded to whole epochs. The defaults (1 and 15) match ``TrainEvaluator``'s default
+  ``epochs=15``: rungs 2, 5, 15.
+- A candidate is never asked twice at the same fidelity (the study would reuse the stored result
+  at no cost, teaching nothing); new architectures are never asked before. Promotion marks an
+  architecture at ask time, so with several workers it is not promoted twice.
+- Failed, timed-out and pruned results score ``-inf``: they count in a rung's size but are never
+  promoted.
+- A result told at a fidelity we did not ask (an injected trial) joins the rung of that fidelity
+  in the first bracket (``None``, the evaluator's full budget, counts as the top rung); other
+  fidelities only mark the architecture as asked.
+- When a finite space has no unasked architecture left, the best unpromoted result of the highest
+  rung below the top is promoted even if it is not in the top ``1/eta``; ``ask`` returns ``None``
+  only when nothing is left to promote either.
+- Warm start: the prior study's successful architectures (best first) are the first new
+  architectures, each at the lowest rung of its bracket; BOHB also uses the prior results as its
+  model until a rung of this study has ``min_points`` results.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
+
+import numpy as np
+from pydantic import Field
+
+from nasforge.errors import ConfigError, Problem
+from nasforge.strategy._dedup import AskedArchs
+from nasforge.strategy._reinforce import decision_table, sample_table
+from nasforge.strategy.base import STRATEGIES, Strategy
+from nasforge.trial import Candidate
+
+if TYPE_CHECKING:
+    from nasforge.architecture import Architecture
+    from nasforge.trial import Trial
+
+DEFAULT_MIN_FIDELITY = 1
+DEFAULT_MAX_FIDELITY = 15
+"""``TrainEvaluator``'s default ``epochs``: the top rung when neither rungs nor a maximum is set."""
+
+
+def geometric_rungs(min_fidelity: int, max_fidelity: int, eta: int) -> list[int]:
+    """Rungs ``max * eta**-k`` (``k = s..0``, ``s = floor(log_eta(max/min))``), rounded, unique.
+
+    Example:
+        >>> geometric_rungs(1, 27, 3), geometric_rungs(1, 15, 3), geometric_rungs(12, 200, 3)
+        ([1, 3, 9, 27], [2, 5, 15], [22, 67, 200])
+    """
+    s = math.floor(math.log(max_fidelity / min_fidelity) / math.log(eta) + 1e-9)
+    rungs: list[int] = []
+    for k in range(s, -1, -1):
+        value = max(min_fidelity, math.floor(max_fidelity / eta**k + 0.5))  # half up
+        if not rungs or value > rungs[-1]:
+            rungs.append(int(value))
+    return rungs
+
+
+def _rungs_problem(rungs: Sequence[int]) -> str | None:
+    if not rungs:
+        return "must list at least one fidelity; got []"
+    if any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rungs):
+        return f"fidelities must be ints >= 1; got {list(rungs)!r}"
+    if any(b <= a for a, b in itertools.pairwise(rungs)):
+        return f"fidelities must be strictly increasing; got {list(rungs)!r}"
+    return None
+
+
+class _Rung:
+    """The results told at one rung of one bracket, and which of them were promoted."""
+
+    def __init__(self) -> None:
+        self.results: list[tuple[Architecture, float]] = []  # in tell order
+        self.promoted: set[Architecture] = set()  # membership only, never iterated
+
+    def ranked(self) -> list[tuple[Architecture, float]]:
+        """Finite results, best first; ties in tell order (``sorted`` is stable)."""
+        finite = [r for r in self.results if math.isfinite(r[1])]
+        return sorted(finite, key=lambda r: -r[1])
+
+
+class _MultiFidelity(Strategy):
+    """Shared engine: brackets of asynchronous successive halving over ``rungs``."""
+
+    rungs: list[int] | None
+    min_fidelity: int | None
+    max_fidelity: int | None
+    eta: int
+
+    def _check_rungs(self) -> None:
+        where = type(self).__name__
+        if self.rungs is not None:
+            if self.min_fidelity is not None or self.max_fidelity is not None:
+                raise ConfigError(
+                    [
+                        Problem(
+                            f"{where}.rungs",
+                            "rungs and min_fidelity/max_fidelity were both given",
+                            "give either rungs (e.g. [12, 200]) or min_fidelity and max_fidelity",
+                        )
+                    ]
+                )
+            problem = _rungs_problem(self.rungs)
+            if problem:
+                raise ConfigError(
+                    [Problem(f"{where}.rungs", problem, "e.g. rungs: [12, 200] (epochs)")]
+                )
+            return
+        low = DEFAULT_MIN_FIDELITY if self.min_fidelity is None else self.min_fidelity
+        high = DEFAULT_MAX_FIDELITY if self.max_fidelity is None else self.max_fidelity
+        if low > high:
+            raise ConfigError(
+                [
+                    Problem(
+                        f"{where}.min_fidelity",
+                        f"must be <= max_fidelity ({high}); got {low}",
+                        f"use min_fidelity <= {high} or raise max_fidelity",
+                    )
+                ]
+            )
+
+    @property
+    def fidelities(self) -> list[int]:
+        """The rungs in use, lowest first."""
+        if self.rungs is not None:
+            return list(self.rungs)
+        low = DEFAULT_MIN_FIDELITY if self.min_fidelity is None else self.min_fidelity
+        high = DEFAULT_MAX_FIDELITY if self.max_fidelity is None else self.max_fidelity
+        return geometric_rungs(low, high, self.eta)
+
+    def _n_brackets(self) -> int:
+        return 1
+
+    def bracket_schedule(self) -> list[int]:
+        """The bracket of each new architecture over one Hyperband iteration (then repeated)."""
+        n_rungs = len(self.fidelities)
+        schedule: list[int] = []
+        for b in range(self._n_brackets()):
+            n = math.ceil(n_rungs / (n_rungs - b) * self.eta ** (n_rungs - 1 - b))
+            schedule.extend([b] * n)
+        return schedule
+
+    # -- state -----------------------------------------------------------------------------
+    def _reset(self) -> None:
+        self._rung_values = self.fidelities
+        self._rung_of = {f: k for k, f in enumerate(self._rung_values)}
+        self._schedule = self.bracket_schedule()
+        n = len(self._rung_values)
+        # _rungs[b][k]: bracket b (starting at rung b), rung k >= b.
+        self._rungs = [[_Rung() for _ in range(n)] for _ in range(self._n_brackets())]
+        self._bracket_of: dict[Architecture, int] = {}
+        self._asked_pairs: set[tuple[Architecture, int]] = set()
+        self._asked = AskedArchs(self.space)
+        self._n_new = 0
+        self._prior: list[Architecture] = []
+
+    def rung_results(self, rung: int, bracket: int = 0) -> list[tuple[Architecture, float]]:
+        """The ``(architecture, score)`` results told at rung index ``rung`` of ``bracket``."""
+        return list(self._rungs[bracket][rung].results)
+
+    # -- ask -------------------------------------------------------------------------------
+    def _ask(self, number: int) -> Candidate | None:
+        rng = self.rng(number)
+        promotion = self._promotion(strict=True)
+        if promotion is not None:
+            return promotion
+        bracket = self._schedule[self._n_new % len(self._schedule)]
+        arch = self._new_arch(rng, bracket)
+        if arch is None:
+            return self._promotion(strict=False)
+        self._n_new += 1
+        self._asked.add(arch)
+        self._bracket_of[arch] = bracket
+        return self._candidate(arch, bracket)
+
+    def _candidate(self, arch: Architecture, rung: int) -> Candidate:
+        fidelity = self._rung_values[rung]
+        self._asked_pairs.add((arch, fidelity))
+        return Candidate(arch, fidelity)
+
+    def _promotion(self, *, strict: bool) -> Candidate | None:
+        """Promote the best eligible result, highest rung first, then the lowest bracket.
+
+        ``strict`` keeps ASHA's rule (top ``1/eta`` of the rung); otherwise any finite result.
+        """
+        top = len(self._rung_values) - 1
+        for k in range(top - 1, -1, -1):
+            for b in range(min(k, self._n_brackets() - 1) + 1):
+                rung = self._rungs[b][k]
+                ranked = rung.ranked()
+                if strict:
+                    ranked = ranked[: len(rung.results) // self.eta]
+                for arch, _ in ranked:
+                    if arch in rung.promoted:
+                        continue
+                    rung.promoted.add(arch)
+                    if (arch, self._rung_values[k + 1]) in self._asked_pairs:
+                        continue  # already evaluated there (e.g. injected): nothing to ask
+                    return self._candidate(arch, k + 1)
+        return None
+
+    def _new_arch(self, rng: np.random.Generator, bracket: int) -> Architecture | None:
+        while self._prior:
+            arch = self._prior.pop(0)
+            if arch not in self._asked:
+                return arch
+        return self._asked.sample(rng)
+
+    # -- tell ------------------------------------------------------------------------------
+    def _tell(self, trial: Trial) -> None:
+        arch = trial.arch
+        self._asked.add(arch)
+        fidelity = trial.candidate.fidelity
+        k = len(self._rung_values) - 1 if fidelity is None else self._rung_of.get(fidelity)
+        if k is None:
+            return
+        self._asked_pairs.add((arch, self._rung_values[k]))
+        bracket = self._bracket_of.setdefault(arch, 0)
+        if k < bracket:
+            bracket = 0
+        self._rungs[bracket][k].results.append((arch, self.score(trial)))
+
+    def warm_start(self, trials: Sequence[Trial]) -> None:
+        """Ask the prior study's successful architectures first (best first, as scored here)."""
+        ranked = sorted(
+            (t for t in trials if t.result is not None and t.result.ok),
+            key=lambda t: (-self.score(t), t.number),
+        )
+        seen: set[Architecture] = set()
+        self._prior = []
+        for t in ranked:
+            if t.arch not in seen and self.space.contains(t.arch):
+                seen.add(t.arch)
+                self._prior.append(t.arch)
+
+
+_ETA = Annotated[int, Field(ge=2)]
+_FIDELITY = Annotated[int, Field(ge=1)] | None
+
+
+@STRATEGIES.register("successive_halving")
+class SuccessiveHalving(_MultiFidelity):
+    """Asynchronous successive halving (ASHA) over epochs as the fidelity.
+
+    Args:
+        rungs: the fidelities (epochs), increasing; e.g. ``[12, 200]`` for NAS-Bench-201's table.
+        min_fidelity: the lowest rung when ``rungs`` is not given (default 1).
+        max_fidelity: the top rung when ``rungs`` is not given (default 15).
+        eta: reduction factor: the top ``1/eta`` of a rung is promoted.
+
+    Example:
+        >>> SuccessiveHalving(rungs=[12, 200]).fidelities
+        [12, 200]
+        >>> SuccessiveHalving(max_fidelity=27).fidelities
+        [1, 3, 9, 27]
+    """
+
+    def __init__(
+        self,
+        *,
+        rungs: list[int] | None = None,
+        min_fidelity: _FIDELITY = None,
+        max_fidelity: _FIDELITY = None,
+        eta: _ETA = 3,
+    ) -> None:
+        self.rungs = rungs
+        self.min_fidelity = min_fidelity
+        self.max_fidelity = max_fidelity
+        self.eta = eta
+        self._check_rungs()
+
+
+def _check_brackets(where: str, brackets: int | None, n_rungs: int) -> None:
+    if brackets is not None and brackets > n_rungs:
+        raise ConfigError(
+            [
+                Problem(
+                    f"{where}.brackets",
+                    f"must be <= the number of rungs ({n_rungs}); got {brackets}",
+                    f"use brackets <= {n_rungs} (or null for one per rung)",
+                )
+            ]
+        )
+
+
+@STRATEGIES.register("hyperband")
+class Hyperband(_MultiFidelity):
+    """Asynchronous Hyperband: ASHA brackets that start at successively higher rungs.
+
+    Args:
+        rungs: the fidelities (epochs), increasing; e.g. ``[12, 200]`` for NAS-Bench-201's table.
+        min_fidelity: the lowest rung when ``rungs`` is not given (default 1).
+        max_fidelity: the top rung when ``rungs`` is not given (default 15).
+        eta: reduction factor: the top ``1/eta`` of a rung is promoted.
+        brackets: how many brackets (the first starts at the lowest rung); ``None``: one per rung.
+            ``brackets=1`` is ASHA.
+
+    Example:
+        >>> Hyperband(min_fidelity=1, max_fidelity=9).bracket_schedule()
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2]
+    """
+
+    def __init__(
+        self,
+        *,
+        rungs: list[int] | None = None,
+        min_fidelity: _FIDELITY = None,
+        max_fidelity: _FIDELITY = None,
+        eta: _ETA = 3,
+        brackets: Annotated[int, Field(ge=1)] | None = None,
+    ) -> None:
+        self.rungs = rungs
+        self.min_fidelity = min_fidelity
+        self.max_fidelity = max_fidelity
+        self.eta = eta
+        self.brackets = brackets
+        self._check_rungs()
+        _check_brackets(type(self).__name__, brackets, len(self.fidelities))
+
+    def _n_brackets(self) -> int:
+        return len(self.fidelities) if self.brackets is None else self.brackets
+
+
+@STRATEGIES.register("bohb")
+class BOHB(Hyperband):
+    """BOHB-style: asynchronous Hyperband with new architectures from a TPE-like model.
+
+    Args:
+        rungs: the fidelities (epochs), increasing; e.g. ``[12, 200]`` for NAS-Bench-201's table.
+        min_fidelity: the lowest rung when ``rungs`` is not given (default 1).
+        max_fidelity: the top rung when ``rungs`` is not given (default 15).
+        eta: reduction factor: the top ``1/eta`` of a rung is promoted.
+        brackets: how many brackets; ``None``: one per rung; ``1``: ASHA with the model.
+        random_fraction: share of new architectures drawn uniformly (BOHB's default 1/3).
+        top_fraction: share of a rung's results that make the "good" density.
+        min_points: results a rung needs before the model uses it (``None``: decisions + 1).
+        n_candidates: draws from the good density per new architecture.
+        bandwidth: mixing weight of the uniform distribution into the good density when drawing
+            candidates (BOHB's ``bandwidth_factor`` widens its kernels the same way).
+    """
+
+    def __init__(
+        self,
+        *,
+        rungs: list[int] | None = None,
+        min_fidelity: _FIDELITY = None,
+        max_fidelity: _FIDELITY = None,
+        eta: _ETA = 3,
+        brackets: Annotated[int, Field(ge=1)] | None = None,
+        random_fraction: Annotated[float, Field(ge=0, le=1)] = 1 / 3,
+        top_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15,
+        min_points: Annotated[int, Field(ge=2)] | None = None,
+        n_candidates: Annotated[int, Field(ge=1)] = 64,
+        bandwidth: Annotated[float, Field(ge=0, le=1)] = 0.2,
+    ) -> None:
+        super().__init__(
+            rungs=rungs, min_fidelity=min_fidelity, max_fidelity=max_fidelity, eta=eta,
+            brackets=brackets,
+        )
+        self.random_fraction = random_fraction
+        self.top_fraction = top_fraction
+        self.min_points = min_points
+        self.n_candidates = n_candidates
+        self.bandwidth = bandwidth
+
+    def _reset(self) -> None:
+        super()._reset()
+        self._table = decision_table(self.space)
+        self._prior_results: list[tuple[Architecture, float]] = []
+
+    def warm_start(self, trials: Sequence[Trial]) -> None:
+        """Ask the prior architectures first, and model on the prior results until rungs fill."""
+        super().warm_start(trials)
+        self._prior_results = [
+            (t.arch, self.score(t))
+            for t in trials
+            if t.result is not None and t.result.ok and self.space.contains(t.arch)
+        ]
+
+    def _model_data(self) -> list[tuple[Architecture, float]] | None:
+        """Finite results of the highest rung with ``min_points`` of them (pooled over brackets)."""
+        need = len(self._table) + 1 if self.min_points is None else self.min_points
+        for k in range(len(self._rung_values) - 1, -1, -1):
+            data = [
+                r
+                for bracket in self._rungs
+                for r in bracket[k].results
+                if math.isfinite(r[1])
+            ]
+            if len(data) >= need:
+                return data
+        prior = [r for r in self._prior_results if math.isfinite(r[1])]
+        return prior if len(prior) >= need else None
+
+    def _densities(self, archs: Sequence[Architecture]) -> list[np.ndarray]:
+        """Laplace-smoothed categorical densities per decision (inactive choices not counted)."""
+        out = []
+        for decision in self._table:
+            counts = np.ones(len(decision.options))
+            for arch in archs:
+                if decision.name in arch:
+                    index = decision.index(arch[decision.name])
+                    if index is not None:
+                        counts[index] += 1.0
+            out.append(counts / counts.sum())
+        return out
+
+    def _new_arch(self, rng: np.random.Generator, bracket: int) -> Architecture | None:
+        if self._prior and any(a not in self._asked for a in self._prior):
+            return super()._new_arch(rng, bracket)
+        data = self._model_data()
+        if data is None or rng.random() < self.random_fraction:
+            return super()._new_arch(rng, bracket)
+        ranked = sorted(data, key=lambda r: -r[1])  # stable: ties in tell order
+        n_good = max(1, math.ceil(self.top_fraction * len(ranked)))
+        good = self._densities([a for a, _ in ranked[:n_good]])
+        bad = self._densities([a for a, _ in ranked[n_good:]])
+        wide = [
+            (1.0 - self.bandwidth) * g + self.bandwidth / len(g) for g in good
+        ]
+        best: Architecture | None = None
+        best_ratio = -math.inf
+        for _ in range(self.n_candidates):
+            arch = sample_table(self._table, wide, rng)
+            if arch in self._asked:
+                continue
+            ratio = self._log_ratio(arch, good, bad)
+            if ratio > best_ratio:
+                best, best_ratio = arch, ratio
+        return best if best is not None else super()._new_arch(rng, bracket)
+
+    def _log_ratio(
+        self, arch: Architecture, good: Sequence[np.ndarray], bad: Sequence[np.ndarray]
+    ) -> float:
+        total = 0.0
+        for decision, g, b in zip(self._table, good, bad, strict=True):
+            if decision.name in arch:  # the architecture holds its active decisions only
+                index = decision.index(arch[decision.name])
+                if index is not None:
+                    total += math.log(g[index]) - math.log(b[index])
+        return total
+
+
+__all__ = ["BOHB", "Hyperband", "SuccessiveHalving", "geometric_rungs"]

@@ -193,7 +193,9 @@ class ZCLocalSearch(LocalSearch):
     neighbours not scored yet come after the scored ones, in random order.
 
     Args:
-        n_initial: architectures evaluated before the first move (the proxy's best).
+        n_initial: architectures evaluated before the first move (the proxy's best). The default,
+            1, starts from the proxy's favourite: chosen on NAS-Bench-201 CIFAR-10 seeds 0-29
+            (1, 2, 3, 5 tried), confirmed on held-out seeds.
         mode: ``first`` or ``best`` improvement, as in LocalSearch.
         proxy: ``{name: ..., **params}`` of a registered proxy (e.g.
             ``{name: nb201_table, metric: naswot, dataset: cifar10}``), or ``None``.
@@ -204,7 +206,7 @@ class ZCLocalSearch(LocalSearch):
     def __init__(
         self,
         *,
-        n_initial: Annotated[int, Field(ge=1)] = 5,
+        n_initial: Annotated[int, Field(ge=1)] = 1,
         mode: Literal["first", "best"] = "first",
         proxy: dict[str, Any] | None = None,
         max_proxy_scores: Annotated[int, Field(ge=0)] = 1000,

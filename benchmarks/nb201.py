@@ -35,7 +35,7 @@ BUDGETS = (25, 50, 100, 150, 300)
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
 #: nasforge strategies as the benchmark runs them: (strategy spec, uses proxies).
-PROXY = {"name": "nb201_table", "metric": "naswot"}
+PROXY = {"name": "nb201_table", "metric": "logsynflow"}
 NASFORGE: dict[str, dict[str, Any]] = {
     "random": {"name": "random"},
     "regularized_evolution": {"name": "regularized_evolution", "population": 10, "sample": 3},
@@ -47,6 +47,8 @@ NASFORGE: dict[str, dict[str, Any]] = {
     "successive_halving": {"name": "successive_halving", "rungs": [12, 200]},
     "hyperband": {"name": "hyperband", "rungs": [12, 200]},
     "bohb": {"name": "bohb", "rungs": [12, 200]},
+    "bohb_eta10": {"name": "bohb", "rungs": [12, 200], "brackets": 1, "eta": 10},
+    "mf_local_search": {"name": "mf_local_search", "low_fidelity": 12, "ratio": 10},
     "optuna_tpe_in_loop": {"name": "optuna", "sampler": "tpe"},
     "zc_local_search": {"name": "zc_local_search", "proxy": PROXY},
     "bananas_zc": {"name": "bananas", "proxy": PROXY},

@@ -14,15 +14,25 @@ PARAMS: dict[str, dict[str, Any]] = {
     "regularized_evolution": {"population": 10, "sample": 3},
     "local_search": {"n_initial": 5},
     "bananas": {"n_initial": 5, "steps": 50},
+    "optuna": {"sampler_params": {"n_startup_trials": 5}},
+    "mf_local_search": {"low_fidelity": 3, "ratio": 4},
 }
 # Trials within which the toy optimum must be found (default: the space's size, 256).
 BUDGETS: dict[str, int] = {
     "regularized_evolution": 120,
     "local_search": 60,
     "bananas": 60,
+    "successive_halving": 400,
+    "hyperband": 400,
+    "bohb": 256,
+    "reinforce": 100,
+    "optuna": 80,
+    "mf_local_search": 256,
 }
+# Multi-fidelity strategies ask the same architecture again at a higher fidelity (a promotion).
+REPEATS_ARCHS = {"successive_halving", "hyperband", "bohb", "mf_local_search"}
 # Strategies whose default settings take too long to exhaust the toy space in the fast suite.
-SLOW_DEFAULTS = {"bananas", "gp_bo"}
+SLOW_DEFAULTS = {"bananas", "gp_bo", "optuna"}
 
 
 def _param(name: str) -> Any:
@@ -48,6 +58,10 @@ class TestStrategyContract(StrategyContract):
     def optimum_budget(self, strategy_name: str) -> int:
         return BUDGETS.get(strategy_name, 256)
 
+    @pytest.fixture
+    def unique_asks(self, strategy_name: str) -> bool:
+        return strategy_name not in REPEATS_ARCHS
+
 
 class TestDefaultParameters(StrategyContract):
     """The defaults a user gets must keep the contract too (budget: the whole space)."""
@@ -55,6 +69,14 @@ class TestDefaultParameters(StrategyContract):
     @pytest.fixture
     def strategy_factory(self, strategy_name: str) -> StrategyFactory:
         return lambda: STRATEGIES.create(strategy_name)
+
+    @pytest.fixture
+    def optimum_budget(self, strategy_name: str) -> int:
+        return max(256, BUDGETS.get(strategy_name, 256))
+
+    @pytest.fixture
+    def unique_asks(self, strategy_name: str) -> bool:
+        return strategy_name not in REPEATS_ARCHS
 
     @pytest.mark.skip(reason="costs a subprocess; covered by TestStrategyContract")
     def test_same_sequence_in_another_process(self, strategy_factory: StrategyFactory) -> None:

@@ -1,10 +1,14 @@
 """Search strategies: what to try next, through ask/tell.
 
 Importing this package registers the built-in black-box strategies in :data:`STRATEGIES`:
-``random`` (:class:`RandomSearch`), ``regularized_evolution`` (:class:`RegularizedEvolution`) and
-``local_search`` (:class:`LocalSearch`), the model-based ``bananas`` (:class:`BANANAS`),
-``gp_bo`` (:class:`GPBO`) and ``tpe`` (:class:`TPE`), and the proxy-guided ``zc_local_search``
-(:class:`ZCLocalSearch`).
+
+- ``random`` (:class:`RandomSearch`), ``regularized_evolution`` (:class:`RegularizedEvolution`),
+  ``local_search`` (:class:`LocalSearch`), ``reinforce`` (:class:`REINFORCE`);
+- model-based: ``bananas`` (:class:`BANANAS`), ``gp_bo`` (:class:`GPBO`), ``tpe`` (:class:`TPE`);
+- multi-fidelity: ``successive_halving``, ``hyperband``, ``bohb`` and ``mf_local_search``
+  (:class:`MultiFidelityLocalSearch`);
+- proxy-guided: ``zc_local_search`` (:class:`ZCLocalSearch`);
+- ``optuna`` (:class:`OptunaStrategy`): any Optuna sampler inside the nasforge loop.
 """
 
 from __future__ import annotations
@@ -12,20 +16,30 @@ from __future__ import annotations
 from nasforge.strategy._bananas import BANANAS
 from nasforge.strategy._bo import GPBO, TPE
 from nasforge.strategy._evolution import RegularizedEvolution
+from nasforge.strategy._hyperband import BOHB, Hyperband, SuccessiveHalving
 from nasforge.strategy._local_search import LocalSearch
+from nasforge.strategy._mf_local_search import MultiFidelityLocalSearch
+from nasforge.strategy._optuna import OptunaStrategy
 from nasforge.strategy._random import RandomSearch
+from nasforge.strategy._reinforce import REINFORCE
 from nasforge.strategy._zc import ZCLocalSearch, zc_warmup
 from nasforge.strategy.base import STRATEGIES, Strategy
 
 __all__ = [
     "BANANAS",
+    "BOHB",
     "GPBO",
+    "REINFORCE",
     "STRATEGIES",
     "TPE",
+    "Hyperband",
     "LocalSearch",
+    "MultiFidelityLocalSearch",
+    "OptunaStrategy",
     "RandomSearch",
     "RegularizedEvolution",
     "Strategy",
+    "SuccessiveHalving",
     "ZCLocalSearch",
     "zc_warmup",
 ]

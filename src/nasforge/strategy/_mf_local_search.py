@@ -157,8 +157,15 @@ class MultiFidelityLocalSearch(Strategy):
             self._move(arch)
 
     def _move(self, arch: Architecture) -> None:
-        self._current = arch
-        self._neighbourhood = self.space.neighbours(arch)
+        """Make ``arch`` the current point, climbing on to already-known better neighbours."""
+        while True:
+            self._current = arch
+            self._neighbourhood = self.space.neighbours(arch)
+            here = self._low[arch]
+            better = [a for a in self._neighbourhood if a in self._low and self._low[a] > here]
+            if not better:
+                return
+            arch = max(better, key=self._low.__getitem__)
 
     def _at_local_optimum(self) -> bool:
         """Every neighbour of the current point is told and none is better."""

@@ -103,13 +103,21 @@ class AskedArchs:
         return arch
 
 
-def prior_archs(space: SearchSpace, trials: Sequence[Trial]) -> list[Architecture]:
-    """Distinct architectures of ``trials`` that belong to ``space``, in the given order.
+def prior_archs(
+    space: SearchSpace, trials: Sequence[Trial], score: Callable[[Trial], float] | None = None
+) -> list[Architecture]:
+    """Distinct architectures of the successful ``trials`` that belong to ``space``.
 
-    Used by ``warm_start``: an earlier study may have searched a different space.
+    Used by ``warm_start``: an earlier study may have searched a different space. With ``score``
+    the best come first (ties: lower trial number); otherwise the given order is kept.
     """
-    seen: list[Architecture] = []
-    for trial in trials:
+    ok = [t for t in trials if t.result is not None and t.result.ok]
+    if score is not None:
+        ok.sort(key=lambda t: (-score(t), t.number))
+    seen: set[Architecture] = set()
+    archs: list[Architecture] = []
+    for trial in ok:
         if trial.arch not in seen and space.contains(trial.arch):
-            seen.append(trial.arch)
-    return seen
+            seen.add(trial.arch)
+            archs.append(trial.arch)
+    return archs

@@ -78,7 +78,7 @@ class RegularizedEvolution(Strategy):
 
     def warm_start(self, trials: Sequence[Trial]) -> None:
         """The best architectures of an earlier study replace the first random draws."""
-        self._prior = prior_archs(self.space, trials)[: self.population]
+        self._prior = prior_archs(self.space, trials, self.score)[: self.population]
 
     def _ask(self, number: int) -> Candidate | None:
         rng = self.rng(number)

@@ -59,7 +59,7 @@ import numpy as np
 from pydantic import Field
 
 from nasforge.errors import ConfigError, Problem
-from nasforge.strategy._dedup import AskedArchs
+from nasforge.strategy._dedup import AskedArchs, prior_archs
 from nasforge.strategy._reinforce import decision_table, sample_table
 from nasforge.strategy.base import STRATEGIES, Strategy
 from nasforge.trial import Candidate
@@ -255,16 +255,7 @@ class _MultiFidelity(Strategy):
 
     def warm_start(self, trials: Sequence[Trial]) -> None:
         """Ask the prior study's successful architectures first (best first, as scored here)."""
-        ranked = sorted(
-            (t for t in trials if t.result is not None and t.result.ok),
-            key=lambda t: (-self.score(t), t.number),
-        )
-        seen: set[Architecture] = set()
-        self._prior = []
-        for t in ranked:
-            if t.arch not in seen and self.space.contains(t.arch):
-                seen.add(t.arch)
-                self._prior.append(t.arch)
+        self._prior = prior_archs(self.space, trials, self.score)
 
 
 _ETA = Annotated[int, Field(ge=2)]

@@ -74,7 +74,7 @@ class LocalSearch(Strategy):
 
     def warm_start(self, trials: Sequence[Trial]) -> None:
         """The best architectures of an earlier study are the first start-point candidates."""
-        self._prior = prior_archs(self.space, trials)[: self.n_initial]
+        self._prior = prior_archs(self.space, trials, self.score)[: self.n_initial]
 
     @property
     def current(self) -> Architecture | None:

@@ -81,7 +81,7 @@ class MultiFidelityLocalSearch(Strategy):
 
     def warm_start(self, trials: Sequence[Trial]) -> None:
         """The best architectures of an earlier study are evaluated first at low fidelity."""
-        self._prior = prior_archs(self.space, trials)
+        self._prior = prior_archs(self.space, trials, self.score)
 
     @property
     def n_restarts(self) -> int:

@@ -78,6 +78,7 @@ class MultiFidelityLocalSearch(Strategy):
         self._neighbourhood: list[Architecture] = []
         self._prior: list[Architecture] = []
         self._n_restarts = 0
+        self._neighbours: dict[Architecture, list[Architecture]] = {}  # a cache: pure function
 
     def warm_start(self, trials: Sequence[Trial]) -> None:
         """The best architectures of an earlier study are evaluated first at low fidelity."""
@@ -160,7 +161,9 @@ class MultiFidelityLocalSearch(Strategy):
         """Make ``arch`` the current point, climbing on to already-known better neighbours."""
         while True:
             self._current = arch
-            self._neighbourhood = self.space.neighbours(arch)
+            if arch not in self._neighbours:
+                self._neighbours[arch] = self.space.neighbours(arch)
+            self._neighbourhood = self._neighbours[arch]
             here = self._low[arch]
             better = [a for a in self._neighbourhood if a in self._low and self._low[a] > here]
             if not better:

@@ -116,7 +116,16 @@ def run_nasforge(name: str, dataset: str, seed: int, budgets: Sequence[int],
               for t in study.trials()
               if t.state.value == "COMPLETE" and t.candidate.fidelity in (None, 200)]
     strategy = study.parts.strategy
-    return {"curve": _curve(points, budgets), "seconds": seconds,
+    # Simulated training epochs spent (all fidelities) when each budget of queries was reached.
+    epochs, seen, cost = 0.0, set(), {}
+    pending = sorted(budgets)
+    for t in study.trials():
+        epochs += t.candidate.fidelity or 200
+        if t.state.value == "COMPLETE" and t.candidate.fidelity in (None, 200):
+            seen.add(str(t.arch))
+        while pending and len(seen) >= pending[0]:
+            cost[pending.pop(0)] = epochs
+    return {"curve": _curve(points, budgets), "seconds": seconds, "epochs": cost,
             "proxy_scores": getattr(strategy, "n_proxy_scores", 0),
             "trials": len(study.trials())}
 
@@ -148,7 +157,18 @@ def run_optuna(name: str, dataset: str, seed: int, budgets: Sequence[int],
         if len(seen) >= max(budgets):
             break
     return {"curve": _curve(points, budgets), "seconds": time.perf_counter() - start,
-            "proxy_scores": 0, "trials": len(points)}
+            "proxy_scores": 0, "trials": len(points),
+            "epochs": {b: 200.0 * _first_reaching(points, b) for b in budgets}}
+
+
+def _first_reaching(points: Sequence[tuple[str, float, float]], budget: int) -> int:
+    """How many lookups (repeats included) it took to reach ``budget`` unique queries."""
+    seen: set[str] = set()
+    for i, (arch, _, _) in enumerate(points, 1):
+        seen.add(arch)
+        if len(seen) >= budget:
+            return i
+    return len(points)
 
 
 def _job(args: tuple[str, str, int, tuple[int, ...], str]) -> tuple[str, str, int, dict[str, Any]]:
@@ -190,6 +210,9 @@ def aggregate(rows: list[tuple[str, str, int, dict[str, Any]]], budgets: Sequenc
                     "val_regret": best_val - statistics.fmean(valids),
                     "n": len(tests),
                 }
+                spent = [r["epochs"][b] for r in ok if b in r.get("epochs", {})]
+                if spent:  # simulated training epochs, all fidelities (plain queries: 200 each)
+                    entry[str(b)]["epochs_per_query"] = statistics.fmean(spent) / b
             if ok:
                 entry["proxy_scores_mean"] = statistics.fmean(r["proxy_scores"] for r in ok)
                 entry["seconds_per_search"] = statistics.fmean(r["seconds"] for r in ok)
@@ -223,6 +246,8 @@ def plot(results: dict[str, Any], budgets: Sequence[int], optima: dict[str, Any]
     import matplotlib.pyplot as plt
 
     datasets = [d for d in results if not d.startswith("_")]
+    budgets = sorted({int(k) for by_name in results.values() for entry in by_name.values()
+                      for k in entry if k.isdigit()} | set(budgets))
     fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
         key = "val_mean" if dataset == "imagenet16-120" else "mean"
@@ -291,18 +316,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "query": "unique architecture looked up at 200 epochs",
                         "figure": "test accuracy of the best-by-validation architecture"}
     print_table(results, budgets)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(args.out.read_text()) if args.out.exists() else {}
-    for dataset, by_name in results.items():  # a slice updates its cells, keeps the rest
+    _merge_and_write(results, args.out, budgets, optima)
+    return 0
+
+
+def _merge_and_write(results: dict[str, Any], out: Path, budgets: Sequence[int],
+                     optima: dict[str, Any]) -> None:
+    """Update ``out`` with this run's cells (a slice keeps the rest) and redraw the curves."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    runs = previous.setdefault("_runs", [])
+    if "_meta" in previous:  # the layout of older files
+        runs.insert(0, previous.pop("_meta"))
+    for dataset, by_name in results.items():
         if dataset == "_meta":
-            previous["_meta"] = by_name
+            runs.append(by_name)
         else:
             previous.setdefault(dataset, {}).update(by_name)
-    args.out.write_text(json.dumps(previous, indent=2))
-    png = args.out.with_suffix(".png")
+    out.write_text(json.dumps(previous, indent=2))
+    png = out.with_suffix(".png")
     plot({k: v for k, v in previous.items() if k in DATASETS}, budgets, optima, png)
-    print(f"\nwrote {args.out} and {png}")
-    return 0
+    print(f"\nwrote {out} and {png}")
 
 
 if __name__ == "__main__":

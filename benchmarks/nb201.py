@@ -49,6 +49,8 @@ NASFORGE: dict[str, dict[str, Any]] = {
     "bohb": {"name": "bohb", "rungs": [12, 200]},
     "bohb_eta10": {"name": "bohb", "rungs": [12, 200], "brackets": 1, "eta": 10},
     "mf_local_search": {"name": "mf_local_search", "low_fidelity": 12, "ratio": 10},
+    "mf_local_search_zc": {"name": "mf_local_search", "low_fidelity": 12, "ratio": 10,
+                           "proxy": PROXY},
     "optuna_tpe_in_loop": {"name": "optuna", "sampler": "tpe"},
     "zc_local_search": {"name": "zc_local_search", "proxy": PROXY},
     "bananas_zc": {"name": "bananas", "proxy": PROXY},

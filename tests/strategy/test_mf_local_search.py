@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
+from nasforge.evaluate.proxy.base import PROXIES, Proxy
 from nasforge.objective import Objective
+from nasforge.space.base import SearchSpace
 from nasforge.strategy import MultiFidelityLocalSearch
-from nasforge.testing.toys import ToySpace, toy_optimum, toy_result
+from nasforge.testing.toys import ToySpace, toy_optimum, toy_result, toy_score
 from nasforge.trial import Candidate, Result, Trial, TrialState
 
 
@@ -72,3 +75,33 @@ def test_bad_fidelities_are_a_clear_error() -> None:
         MultiFidelityLocalSearch(low_fidelity=12, high_fidelity=12)
     with pytest.raises(ConfigError, match="ratio"):
         MultiFidelityLocalSearch(ratio=0)
+
+
+class _ToyScoreProxy(Proxy):
+    """The toy score itself: a perfect proxy."""
+
+    def score(self, arch: Architecture, space: SearchSpace) -> float:
+        return toy_score(arch, space)  # type: ignore[arg-type]
+
+
+if "test_mf_toy_proxy" not in PROXIES:
+    PROXIES.register("test_mf_toy_proxy")(_ToyScoreProxy)
+
+
+def test_proxy_ranks_the_start_points_within_its_budget() -> None:
+    strategy, space = _setup(low_fidelity=3, ratio=4, proxy={"name": "test_mf_toy_proxy"},
+                             n_proxy_warmup=64, max_proxy_scores=64)
+    first = strategy.ask(0)
+    assert first is not None and first.fidelity == 3
+    assert strategy.n_proxy_scores == 64
+    # The first start is the best of the 64 scored architectures, not a random draw.
+    rng_draws = MultiFidelityLocalSearch(low_fidelity=3, ratio=4)
+    rng_draws.setup(space, [Objective(metric="val_accuracy")], seed=0)
+    plain_first = rng_draws.ask(0)
+    assert plain_first is not None
+    assert toy_score(first.arch, space) >= toy_score(plain_first.arch, space)
+    for n in range(1, 40):
+        cand = strategy.ask(n)
+        assert cand is not None
+        _tell(strategy, space, n, cand)
+    assert strategy.n_proxy_scores == 64  # never more than the budget

@@ -26,12 +26,13 @@ and a point's neighbourhood is only declared a local optimum once every neighbou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
 from nasforge.errors import ConfigError, Problem
 from nasforge.strategy._dedup import prior_archs
+from nasforge.strategy._zc import ProxyBudget, _check_proxy, zc_warmup
 from nasforge.strategy.base import STRATEGIES, Strategy
 from nasforge.trial import Candidate
 
@@ -50,6 +51,11 @@ class MultiFidelityLocalSearch(Strategy):
         low_fidelity: the cheap fidelity (e.g. 12 epochs on NAS-Bench-201, 3 for real training).
         high_fidelity: the full fidelity; ``None`` asks for the evaluator's full budget.
         ratio: low-fidelity evaluations per full-fidelity query.
+        proxy: optional zero-cost proxy (``{name: ..., **params}``): the walk then starts, and
+            restarts, from the best of ``n_proxy_warmup`` proxy-scored architectures instead of
+            random ones (Abdelfattah et al. 2021, https://arxiv.org/abs/2101.08134).
+        max_proxy_scores: the most architectures the proxy may score in the whole search.
+        n_proxy_warmup: architectures scored for the start ranking (within that budget).
     """
 
     def __init__(
@@ -58,7 +64,11 @@ class MultiFidelityLocalSearch(Strategy):
         low_fidelity: Annotated[int, Field(ge=1)] = 12,
         high_fidelity: Annotated[int, Field(ge=1)] | None = None,
         ratio: Annotated[int, Field(ge=1)] = 10,
+        proxy: dict[str, Any] | None = None,
+        max_proxy_scores: Annotated[int, Field(ge=0)] = 1000,
+        n_proxy_warmup: Annotated[int, Field(ge=0)] = 500,
     ) -> None:
+        _check_proxy(proxy, "MultiFidelityLocalSearch")
         if high_fidelity is not None and high_fidelity <= low_fidelity:
             raise ConfigError([Problem(
                 "MultiFidelityLocalSearch.high_fidelity",
@@ -67,6 +77,9 @@ class MultiFidelityLocalSearch(Strategy):
         self.low_fidelity = low_fidelity
         self.high_fidelity = high_fidelity
         self.ratio = ratio
+        self.proxy = proxy
+        self.max_proxy_scores = max_proxy_scores
+        self.n_proxy_warmup = n_proxy_warmup
 
     def _reset(self) -> None:
         # Insertion-ordered dicts, never sets, are iterated: the order must survive a resume.
@@ -79,10 +92,18 @@ class MultiFidelityLocalSearch(Strategy):
         self._prior: list[Architecture] = []
         self._n_restarts = 0
         self._neighbours: dict[Architecture, list[Architecture]] = {}  # a cache: pure function
+        self._budget = ProxyBudget(self.proxy, self.max_proxy_scores)
+        self._starts: list[Architecture] | None = None  # proxy-ranked, made on the first ask
 
     def warm_start(self, trials: Sequence[Trial]) -> None:
         """The best architectures of an earlier study are evaluated first at low fidelity."""
         self._prior = prior_archs(self.space, trials, self.score)
+
+    @property
+    def n_proxy_scores(self) -> int:
+        """Proxy scores used so far (at most ``max_proxy_scores``)."""
+        budget = self.__dict__.get("_budget")
+        return budget.used if budget is not None else 0
 
     @property
     def n_restarts(self) -> int:
@@ -130,7 +151,13 @@ class MultiFidelityLocalSearch(Strategy):
             unvisited = [a for a in self._neighbourhood if not self._seen_low(a)]
             if unvisited:
                 return unvisited[int(rng.integers(len(unvisited)))], True
-        for arch in self._prior:
+        if self._starts is None:
+            self._starts = []
+            if self._budget.active and self.n_proxy_warmup > 0:
+                self._starts = zc_warmup(self.space, self._budget, self.rng(0, "zc_warmup"),
+                                         n_scored=self.n_proxy_warmup,
+                                         n_keep=self.n_proxy_warmup)
+        for arch in [*self._prior, *self._starts]:
             if not self._seen_low(arch):
                 return arch, False
         for _ in range(100):

@@ -253,13 +253,16 @@ def plot(results: dict[str, Any], budgets: Sequence[int], optima: dict[str, Any]
     fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
         key = "val_mean" if dataset == "imagenet16-120" else "mean"
-        for name, entry in sorted(results[dataset].items()):
+        colours = plt.get_cmap("tab20")
+        for i, (name, entry) in enumerate(sorted(results[dataset].items())):
             xs = [b for b in budgets if str(b) in entry]
             style = "--" if name in PEERS else "-"
-            ax.plot(xs, [entry[str(b)][key] for b in xs], style, marker="o", ms=3, label=name)
+            ax.plot(xs, [entry[str(b)][key] for b in xs], style, marker="o", ms=3, label=name,
+                    color=colours(i % 20))
         limit = optima[dataset]["best_val" if key == "val_mean" else "test_at_best_val"]
         ax.axhline(limit, color="k", lw=0.8, ls=":", label="optimum")
         ax.set_xscale("log")
+        ax.minorticks_off()
         ax.set_xticks(list(budgets), [str(b) for b in budgets])
         ax.set_title(f"{dataset} ({'validation' if key == 'val_mean' else 'test of best-by-val'})")
         ax.set_xlabel("queries (unique 200-epoch lookups)")
@@ -281,7 +284,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "nb201.json")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--path", default=None, help="the table (default: NASFORGE_NB201)")
+    parser.add_argument("--replot", action="store_true",
+                        help="only redraw the PNG from the JSON in --out")
     args = parser.parse_args(argv)
+    if args.replot:
+        stored = json.loads(args.out.read_text())
+        runs = stored.get("_runs") or [stored.get("_meta", {})]
+        plot({k: v for k, v in stored.items() if k in DATASETS}, (), runs[-1]["optima"],
+             args.out.with_suffix(".png"))
+        return 0
 
     import nasforge.evaluate  # noqa: F401  (registers nb201_table)
     from nasforge.evaluate.tabular import NB201Table

@@ -240,6 +240,39 @@ def print_table(results: dict[str, Any], budgets: Sequence[int]) -> None:
                 print(f"{'':<24}errors: {entry['errors']}")
 
 
+def markdown(stored: dict[str, Any]) -> str:
+    """README tables: one per dataset, strategies by their 100-query figure, peers marked."""
+    lines = []
+    for dataset in DATASETS:
+        by_name = stored.get(dataset)
+        if not by_name:
+            continue
+        budgets = sorted({int(k) for e in by_name.values() for k in e if k.isdigit()})
+        regret = dataset == "imagenet16-120"
+        what = "validation regret (lower is better)" if regret else "test of best-by-val (%)"
+        lines += [f"\n**{dataset}**, {what}:\n",
+                  "| strategy | " + " | ".join(f"{b} q" for b in budgets)
+                  + " | proxy scores | epochs / query |",
+                  "|---|" + "---|" * (len(budgets) + 2)]
+
+        def key(item: tuple[str, dict[str, Any]], regret: bool = regret) -> float:
+            cell = item[1].get("100") or {}
+            return cell.get("val_regret", 9e9) if regret else -cell.get("mean", -9e9)
+
+        for name, entry in sorted(by_name.items(), key=key):
+            cells = []
+            for b in budgets:
+                c = entry.get(str(b))
+                cells.append("" if c is None else f"{c['val_regret']:.2f}" if regret
+                             else f"{c['mean']:.2f} ± {c['std']:.2f}")
+            spent = (entry.get("100") or entry.get("50") or {}).get("epochs_per_query")
+            label = f"{name} (Optuna's own API)" if name in PEERS else f"`{name}`"
+            lines.append(f"| {label} | " + " | ".join(cells)
+                         + f" | {entry.get('proxy_scores_mean', 0):.0f} | "
+                         + (f"{spent:.0f} |" if spent else " |"))
+    return "\n".join(lines)
+
+
 def plot(results: dict[str, Any], budgets: Sequence[int], optima: dict[str, Any],
          path: Path) -> None:
     import matplotlib
@@ -286,7 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--path", default=None, help="the table (default: NASFORGE_NB201)")
     parser.add_argument("--replot", action="store_true",
                         help="only redraw the PNG from the JSON in --out")
+    parser.add_argument("--markdown", action="store_true",
+                        help="only print the README tables from the JSON in --out")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.out.read_text())))
+        return 0
     if args.replot:
         stored = json.loads(args.out.read_text())
         runs = stored.get("_runs") or [stored.get("_meta", {})]

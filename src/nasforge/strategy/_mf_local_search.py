@@ -32,7 +32,7 @@ from pydantic import Field
 
 from nasforge.errors import ConfigError, Problem
 from nasforge.strategy._dedup import prior_archs
-from nasforge.strategy._zc import ProxyBudget, _check_proxy, zc_warmup
+from nasforge.strategy._zc import ProxyBudget, _check_proxy, warmup_ranking
 from nasforge.strategy.base import STRATEGIES, Strategy
 from nasforge.trial import Candidate
 
@@ -152,11 +152,8 @@ class MultiFidelityLocalSearch(Strategy):
             if unvisited:
                 return unvisited[int(rng.integers(len(unvisited)))], True
         if self._starts is None:
-            self._starts = []
-            if self._budget.active and self.n_proxy_warmup > 0:
-                self._starts = zc_warmup(self.space, self._budget, self.rng(0, "zc_warmup"),
-                                         n_scored=self.n_proxy_warmup,
-                                         n_keep=self.n_proxy_warmup)
+            self._starts = warmup_ranking(self.space, self._budget, self.rng(0, "zc_warmup"),
+                                          self.n_proxy_warmup, self.n_proxy_warmup)
         for arch in [*self._prior, *self._starts]:
             if not self._seen_low(arch):
                 return arch, False

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from nasforge.strategy._dedup import ENUMERATE_LIMIT, AskedArchs
-from nasforge.strategy._zc import ProxyBudget, zc_warmup
+from nasforge.strategy._zc import ProxyBudget, warmup_ranking
 from nasforge.strategy.base import Strategy
 from nasforge.trial import Candidate
 
@@ -409,15 +409,8 @@ class ModelBasedStrategy(Strategy):
 
     def _initial(self, rng: np.random.Generator) -> Architecture | None:
         if self._queue is None:
-            self._queue = []
-            if self._budget.active and self.n_proxy_warmup > 0:
-                self._queue = zc_warmup(
-                    self.space,
-                    self._budget,
-                    self.rng(0, "zc_warmup"),
-                    n_scored=self.n_proxy_warmup,
-                    n_keep=self.n_initial,
-                )
+            self._queue = warmup_ranking(self.space, self._budget, self.rng(0, "zc_warmup"),
+                                         self.n_proxy_warmup, self.n_initial)
         while self._queue:
             arch = self._queue.pop(0)
             if arch not in self._asked:

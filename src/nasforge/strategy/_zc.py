@@ -165,6 +165,14 @@ def zc_warmup(
     return [arch for _, _, arch in scored[:n_keep]]
 
 
+def warmup_ranking(space: SearchSpace, budget: ProxyBudget, rng: np.random.Generator,
+                   n_warmup: int, n_keep: int) -> list[Architecture]:
+    """A search's proxy-ranked start points: :func:`zc_warmup`, or nothing without a proxy."""
+    if not budget.active or n_warmup <= 0:
+        return []
+    return zc_warmup(space, budget, rng, n_scored=n_warmup, n_keep=n_keep)
+
+
 def _check_proxy(proxy: dict[str, Any] | None, where: str) -> None:
     if proxy is not None and not isinstance(proxy.get("name"), str):
         raise ConfigError(
@@ -231,15 +239,8 @@ class ZCLocalSearch(LocalSearch):
 
     def _next_start(self, rng: np.random.Generator) -> Architecture | None:
         if self._queue is None:
-            self._queue = []
-            if self._budget.active and self.n_proxy_warmup > 0:
-                self._queue = zc_warmup(
-                    self.space,
-                    self._budget,
-                    self.rng(0, "zc_warmup"),
-                    n_scored=self.n_proxy_warmup,
-                    n_keep=self.n_proxy_warmup,
-                )
+            self._queue = warmup_ranking(self.space, self._budget, self.rng(0, "zc_warmup"),
+                                         self.n_proxy_warmup, self.n_proxy_warmup)
         while self._queue:
             arch = self._queue.pop(0)
             if arch not in self._asked:

@@ -192,6 +192,7 @@ _STANDALONE_SCRIPT = textwrap.dedent(
     import sys
     sys.path.insert(0, sys.argv[1])
     import torch
+    torch.set_num_threads(int(sys.argv[4]))  # the caller's: same kernels, bit-identical outputs
     from model import ExportedModel, load_model, INPUT_SHAPE, N_CLASSES
     net = load_model()
     assert isinstance(net, ExportedModel) and not net.training
@@ -220,6 +221,7 @@ def _run_standalone(export_dir: Path, x: torch.Tensor) -> torch.Tensor:
             str(export_dir),
             str(work / "_standalone_x.pt"),
             str(work / "_standalone_y.pt"),
+            str(torch.get_num_threads()),
         ],
         cwd=work,
         capture_output=True,

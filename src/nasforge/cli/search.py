@@ -47,6 +47,4 @@ def run_study(study: Study, progress: bool) -> None:
             f"[bold]nasforge resume {study.directory}[/]"
         )
         raise typer.Exit(130) from None
-    finally:
-        study.parts.executor.shutdown()
     finish_study(study)

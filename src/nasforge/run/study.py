@@ -528,9 +528,8 @@ class _Loop:
             self._tell_ready()
             status = "finished"
         finally:
+            # Study.run shuts the executor down, on success and failure alike.
             self.store.update_study(self.sid, status=status, elapsed_s=self._elapsed())
-            if status != "finished":
-                executor.shutdown(wait=False)
         _call(self.callbacks, "on_end", self.study, self.study.stop_reason or "done")
         return self.study
 

@@ -1,46 +1,78 @@
-"""One process per study: an exclusive ``flock`` on ``STUDY_DIR/.lock``.
+"""One process per study: an exclusive OS file lock on ``STUDY_DIR/.lock``.
 
-The kernel drops the lock when its process dies, even by SIGKILL, so a killed study can be resumed
-at once while a live one cannot be run twice.
+The lock is a :class:`filelock.FileLock`, which uses ``flock`` on Linux and macOS and
+``msvcrt.locking`` on Windows. Both are released by the operating system when the holding process
+dies, even by SIGKILL, so a killed study can be resumed at once while a live one cannot be run
+twice. The holder writes its pid to the side file ``STUDY_DIR/.lock.pid`` so that a refused
+process can say who holds the lock (the lock file itself stays empty: on Windows a locked file
+cannot be read by others).
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
 from types import TracebackType
 
+from filelock import FileLock, Timeout
+
 from nasforge.errors import StudyLockedError
+
+LOCK_NAME = ".lock"
+PID_NAME = ".lock.pid"
 
 
 class StudyLock:
-    """Hold the study lock for the lifetime of a ``with`` block."""
+    """Hold the study lock for the lifetime of a ``with`` block.
 
-    def __init__(self, directory: Path) -> None:
-        self.path = Path(directory) / ".lock"
-        self._fd: int | None = None
+    Two :class:`StudyLock` objects on the same folder exclude each other, also within one process.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d, StudyLock(d):
+        ...     StudyLock(d).is_held()
+        True
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / LOCK_NAME
+        self.pid_path = self.directory / PID_NAME
+        self._lock = FileLock(self.path, thread_local=False)
+
+    def holder(self) -> str:
+        """The pid recorded by the current holder, or ``"another process"`` if unknown."""
+        try:
+            return self.pid_path.read_text().strip() or "another process"
+        except OSError:
+            return "another process"
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock now, or raise :class:`StudyLockedError` naming the holding pid."""
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
-            os.close(fd)
+            self._lock.acquire(timeout=0)
+        except Timeout:
             raise StudyLockedError(
-                f"the study in {self.path.parent} is already running (pid {holder}); wait for it "
-                "to finish or stop it before running or resuming it again"
+                f"the study in {self.directory} is already running (pid {self.holder()}); wait "
+                "for it to finish or stop it before running, resuming or deleting it"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
+        self.pid_path.write_text(str(os.getpid()))
 
     def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        if self._lock.is_locked:
+            self.pid_path.unlink(missing_ok=True)
+            self._lock.release()
+
+    def is_held(self) -> bool:
+        """Whether another process (or another :class:`StudyLock`) holds the lock now."""
+        if self._lock.is_locked:
+            return False
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        self._lock.release()
+        return False
 
     def __enter__(self) -> StudyLock:
         self.acquire()

@@ -53,10 +53,10 @@ class Stepper:
         result = result if result is not None else self.result(candidate.arch)
         self.strategy.tell(make_trial(number, candidate, result))
 
-    def inject(self, a: Architecture) -> None:
-        """Tell a result the strategy never asked for (as dashboard injection does)."""
-        self.tell(Candidate(a), number=self.number)
-        self.number += 1
+    def start_at(self, a: Architecture) -> None:
+        """Make ``a`` the first trial (asked and told), by warm-starting from a trial of it."""
+        self.strategy.warm_start([make_trial(0, Candidate(a), self.result(a))])
+        assert self.step() == a, f"{type(self.strategy).__name__} did not ask the warm start first"
 
     def step(self) -> Architecture | None:
         candidate = self.ask()

@@ -15,7 +15,6 @@ from nasforge.testing.strategy_contract import (
     OBJECTIVES,
     StrategyContract,
     StrategyFactory,
-    make_trial,
     run_async,
 )
 from nasforge.testing.toys import ToySpace, toy_optimum, toy_result
@@ -132,20 +131,6 @@ def test_exhausted_space_promotes_the_rest_then_stops() -> None:
     )
 
 
-def test_injected_results_join_their_rung(stepper: Any, arch: Callable[..., Architecture]) -> None:
-    strategy = SuccessiveHalving(rungs=[1, 3])
-    run = stepper(strategy, ToySpace(), lambda a: 0.5)
-    run.tell(Candidate(arch(0, 0, 0, 0), 1), number=0)
-    run.tell(Candidate(arch(1, 1, 1, 1), None), number=1)  # full budget: the top rung
-    run.tell(Candidate(arch(2, 2, 2, 2), 7), number=2)  # not a rung: only marked as asked
-    assert [a for a, _ in strategy.rung_results(0)] == [arch(0, 0, 0, 0)]
-    assert [a for a, _ in strategy.rung_results(1)] == [arch(1, 1, 1, 1)]
-    asked = [run.ask() for _ in range(40)]
-    assert not {arch(0, 0, 0, 0), arch(1, 1, 1, 1), arch(2, 2, 2, 2)} & {
-        c.arch for c in asked if c.fidelity == 1
-    }
-
-
 def test_hyperband_bracket_schedule() -> None:
     assert Hyperband(min_fidelity=1, max_fidelity=27).fidelities == [1, 3, 9, 27]
     counts = [Hyperband(min_fidelity=1, max_fidelity=27).bracket_schedule().count(b)
@@ -244,10 +229,3 @@ def test_study_loop_with_promotions(tmp_path: Any) -> None:
     assert not any("cached_from" in (t.result.info if t.result else {}) for t in trials)
     assert study.best().trial.candidate.fidelity == 6
 
-
-def test_tells_unknown_number_without_asking(arch: Callable[..., Architecture]) -> None:
-    strategy = Hyperband(rungs=[1, 3])
-    strategy.setup(ToySpace(), OBJECTIVES, seed=0)
-    strategy.tell(make_trial(5, Candidate(arch(0, 1, 2, 3), 3), toy_result(arch(0, 1, 2, 3))))
-    assert strategy.rung_results(1) == [(arch(0, 1, 2, 3), pytest.approx(toy_result(
-        arch(0, 1, 2, 3)).metrics["val_accuracy"]))]

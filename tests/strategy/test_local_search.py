@@ -72,7 +72,7 @@ def test_best_improvement_waits_for_whole_neighbourhood(
 ) -> None:
     strategy = LocalSearch(n_initial=1, mode="best")
     run = stepper(strategy, SPACE, lambda a: toy_score(a, SPACE))
-    run.inject(arch(0, 0))  # score 0.5; optimum (1,1); neighbours score .75, .5, .75, .5
+    run.start_at(arch(0, 0))  # score 0.5; optimum (1,1); neighbours score .75, .5, .75, .5
     assert strategy.current == arch(0, 0)
     for _ in range(3):
         run.step()
@@ -85,7 +85,7 @@ def test_best_improvement_waits_for_whole_neighbourhood(
 def test_first_improvement_moves_at_once(stepper: Any, arch: Callable[..., Architecture]) -> None:
     strategy = LocalSearch(n_initial=1, mode="first")
     run = stepper(strategy, SPACE, lambda a: toy_score(a, SPACE))
-    run.inject(arch(0, 0))
+    run.start_at(arch(0, 0))
     while strategy.current == arch(0, 0):
         told = run.step()
     assert told is not None and toy_score(told, SPACE) == 0.75
@@ -101,7 +101,7 @@ def test_restarts_at_local_optimum(
 ) -> None:
     strategy = LocalSearch(n_initial=1, mode=mode)
     run = stepper(strategy, SPACE, two_peaks)
-    run.inject(arch(0, 0))
+    run.start_at(arch(0, 0))
     told = [run.step() for _ in range(4)]
     assert set(told) == set(SPACE.neighbours(arch(0, 0)))
     assert strategy.n_restarts == 1
@@ -120,7 +120,7 @@ def test_pending_neighbours_and_random_fillers(
     """More workers than neighbours: extra asks are random, and seed the restart."""
     strategy = LocalSearch(n_initial=1)
     run = stepper(strategy, SPACE, two_peaks)
-    run.inject(arch(0, 0))
+    run.start_at(arch(0, 0))
     candidates = [run.ask() for _ in range(6)]
     asked = [c.arch for c in candidates]
     assert set(asked[:4]) == set(SPACE.neighbours(arch(0, 0)))
@@ -138,7 +138,7 @@ def test_late_neighbour_that_beats_the_new_point_is_taken(
     scores.update({arch(0, 0): 0.5, arch(1, 0): 0.6, arch(0, 1): 0.9})
     strategy = LocalSearch(n_initial=1, mode="first")
     run = stepper(strategy, SPACE, scores)
-    run.inject(arch(0, 0))
+    run.start_at(arch(0, 0))
     by_arch = {c.arch: c for c in (run.ask() for _ in range(4))}
     run.tell(by_arch[arch(1, 0)])
     assert strategy.current == arch(1, 0)
@@ -153,7 +153,7 @@ def test_evaluated_neighbours_count_and_are_not_asked_again(
     scores.update({arch(0, 0): 0.5, arch(1, 0): 0.6, arch(2, 0): 0.55})
     strategy = LocalSearch(n_initial=1, mode="best")
     run = stepper(strategy, SPACE, scores)
-    run.inject(arch(0, 0))
+    run.start_at(arch(0, 0))
     for _ in range(4):
         run.step()
     assert strategy.current == arch(1, 0)

@@ -27,7 +27,7 @@ from nasforge.testing.strategy_contract import (
     run_async,
 )
 from nasforge.testing.toys import ToySpace, toy_optimum, toy_result
-from nasforge.trial import Candidate, Result
+from nasforge.trial import Result
 
 FAST_TPE = {"n_startup_trials": 5}
 
@@ -89,15 +89,6 @@ def test_tells_values_and_failures_to_optuna() -> None:
     assert trials[0].value == pytest.approx(toy_result(first.arch).metrics["val_accuracy"])
     assert trials[1].state == optuna.trial.TrialState.FAIL
     assert {k: trials[0].params[k] for k in first.arch} == first.arch.to_dict()
-
-
-def test_injected_results_reach_the_sampler() -> None:
-    strategy = _setup(OptunaStrategy(sampler="random"))
-    injected = toy_optimum(ToySpace())
-    strategy.tell(make_trial(0, Candidate(injected), toy_result(injected)))
-    (only,) = strategy.study.trials
-    assert only.params == injected.to_dict() and only.value == pytest.approx(100.0)
-    assert all(strategy.ask(n).arch != injected for n in range(1, 30))  # type: ignore[union-attr]
 
 
 def test_multi_objective_directions_for_nsga2() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -13,9 +12,8 @@ import pytest
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
 from nasforge.strategy import STRATEGIES, RandomSearch
-from nasforge.testing.strategy_contract import OBJECTIVES, make_trial
+from nasforge.testing.strategy_contract import OBJECTIVES
 from nasforge.testing.toys import ToySpace
-from nasforge.trial import Candidate, Result
 
 
 def test_asks_each_arch_once_then_none_without_tells() -> None:
@@ -49,16 +47,6 @@ def test_last_arch_found_by_enumeration() -> None:
     strategy.setup(space, OBJECTIVES, seed=1)
     archs = [strategy.ask(n) for n in range(64)]
     assert len({c.arch for c in archs if c}) == 64
-
-
-def test_told_archs_are_not_asked(arch: Callable[..., Architecture]) -> None:
-    space = ToySpace(n_decisions=1, n_options=2)
-    strategy = RandomSearch()
-    strategy.setup(space, OBJECTIVES, seed=0)
-    strategy.tell(make_trial(0, Candidate(arch(0)), Result(metrics={"val_accuracy": 1.0})))
-    candidate = strategy.ask(1)
-    assert candidate is not None and candidate.arch == arch(1)
-    assert strategy.ask(2) is None
 
 
 class _BigSpace(ToySpace):

@@ -165,7 +165,9 @@ class BANANAS(ModelBasedStrategy):
         if not self._uses_proxy():
             return super()._model_ask(rng)
         self._grow_scored(rng)
-        for arch, _ in self._data:  # results we did not propose, while the budget lasts
+        # Told architectures asked without a proxy score (random initial draws past the warm-up,
+        # fallback asks) get one too, while the budget lasts: the proxy column needs it.
+        for arch, _ in self._data:
             self._budget.score(arch, self.space)
         pool = [a for a in self._budget.scores if a not in self._asked]
         if not pool:

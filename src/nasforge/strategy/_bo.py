@@ -218,7 +218,6 @@ class TPE(Strategy):
         return best[1] if best is not None else self._asked.sample(rng)
 
     def _tell(self, trial: Trial) -> None:
-        self._asked.add(trial.arch)
         value = self.score(trial)
         if math.isfinite(value):
             self._data.append((trial.arch, value))

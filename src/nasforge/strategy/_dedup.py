@@ -28,7 +28,7 @@ ENUMERATE_LIMIT = 100_000
 
 
 class AskedArchs:
-    """The architectures a strategy has asked (or been told of), with unasked draws.
+    """The architectures a strategy has asked, with unasked draws.
 
     Args:
         space: the search space the strategy is bound to.

@@ -104,7 +104,6 @@ class RegularizedEvolution(Strategy):
         return self._members[best][0]
 
     def _tell(self, trial: Trial) -> None:
-        self._asked.add(trial.arch)
         self._members.append((trial.arch, self.score(trial)))
         while len(self._members) > self.population:
             self._members.popleft()

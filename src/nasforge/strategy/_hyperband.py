@@ -37,9 +37,6 @@ Rules common to the three, and deviations:
   architecture at ask time, so with several workers it is not promoted twice.
 - Failed, timed-out and pruned results score ``-inf``: they count in a rung's size but are never
   promoted.
-- A result told at a fidelity we did not ask (an injected trial) joins the rung of that fidelity
-  in the first bracket (``None``, the evaluator's full budget, counts as the top rung); other
-  fidelities only mark the architecture as asked.
 - When a finite space has no unasked architecture left, the best unpromoted result of the highest
   rung below the top is promoted even if it is not in the top ``1/eta``; ``ask`` returns ``None``
   only when nothing is left to promote either.
@@ -176,7 +173,7 @@ class _MultiFidelity(Strategy):
     # -- state -----------------------------------------------------------------------------
     def _reset(self) -> None:
         self._rung_values = self.fidelities
-        self._rung_of = {f: k for k, f in enumerate(self._rung_values)}
+        self._rung_of: dict[int | None, int] = {f: k for k, f in enumerate(self._rung_values)}
         self._schedule = self.bracket_schedule()
         n = len(self._rung_values)
         # _rungs[b][k]: bracket b (starting at rung b), rung k >= b.
@@ -228,7 +225,9 @@ class _MultiFidelity(Strategy):
                         continue
                     rung.promoted.add(arch)
                     if (arch, self._rung_values[k + 1]) in self._asked_pairs:
-                        continue  # already evaluated there (e.g. injected): nothing to ask
+                        # Asked there already as a new architecture of a later bracket (a
+                        # repeated draw, see AskedArchs.sample): nothing to ask.
+                        continue
                     return self._candidate(arch, k + 1)
         return None
 
@@ -242,14 +241,11 @@ class _MultiFidelity(Strategy):
     # -- tell ------------------------------------------------------------------------------
     def _tell(self, trial: Trial) -> None:
         arch = trial.arch
-        self._asked.add(arch)
-        fidelity = trial.candidate.fidelity
-        k = len(self._rung_values) - 1 if fidelity is None else self._rung_of.get(fidelity)
-        if k is None:
-            return
-        self._asked_pairs.add((arch, self._rung_values[k]))
-        bracket = self._bracket_of.setdefault(arch, 0)
+        k = self._rung_of[trial.candidate.fidelity]
+        bracket = self._bracket_of[arch]
         if k < bracket:
+            # A repeated draw (see AskedArchs.sample) moved the architecture to a later bracket
+            # after this earlier ask: its result joins the first bracket.
             bracket = 0
         self._rungs[bracket][k].results.append((arch, self.score(trial)))
 

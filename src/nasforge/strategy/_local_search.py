@@ -107,9 +107,9 @@ class LocalSearch(Strategy):
 
     def _tell(self, trial: Trial) -> None:
         arch, value = trial.arch, self.score(trial)
-        self._asked.add(arch)
         self._scores[arch] = value
-        # Results we did not ask for (e.g. injected) are treated like random draws.
+        # An architecture asked twice (a repeated draw in a space too big to enumerate, see
+        # AskedArchs.sample) is pending once: its second result counts as a random draw.
         is_neighbour = self._pending.pop(arch, False)
         if not is_neighbour:
             self._pool.append((arch, value))

@@ -170,10 +170,10 @@ class MultiFidelityLocalSearch(Strategy):
     def _tell(self, trial: Trial) -> None:
         arch, value = trial.arch, self.score(trial)
         if not self._is_low(trial):
-            self._high_pending.pop(arch, None)
+            del self._high_pending[arch]
             self._high[arch] = value
             return
-        is_neighbour = self._low_pending.pop(arch, False)
+        is_neighbour = self._low_pending.pop(arch)
         self._low[arch] = value
         if self._current is None or (is_neighbour and value > self._low[self._current]):
             self._move(arch)

@@ -28,8 +28,6 @@ Deviations from plain Optuna:
   proposing the same point.
 - Spaces with variable depth: every decision of the maximal structure is a parameter; those
   inactive in the resulting architecture are ignored (Optuna still sees their sampled values).
-- Results the strategy did not ask for (injected architectures) are enqueued and told, so the
-  sampler learns from them.
 - Warm start: the prior study's successful architectures (best first) are enqueued as the first
   asks.
 - ``sampler_params`` must not contain ``seed`` (it comes from the study's seed).
@@ -207,8 +205,8 @@ class OptunaStrategy(Strategy):
                 directions=["maximize" if o.direction == "max" else "minimize" for o in objectives],
             )
         self._asked = AskedArchs(self.space)
-        # nasforge trial number -> (Optuna trial number, architecture asked)
-        self._pending: dict[int, tuple[int, Architecture]] = {}
+        # nasforge trial number -> Optuna trial number, until told
+        self._pending: dict[int, int] = {}
         self._prior: list[Architecture] = []
         # Told architectures' values (None: failed), to answer a proposed repeat.
         self._known: dict[Architecture, list[float] | None] = {}
@@ -264,7 +262,7 @@ class OptunaStrategy(Strategy):
 
     def _asked_now(self, number: int, optuna_number: int, arch: Architecture) -> Candidate:
         self._asked.add(arch)
-        self._pending[number] = (optuna_number, arch)
+        self._pending[number] = optuna_number
         return Candidate(arch)
 
     def _values(self, trial: Trial) -> list[float] | None:
@@ -279,15 +277,8 @@ class OptunaStrategy(Strategy):
 
     def _tell(self, trial: Trial) -> None:
         optuna = import_optuna("OptunaStrategy.sampler")
-        self._asked.add(trial.arch)
         with _quiet(optuna):
-            pending = self._pending.pop(trial.number, None)
-            if pending is not None and pending[1] == trial.arch:
-                optuna_number = pending[0]
-            else:  # a result we did not ask for (e.g. injected): show it to the sampler
-                if pending is not None:
-                    self._pending[trial.number] = pending
-                optuna_number = self._enqueued(trial.arch)
+            optuna_number = self._pending.pop(trial.number)
             values = self._values(trial)
             self._known[trial.arch] = values
             self._tell_optuna(optuna_number, values)

@@ -429,7 +429,6 @@ class ModelBasedStrategy(Strategy):
         return Candidate(arch)
 
     def _tell(self, trial: Trial) -> None:
-        self._mark(trial.arch)
         self._n_told += 1
         value = self.score(trial)
         if math.isfinite(value):

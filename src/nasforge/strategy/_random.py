@@ -11,14 +11,9 @@ once and ``ask`` then returns ``None``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from nasforge.strategy._dedup import AskedArchs
 from nasforge.strategy.base import STRATEGIES, Strategy
 from nasforge.trial import Candidate
-
-if TYPE_CHECKING:
-    from nasforge.trial import Trial
 
 
 @STRATEGIES.register("random")
@@ -46,7 +41,3 @@ class RandomSearch(Strategy):
             return None
         self._asked.add(arch)
         return Candidate(arch)
-
-    def _tell(self, trial: Trial) -> None:
-        # Architectures injected from outside (not asked by us) are not proposed again either.
-        self._asked.add(trial.arch)

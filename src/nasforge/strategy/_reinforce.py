@@ -16,9 +16,8 @@ Details and deviations:
   the advantage uses the baseline from *before* the current reward.
 - Failed, timed-out, pruned and infeasible trials get the lowest reward told so far, so the
   policy learns to avoid them; before any real reward they are skipped.
-- Every told result updates the policy, in tell order, including results the controller did not
-  sample itself (injected architectures): an off-policy step, which is what a user injecting a
-  good architecture wants.
+- Every told result updates the policy, in tell order, including the uniformly drawn fallback
+  asks below, which the policy did not sample: an off-policy step.
 - No repeats: a sampled architecture that was already asked is resampled, up to 100 times; then
   a uniformly drawn unasked architecture is asked instead. ``ask`` returns ``None`` only when a
   finite space is exhausted.
@@ -171,7 +170,6 @@ class REINFORCE(Strategy):
         return Candidate(arch)
 
     def _tell(self, trial: Trial) -> None:
-        self._asked.add(trial.arch)
         reward = self.score(trial)
         if math.isfinite(reward):
             self._worst = reward if self._worst is None else min(self._worst, reward)

@@ -353,22 +353,6 @@ class StrategyContract:
             assert candidate is not None
             strategy.tell(make_trial(number, candidate, results[number % len(results)]))
 
-    def test_tolerates_results_it_did_not_ask_for(
-        self, strategy_factory: StrategyFactory, unique_asks: bool
-    ) -> None:
-        """A study may tell injected architectures (dashboard steering) the strategy never asked."""
-        space = ToySpace()
-        strategy = self._setup(strategy_factory, space)
-        injected = toy_optimum(space).replace(d0=0)
-        strategy.tell(make_trial(0, Candidate(injected), toy_result(injected, space)))
-        driver = AsyncDriver(strategy, space)
-        driver.run.asked.append(Candidate(injected))
-        run = driver.advance(20)
-        driver.drain()
-        assert len(run.asked) == 20
-        if unique_asks:
-            assert injected not in run.archs[1:]
-
     def test_params_round_trip(self, strategy_factory: StrategyFactory) -> None:
         strategy = strategy_factory()
         params = strategy.get_params()

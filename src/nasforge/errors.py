@@ -62,6 +62,14 @@ class TrialFinishedError(NasforgeError, RuntimeError):
     """A finished trial was written again; finished trials are immutable."""
 
 
+class DuplicateTrialError(NasforgeError, ValueError):
+    """A trial number was created twice in one study; trial numbers are unique per study."""
+
+
+class UnknownEventError(NasforgeError, ValueError):
+    """An event of a kind no study understands was written; the message lists the valid kinds."""
+
+
 class DataNotFoundError(NasforgeError, FileNotFoundError):
     """A dataset or benchmark file is missing; the message says how to get it."""
 

@@ -108,6 +108,8 @@ class Trial:
         asked_after: how many results had been told to the strategy when this trial was asked;
             with ``tell_seq`` it lets a resume replay asks and tells in their original interleaving.
         tell_seq: the position of this trial among told results, ``None`` until told.
+        attempts: how many times its evaluation was started: 1 when created, one more each time
+            a resume starts a RUNNING trial left by a dead process again.
     """
 
     study_id: int
@@ -119,6 +121,7 @@ class Trial:
     tell_seq: int | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    attempts: int = 1
 
     @property
     def arch(self) -> Architecture:

@@ -1,6 +1,15 @@
 """Trial stores: every study and trial, written as it happens."""
 
-from nasforge.store.base import Event, Store, StudyRecord
+from nasforge.store.base import Event, EventKind, Store, StudyRecord
+from nasforge.store.memory import InMemoryStore
 from nasforge.store.sqlite import SQLiteStore, StoreError
 
-__all__ = ["Event", "SQLiteStore", "Store", "StoreError", "StudyRecord"]
+__all__ = [
+    "Event",
+    "EventKind",
+    "InMemoryStore",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "StudyRecord",
+]

@@ -1,20 +1,20 @@
 """`Store`: every study and trial, written as it happens, so nothing is lost when a run dies.
 
-Contract (kept by every store):
-- a trial row is created RUNNING **before** its evaluation starts and finished **after** it ends;
-  every state change is one transaction;
-- a finished trial is never written again (:class:`TrialFinishedError`), except that
-  :meth:`Store.mark_told` records when the strategy learnt of it;
-- reports, the CLI and the dashboard only read the store.
+The study loop is typed against :class:`Store`; :class:`~nasforge.store.sqlite.SQLiteStore` (the
+default) and :class:`~nasforge.store.memory.InMemoryStore` implement it, and both pass the shipped
+:class:`~nasforge.testing.store_contract.StoreContract`. Reports, the CLI and the dashboard only
+read a store; the dashboard's one write is :meth:`Store.add_event`.
 """
 
 from __future__ import annotations
 
+import enum
 from abc import ABC, abstractmethod
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nasforge.errors import UnknownEventError
 from nasforge.trial import Candidate, Result, Trial, TrialState
 
 
@@ -31,28 +31,92 @@ class StudyRecord:
     elapsed_s: float
 
 
+class EventKind(enum.StrEnum):
+    """The kinds of steering event a study reads between trials.
+
+    ``EventKind(value)`` of a value that is not a kind raises :class:`UnknownEventError` (a
+    ``ValueError``) naming the valid kinds, so a store refuses an unknown kind when it is written.
+
+    Example:
+        >>> EventKind("stop") is EventKind.STOP
+        True
+    """
+
+    STOP = "stop"
+    """Finish the running trials, start no new one, and end the session."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> EventKind:
+        valid = ", ".join(repr(k.value) for k in cls)
+        raise UnknownEventError(f"unknown event kind {value!r}; the valid kinds are: {valid}")
+
+
 @dataclass(frozen=True)
 class Event:
     """A steering instruction for a running study (e.g. ``stop``), read between trials."""
 
     id: int
     study_id: int
-    kind: str
+    kind: EventKind
     payload: Mapping[str, Any]
     created_at: float
 
 
 class Store(ABC):
-    """Where studies, trials and steering events live."""
+    """Where studies, trials and steering events live.
+
+    The loop calls, for each trial: :meth:`create_trial` (RUNNING) **before** its evaluation is
+    submitted, :meth:`finish_trial` **after** its result comes back, then :meth:`mark_told` once
+    the strategy has been told; between trials it reads :meth:`pending_events` and acknowledges
+    each with :meth:`mark_event_handled`. On resume it reads :meth:`trials` once to replay them,
+    and calls :meth:`restart_trial` for each RUNNING trial a dead process left behind.
+
+    Every store keeps this contract (checked by
+    :class:`~nasforge.testing.store_contract.StoreContract`):
+
+    - **One transaction per state change.** Each writing method changes the store atomically:
+      after a crash, either all of its change is there or none of it is.
+    - **A finished trial is immutable.** :meth:`finish_trial` and :meth:`restart_trial` of a
+      trial that is no longer RUNNING raise :class:`~nasforge.errors.TrialFinishedError`; the one
+      write allowed afterwards is :meth:`mark_told`, which records when the strategy learnt of it.
+    - **Unique numbers.** A trial number exists once per study
+      (:class:`~nasforge.errors.DuplicateTrialError`).
+    - **Thread safety.** Every method may be called from several threads of one process; calls
+      are serialised. (Whether several *processes* may share a store is up to the store:
+      SQLite allows it, the in-memory store is one process's own.)
+    - **Snapshots.** Returned :class:`StudyRecord`, :class:`~nasforge.trial.Trial` and
+      :class:`Event` objects are frozen: a later change to the store shows in objects read later,
+      never in those already returned. Callers must not mutate the mappings inside them
+      (``spec``, ``metrics``, ``info``, ``payload``): a store may share them between reads.
+    - **Missing keys.** A write naming a study id, trial number or event id that does not exist
+      raises ``KeyError``; a read of an unknown study returns nothing (``[]`` or ``None``).
+    - **Order.** :meth:`trials` is in trial-number order, :meth:`studies` and
+      :meth:`pending_events` in creation order.
+    - **Cost.** The per-trial methods (all but :meth:`trials` and :meth:`studies`) take time that
+      does not grow with the number of trials stored, so a long study does not slow its own loop.
+    """
+
+    # -- studies ----------------------------------------------------------------------------
+    @abstractmethod
+    def create_study(self, name: str, spec: Mapping[str, Any], seed: int) -> StudyRecord:
+        """Store a new study, status ``created``.
+
+        Args:
+            name: unique among the studies of this store.
+            spec: the run spec, as JSON-able data.
+            seed: the study's seed.
+
+        Raises:
+            NasforgeError: a study with this name already exists.
+        """
 
     @abstractmethod
-    def create_study(self, name: str, spec: Mapping[str, Any], seed: int) -> StudyRecord: ...
+    def get_study(self, name: str) -> StudyRecord | None:
+        """The study named ``name``, or ``None``."""
 
     @abstractmethod
-    def get_study(self, name: str) -> StudyRecord | None: ...
-
-    @abstractmethod
-    def studies(self) -> list[StudyRecord]: ...
+    def studies(self) -> list[StudyRecord]:
+        """All studies, in creation order."""
 
     @abstractmethod
     def update_study(
@@ -63,28 +127,63 @@ class Store(ABC):
         elapsed_s: float | None = None,
         spec: Mapping[str, Any] | None = None,
     ) -> None:
-        """Change a study's status, elapsed time or (on resume with new settings) its spec."""
+        """Change a study's status, elapsed time or (on resume with new settings) its spec.
 
+        Arguments left at ``None`` are kept. Raises ``KeyError`` for an unknown study.
+        """
+
+    # -- trials -----------------------------------------------------------------------------
     @abstractmethod
     def create_trial(
-        self,
-        study_id: int,
-        number: int,
-        candidate: Candidate,
-        *,
-        asked_after: int,
-        source: str = "strategy",
-    ) -> Trial: ...
+        self, study_id: int, number: int, candidate: Candidate, *, asked_after: int
+    ) -> Trial:
+        """Store a RUNNING trial, before its evaluation starts.
+
+        Args:
+            study_id: the study it belongs to.
+            number: its 0-based position in the study, in ask order.
+            candidate: what the strategy proposed.
+            asked_after: how many results the strategy had been told when it proposed it.
+
+        Returns:
+            The stored trial (``attempts == 1``, ``started_at`` set).
+
+        Raises:
+            DuplicateTrialError: the study already has a trial with this number.
+            KeyError: no study has this id.
+        """
 
     @abstractmethod
     def restart_trial(self, study_id: int, number: int) -> Trial:
-        """Mark a RUNNING trial left by a dead process as started again (resume)."""
+        """Mark a RUNNING trial left by a dead process as started again (resume).
+
+        Returns:
+            The trial with ``attempts`` one higher and a new ``started_at``.
+
+        Raises:
+            TrialFinishedError: the trial is already finished.
+            KeyError: the study has no such trial.
+        """
 
     @abstractmethod
-    def finish_trial(self, study_id: int, number: int, result: Result) -> Trial: ...
+    def finish_trial(self, study_id: int, number: int, result: Result) -> Trial:
+        """Store a RUNNING trial's result; its state follows from ``result.status``.
+
+        Returns:
+            The finished trial, equal to what :meth:`trials` reads back for it.
+
+        Raises:
+            TrialFinishedError: the trial is already finished (finished trials are immutable).
+            KeyError: the study has no such trial.
+        """
 
     @abstractmethod
-    def mark_told(self, study_id: int, number: int, tell_seq: int) -> None: ...
+    def mark_told(self, study_id: int, number: int, tell_seq: int) -> None:
+        """Record that the strategy was told this trial's result as its ``tell_seq``-th tell.
+
+        Allowed on finished trials (it is the one write they accept). Raises ``KeyError`` when the
+        study has no such trial.
+        """
 
     @abstractmethod
     def trials(self, study_id: int, *, states: Container[TrialState] | None = None) -> list[Trial]:
@@ -92,18 +191,39 @@ class Store(ABC):
 
     @abstractmethod
     def find_complete(self, study_id: int, candidate: Candidate) -> Trial | None:
-        """A COMPLETE trial of this study with the same architecture and fidelity, if any."""
+        """The lowest-numbered COMPLETE trial of this study with the same architecture and
+        fidelity, if any."""
 
+    # -- events -----------------------------------------------------------------------------
     @abstractmethod
     def add_event(
-        self, study_id: int, kind: str, payload: Mapping[str, Any] | None = None
-    ) -> int: ...
+        self, study_id: int, kind: EventKind | str, payload: Mapping[str, Any] | None = None
+    ) -> int:
+        """Store a steering event for a study to read between trials.
+
+        Args:
+            study_id: the study it is for.
+            kind: an :class:`EventKind` or its value (``"stop"``).
+            payload: JSON-able details, ``{}`` by default.
+
+        Returns:
+            The event's id, for :meth:`mark_event_handled`.
+
+        Raises:
+            UnknownEventError: ``kind`` is not an :class:`EventKind`; nothing is stored.
+            KeyError: no study has this id.
+        """
 
     @abstractmethod
-    def pending_events(self, study_id: int) -> list[Event]: ...
+    def pending_events(self, study_id: int) -> list[Event]:
+        """The study's events not yet handled, oldest first."""
 
     @abstractmethod
-    def mark_event_handled(self, event_id: int) -> None: ...
+    def mark_event_handled(self, event_id: int) -> None:
+        """Mark an event handled, so :meth:`pending_events` no longer returns it.
+
+        Handling an event twice is harmless. Raises ``KeyError`` for an unknown event id.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook
-        """Release resources."""
+        """Release resources. The store is not used afterwards."""

@@ -4,11 +4,17 @@ WAL lets readers (``nasforge show``, reports, the dashboard) read while a study 
 killed with SIGKILL loses nothing that was committed: SQLite's journal makes each transaction
 atomic, and the loop commits a trial's row before its evaluation starts and its result before the
 strategy is told.
+
+Every statement the loop runs once per trial is a lookup through an index, so its cost does not
+grow with the study (schema version 2 added the indexes that version 1 lacked; opening a
+version-1 file adds them). ``tests/store/test_sqlite.py`` checks the query plans.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -17,15 +23,26 @@ from pathlib import Path
 from typing import Any
 
 from nasforge.architecture import Architecture
-from nasforge.errors import NasforgeError, TrialFinishedError
-from nasforge.store.base import Event, Store, StudyRecord
+from nasforge.errors import DuplicateTrialError, NasforgeError, TrialFinishedError
+from nasforge.store.base import Event, EventKind, Store, StudyRecord
 from nasforge.trial import Candidate, Result, Status, Trial, TrialState
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS studies (
+SCHEMA_VERSION = 2
+
+# find_complete: every term an equality on the index prefix, and ORDER BY number read off the
+# index. Without `state, number` here, SQLite walked the (study_id, number) index instead to
+# avoid a sort: a scan of the whole study per call.
+_TRIALS_BY_ARCH_STATE = (
+    "CREATE INDEX IF NOT EXISTS trials_by_arch_state "
+    "ON trials (study_id, arch_id, fidelity, state, number)"
+)
+_EVENTS_PENDING = "CREATE INDEX IF NOT EXISTS events_pending ON events (study_id, handled_at)"
+
+_SCHEMA = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE studies (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     spec TEXT NOT NULL,
@@ -34,7 +51,7 @@ CREATE TABLE IF NOT EXISTS studies (
     created_at REAL NOT NULL,
     elapsed_s REAL NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS trials (
+CREATE TABLE trials (
     id INTEGER PRIMARY KEY,
     study_id INTEGER NOT NULL REFERENCES studies(id),
     number INTEGER NOT NULL,
@@ -42,7 +59,7 @@ CREATE TABLE IF NOT EXISTS trials (
     arch_id TEXT NOT NULL,
     fidelity INTEGER,
     state TEXT NOT NULL,
-    source TEXT NOT NULL DEFAULT 'strategy',
+    source TEXT NOT NULL DEFAULT 'strategy',  -- unused, kept so that files of all versions match
     metrics TEXT,
     status TEXT,
     reason TEXT,
@@ -55,8 +72,8 @@ CREATE TABLE IF NOT EXISTS trials (
     finished_at REAL,
     UNIQUE (study_id, number)
 );
-CREATE INDEX IF NOT EXISTS trials_by_arch ON trials (study_id, arch_id, fidelity);
-CREATE TABLE IF NOT EXISTS events (
+{_TRIALS_BY_ARCH_STATE};
+CREATE TABLE events (
     id INTEGER PRIMARY KEY,
     study_id INTEGER NOT NULL REFERENCES studies(id),
     kind TEXT NOT NULL,
@@ -64,12 +81,38 @@ CREATE TABLE IF NOT EXISTS events (
     created_at REAL NOT NULL,
     handled_at REAL
 );
+{_EVENTS_PENDING};
 """
+
+# The statements that bring a file from schema version N to N + 1 (run in the transaction that
+# opens it, so a file is upgraded whole or not at all).
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("DROP INDEX IF EXISTS trials_by_arch", _TRIALS_BY_ARCH_STATE, _EVENTS_PENDING),
+}
 
 _TRIAL_COLUMNS = (
     "study_id, number, arch, fidelity, state, metrics, status, reason, cost_s, info, "
-    "asked_after, tell_seq, started_at, finished_at, source"
+    "asked_after, tell_seq, started_at, finished_at, attempts"
 )
+_STATES = {s.value: s for s in TrialState}
+_STATUSES = {s.value: s for s in Status}
+_KNOWN_KINDS = ", ".join(f"'{k.value}'" for k in EventKind)
+
+
+def _loads(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+def _loads_all(texts: list[str | None]) -> list[Any]:
+    """Decode many JSON texts (``None`` for empty ones) in one call to the C decoder."""
+    try:
+        values = json.loads("[" + ",".join(t or "null" for t in texts) + "]")
+    except json.JSONDecodeError:
+        values = None
+    if not isinstance(values, list) or len(values) != len(texts):
+        # a cell that is not exactly one JSON value: decode one by one, to fail on that cell
+        values = [_loads(t) for t in texts]
+    return values
 
 
 class StoreError(NasforgeError, RuntimeError):
@@ -80,7 +123,8 @@ class SQLiteStore(Store):
     """A :class:`Store` in one SQLite file (``":memory:"`` for a throwaway store).
 
     Safe to use from several threads of one process (a lock serialises access); several
-    processes may read while one writes.
+    processes may read while one writes. Events of a kind this version does not know (written by
+    a newer nasforge) stay in the file and are not returned by :meth:`pending_events`.
     """
 
     def __init__(self, path: str | Path = ":memory:") -> None:
@@ -94,21 +138,42 @@ class SQLiteStore(Store):
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             with self._transaction() as cur:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        cur.execute(statement)
-                row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-                if row is None:
-                    cur.execute(
-                        "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                    )
-                elif int(row[0]) > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{self.path} was written by a newer nasforge (schema {row[0]}, this one "
-                        f"reads up to {SCHEMA_VERSION}); upgrade nasforge to open it"
-                    )
+                self._open_schema(cur)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a usable nasforge store: {exc}") from None
+
+    def _open_schema(self, cur: sqlite3.Cursor) -> None:
+        """Create the schema in a new file, upgrade an old one, refuse a newer or foreign one."""
+        tables = {r[0] for r in cur.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    cur.execute(statement)
+            cur.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            return
+        row = None
+        if "meta" in tables:
+            row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            raise StoreError(
+                f"{self.path} is an SQLite file but not a nasforge store (it has tables "
+                f"{', '.join(sorted(tables))} and no schema version); give the path of a "
+                "study's store or a new file"
+            )
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer nasforge (schema {version}, this one "
+                f"reads up to {SCHEMA_VERSION}); upgrade nasforge to open it"
+            )
+        if version < SCHEMA_VERSION:
+            for old in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[old]:
+                    cur.execute(statement)
+            cur.execute(
+                "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
+            )
+            log.info("upgraded %s from schema %d to %d", self.path, version, SCHEMA_VERSION)
 
     # -- plumbing ---------------------------------------------------------------------------
     class _Tx:
@@ -138,6 +203,11 @@ class SQLiteStore(Store):
     @property
     def journal_mode(self) -> str:
         return str(self._query("PRAGMA journal_mode")[0][0])
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open file (:data:`SCHEMA_VERSION` once opened)."""
+        return int(self._query("SELECT value FROM meta WHERE key='schema_version'")[0][0])
 
     # -- studies ----------------------------------------------------------------------------
     @staticmethod
@@ -183,106 +253,159 @@ class SQLiteStore(Store):
         elapsed_s: float | None = None,
         spec: Mapping[str, Any] | None = None,
     ) -> None:
+        changes: dict[str, Any] = {}
+        if status is not None:
+            changes["status"] = status
+        if elapsed_s is not None:
+            changes["elapsed_s"] = elapsed_s
+        if spec is not None:
+            changes["spec"] = json.dumps(dict(spec), sort_keys=True)
         with self._transaction() as cur:
-            if status is not None:
-                cur.execute("UPDATE studies SET status=? WHERE id=?", (status, study_id))
-            if elapsed_s is not None:
-                cur.execute("UPDATE studies SET elapsed_s=? WHERE id=?", (elapsed_s, study_id))
-            if spec is not None:
+            if changes:
+                assignments = ", ".join(f"{column}=?" for column in changes)
                 cur.execute(
-                    "UPDATE studies SET spec=? WHERE id=?",
-                    (json.dumps(dict(spec), sort_keys=True), study_id),
+                    f"UPDATE studies SET {assignments} WHERE id=?", (*changes.values(), study_id)
                 )
+                found = cur.rowcount > 0
+            else:
+                found = bool(
+                    cur.execute("SELECT 1 FROM studies WHERE id=?", (study_id,)).fetchone()
+                )
+            if not found:
+                raise KeyError(f"no study with id {study_id} in {self.path}")
 
     # -- trials -----------------------------------------------------------------------------
     @staticmethod
-    def _trial(row: tuple[Any, ...]) -> Trial:
+    def _trial(row: tuple[Any, ...], arch: Architecture, metrics: Any, info: Any) -> Trial:
+        """A row of ``_TRIAL_COLUMNS`` as a Trial, given its decoded JSON columns."""
         (
             study_id,
             number,
-            arch,
+            _arch,
             fidelity,
             state,
-            metrics,
+            _metrics,
             status,
             reason,
             cost_s,
-            info,
+            _info,
             asked_after,
             tell_seq,
             started_at,
             finished_at,
-            _source,
+            attempts,
         ) = row
         result = None
-        if metrics is not None or status is not None:
+        if _metrics is not None or status is not None:
             result = Result(
-                metrics=json.loads(metrics or "{}"),
-                status=Status(status or "ok"),
+                metrics=metrics or {},
+                status=_STATUSES[status or "ok"],
                 reason=reason,
                 cost_s=cost_s or 0.0,
-                info=json.loads(info or "{}"),
+                info=info or {},
             )
         return Trial(
             study_id=study_id,
             number=number,
-            candidate=Candidate(Architecture.parse(arch), fidelity),
-            state=TrialState(state),
+            candidate=Candidate(arch, fidelity),
+            state=_STATES[state],
             result=result,
             asked_after=asked_after,
             tell_seq=tell_seq,
             started_at=started_at,
             finished_at=finished_at,
+            attempts=attempts,
         )
+
+    @classmethod
+    def _one_trial(cls, row: tuple[Any, ...]) -> Trial:
+        return cls._trial(row, Architecture.parse(row[2]), _loads(row[5]), _loads(row[9]))
+
+    @classmethod
+    def _many_trials(cls, rows: list[tuple[Any, ...]]) -> list[Trial]:
+        """Rows as Trials, decoding each JSON column of all rows at once and each distinct
+        architecture once (a resume reads every row: per-value calls were most of its time)."""
+        texts = list(dict.fromkeys(r[2] for r in rows))
+        archs = {
+            t: Architecture.from_dict(d) for t, d in zip(texts, _loads_all(texts), strict=True)
+        }
+        metrics = _loads_all([r[5] for r in rows])
+        infos = _loads_all([r[9] for r in rows])
+        return [
+            cls._trial(r, archs[r[2]], m, i) for r, m, i in zip(rows, metrics, infos, strict=True)
+        ]
 
     def _get_trial(self, cur: sqlite3.Cursor, study_id: int, number: int) -> Trial:
         row = cur.execute(
             f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id=? AND number=?", (study_id, number)
         ).fetchone()
         if row is None:
-            raise KeyError(f"study {study_id} has no Trial#{number}")
-        return self._trial(row)
+            raise KeyError(f"study {study_id} has no Trial#{number} in {self.path}")
+        return self._one_trial(row)
 
     def create_trial(
-        self,
-        study_id: int,
-        number: int,
-        candidate: Candidate,
-        *,
-        asked_after: int,
-        source: str = "strategy",
+        self, study_id: int, number: int, candidate: Candidate, *, asked_after: int
     ) -> Trial:
+        now = time.time()
         with self._transaction() as cur:
-            cur.execute(
-                "INSERT INTO trials (study_id, number, arch, arch_id, fidelity, state, source, "
-                "asked_after, started_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    study_id,
-                    number,
-                    str(candidate.arch),
-                    candidate.arch.arch_id,
-                    candidate.fidelity,
-                    TrialState.RUNNING.value,
-                    source,
-                    asked_after,
-                    time.time(),
-                ),
-            )
-            return self._get_trial(cur, study_id, number)
+            try:
+                cur.execute(
+                    "INSERT INTO trials (study_id, number, arch, arch_id, fidelity, state, "
+                    "asked_after, started_at) VALUES (?,?,?,?,?,?,?,?)",
+                    (
+                        study_id,
+                        number,
+                        str(candidate.arch),
+                        candidate.arch.arch_id,
+                        candidate.fidelity,
+                        TrialState.RUNNING.value,
+                        asked_after,
+                        now,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                # Say which constraint failed from the data, not from SQLite's message text.
+                study = cur.execute("SELECT name FROM studies WHERE id=?", (study_id,)).fetchone()
+                if study is None:
+                    raise KeyError(f"no study with id {study_id} in {self.path}") from None
+                if cur.execute(
+                    "SELECT 1 FROM trials WHERE study_id=? AND number=?", (study_id, number)
+                ).fetchone():
+                    raise DuplicateTrialError(
+                        f"Trial#{number} already exists in study {study[0]!r}; trial numbers "
+                        "are unique within a study"
+                    ) from None
+                raise
+        # Built from what was written rather than read back: equal to what trials() returns.
+        return Trial(
+            study_id=study_id,
+            number=number,
+            candidate=candidate,
+            state=TrialState.RUNNING,
+            asked_after=asked_after,
+            started_at=now,
+        )
 
     def restart_trial(self, study_id: int, number: int) -> Trial:
+        now = time.time()
         with self._transaction() as cur:
             trial = self._get_trial(cur, study_id, number)
             if trial.state.is_finished():
-                raise TrialFinishedError(f"{trial.label} is already {trial.state.value}")
+                raise TrialFinishedError(
+                    f"{trial.label} is already {trial.state.value}; only a RUNNING trial can be "
+                    "restarted"
+                )
             cur.execute(
                 "UPDATE trials SET attempts=attempts+1, started_at=? WHERE study_id=? AND number=?",
-                (time.time(), study_id, number),
+                (now, study_id, number),
             )
-            return self._get_trial(cur, study_id, number)
+        return dataclasses.replace(trial, attempts=trial.attempts + 1, started_at=now)
 
     def finish_trial(self, study_id: int, number: int, result: Result) -> Trial:
         state = TrialState.from_status(result.status)
+        metrics = json.dumps(dict(result.metrics))
+        info = json.dumps(dict(result.info), default=str)
+        now = time.time()
         with self._transaction() as cur:
             trial = self._get_trial(cur, study_id, number)
             if trial.state.is_finished():
@@ -294,17 +417,24 @@ class SQLiteStore(Store):
                 "finished_at=? WHERE study_id=? AND number=?",
                 (
                     state.value,
-                    json.dumps(dict(result.metrics)),
+                    metrics,
                     result.status.value,
                     result.reason,
                     result.cost_s,
-                    json.dumps(dict(result.info), default=str),
-                    time.time(),
+                    info,
+                    now,
                     study_id,
                     number,
                 ),
             )
-            return self._get_trial(cur, study_id, number)
+        stored = Result(
+            metrics=result.metrics,
+            status=result.status,
+            reason=result.reason,
+            cost_s=result.cost_s,
+            info=json.loads(info),  # as it reads back: values that are not JSON became strings
+        )
+        return dataclasses.replace(trial, state=state, result=stored, finished_at=now)
 
     def mark_told(self, study_id: int, number: int, tell_seq: int) -> None:
         with self._transaction() as cur:
@@ -312,18 +442,16 @@ class SQLiteStore(Store):
                 "UPDATE trials SET tell_seq=? WHERE study_id=? AND number=?",
                 (tell_seq, study_id, number),
             )
+            if cur.rowcount == 0:
+                raise KeyError(f"study {study_id} has no Trial#{number} in {self.path}")
 
     def trials(self, study_id: int, *, states: Container[TrialState] | None = None) -> list[Trial]:
         rows = self._query(
             f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id=? ORDER BY number", (study_id,)
         )
-        trials = [self._trial(r) for r in rows]
-        return trials if states is None else [t for t in trials if t.state in states]
-
-    def trial_sources(self, study_id: int) -> dict[int, str]:
-        """Who proposed each trial (``strategy`` or ``inject``), by number."""
-        rows = self._query("SELECT number, source FROM trials WHERE study_id=?", (study_id,))
-        return {int(n): str(s) for n, s in rows}
+        if states is not None:
+            rows = [r for r in rows if _STATES[r[4]] in states]
+        return self._many_trials(rows)
 
     def find_complete(self, study_id: int, candidate: Candidate) -> Trial | None:
         rows = self._query(
@@ -331,28 +459,42 @@ class SQLiteStore(Store):
             "fidelity IS ? AND state=? ORDER BY number LIMIT 1",
             (study_id, candidate.arch.arch_id, candidate.fidelity, TrialState.COMPLETE.value),
         )
-        return self._trial(rows[0]) if rows else None
+        return self._one_trial(rows[0]) if rows else None
 
     # -- events -----------------------------------------------------------------------------
-    def add_event(self, study_id: int, kind: str, payload: Mapping[str, Any] | None = None) -> int:
+    def add_event(
+        self, study_id: int, kind: EventKind | str, payload: Mapping[str, Any] | None = None
+    ) -> int:
+        checked = EventKind(kind)  # an unknown kind raises UnknownEventError
+        data = json.dumps(dict(payload or {}))
         with self._transaction() as cur:
+            if not cur.execute("SELECT 1 FROM studies WHERE id=?", (study_id,)).fetchone():
+                raise KeyError(f"no study with id {study_id} in {self.path}")
             cur.execute(
                 "INSERT INTO events (study_id, kind, payload, created_at) VALUES (?,?,?,?)",
-                (study_id, kind, json.dumps(dict(payload or {})), time.time()),
+                (study_id, checked.value, data, time.time()),
             )
             return int(cur.lastrowid or 0)
 
     def pending_events(self, study_id: int) -> list[Event]:
         rows = self._query(
             "SELECT id, study_id, kind, payload, created_at FROM events "
-            "WHERE study_id=? AND handled_at IS NULL ORDER BY id",
+            f"WHERE study_id=? AND handled_at IS NULL AND kind IN ({_KNOWN_KINDS}) ORDER BY id",
             (study_id,),
         )
-        return [Event(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+        return [Event(r[0], r[1], EventKind(r[2]), json.loads(r[3]), r[4]) for r in rows]
 
     def mark_event_handled(self, event_id: int) -> None:
         with self._transaction() as cur:
-            cur.execute("UPDATE events SET handled_at=? WHERE id=?", (time.time(), event_id))
+            cur.execute(
+                "UPDATE events SET handled_at=? WHERE id=? AND handled_at IS NULL",
+                (time.time(), event_id),
+            )
+            if (
+                cur.rowcount == 0
+                and not cur.execute("SELECT 1 FROM events WHERE id=?", (event_id,)).fetchone()
+            ):
+                raise KeyError(f"no event with id {event_id} in {self.path}")
 
     def close(self) -> None:
         with self._lock:

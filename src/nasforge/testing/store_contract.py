@@ -1,48 +1,144 @@
 """`StoreContract`: the behaviour every :class:`~nasforge.store.base.Store` must keep.
 
-Use it from a plugin's tests by subclassing and providing a ``store`` fixture::
+Use it from a plugin's tests by subclassing and providing a ``store`` fixture that yields a new,
+empty store::
 
     class TestMyStore(StoreContract):
         @pytest.fixture
         def store(self, tmp_path):
             return MyStore(tmp_path / "db")
+
+nasforge runs it over its own stores through :class:`StoreSupplier` (after Optuna's
+``optuna/testing/storages.py``)::
+
+    @pytest.fixture(params=STORE_MODES)
+    def store(request):
+        with StoreSupplier(request.param) as store:
+            yield store
+
+The tests assert behaviour and nasforge's own messages, never a backend's (no SQLite error text).
 """
 
 from __future__ import annotations
 
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from nasforge.architecture import Architecture
-from nasforge.errors import TrialFinishedError
-from nasforge.store.base import Store
+from nasforge.errors import (
+    ConfigError,
+    DuplicateTrialError,
+    NasforgeError,
+    TrialFinishedError,
+    UnknownEventError,
+)
+from nasforge.store.base import EventKind, Store
+from nasforge.store.memory import InMemoryStore
+from nasforge.store.sqlite import SQLiteStore
 from nasforge.trial import Candidate, Result, Status, TrialState
+
+STORE_MODES = ("memory", "sqlite")
+"""The stores nasforge ships: in memory, and SQLite in a temporary file (WAL mode)."""
+
+
+class StoreSupplier:
+    """A fresh, empty store of one of :data:`STORE_MODES`; closed (and its file removed) on exit.
+
+    Example:
+        >>> with StoreSupplier("memory") as store:
+        ...     store.studies()
+        []
+    """
+
+    def __init__(self, mode: str) -> None:
+        if mode not in STORE_MODES:
+            modes = ", ".join(repr(m) for m in STORE_MODES)
+            raise ConfigError(f"unknown store mode {mode!r}; the modes are: {modes}")
+        self.mode = mode
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._store: Store | None = None
+
+    def __enter__(self) -> Store:
+        if self.mode == "memory":
+            self._store = InMemoryStore()
+        else:
+            self._tmp = tempfile.TemporaryDirectory(prefix="nasforge-store-")
+            self._store = SQLiteStore(Path(self._tmp.name) / "study.db")
+        return self._store
+
+    def __exit__(self, *_: Any) -> None:
+        if self._store is not None:
+            self._store.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
 
 
 def _candidate(i: int, fidelity: int | None = None) -> Candidate:
     return Candidate(Architecture({"d0": i, "op": "conv"}), fidelity)
 
 
-class StoreContract:
-    """Pytest mix-in: provide a ``store`` fixture."""
+def _ok(value: float = 1.0) -> Result:
+    return Result(metrics={"val_accuracy": value})
 
+
+class StoreContract:
+    """Pytest mix-in: provide a ``store`` fixture (a new, empty store)."""
+
+    # -- studies ----------------------------------------------------------------------------
     def test_study_round_trip(self, store: Store) -> None:
         study = store.create_study("s", {"seed": 3, "nested": {"a": [1, 2]}}, seed=3)
         again = store.get_study("s")
         assert again == study
         assert again is not None and again.spec == {"seed": 3, "nested": {"a": [1, 2]}}
+        assert (again.status, again.seed, again.elapsed_s) == ("created", 3, 0.0)
         assert store.get_study("missing") is None
-        assert [s.name for s in store.studies()] == ["s"]
+        store.create_study("b", {}, seed=0)
+        assert [s.name for s in store.studies()] == ["s", "b"]
 
+    def test_study_names_are_unique(self, store: Store) -> None:
+        store.create_study("s", {}, seed=0)
+        with pytest.raises(NasforgeError, match="a study named 's' already exists"):
+            store.create_study("s", {}, seed=1)
+        assert len(store.studies()) == 1
+
+    def test_update_study(self, store: Store) -> None:
+        sid = store.create_study("s", {"a": 1}, seed=0).id
+        store.update_study(sid, status="finished", elapsed_s=12.5, spec={"a": 2})
+        study = store.get_study("s")
+        assert study is not None
+        assert (study.status, study.elapsed_s, dict(study.spec)) == ("finished", 12.5, {"a": 2})
+        store.update_study(sid, elapsed_s=13.0)  # the others are kept
+        study = store.get_study("s")
+        assert study is not None
+        assert (study.status, study.elapsed_s, dict(study.spec)) == ("finished", 13.0, {"a": 2})
+
+    # -- trials -----------------------------------------------------------------------------
     def test_trial_life_cycle(self, store: Store) -> None:
         sid = store.create_study("s", {}, seed=0).id
         trial = store.create_trial(sid, 0, _candidate(1, 4), asked_after=0)
         assert trial.state is TrialState.RUNNING and trial.result is None
         assert trial.candidate == _candidate(1, 4)
-        result = Result(metrics={"val_accuracy": 91.5, "params": 1234}, cost_s=2.5,
-                        info={"epochs": 3})
+        assert (trial.attempts, trial.tell_seq, trial.finished_at) == (1, None, None)
+        assert trial.started_at is not None
+        assert store.trials(sid) == [trial]
+        result = Result(
+            metrics={"val_accuracy": 91.5, "params": 1234}, cost_s=2.5, info={"epochs": 3}
+        )
         done = store.finish_trial(sid, 0, result)
         assert done.state is TrialState.COMPLETE
         assert done.result == result
+        assert done.finished_at is not None and done.started_at == trial.started_at
+        assert store.trials(sid) == [done]
+
+    def test_finish_returns_what_reads_back(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        store.create_trial(sid, 0, _candidate(0), asked_after=0)
+        info = {"shape": (2, 3), "note": "x", "nested": {"k": [1.5]}}
+        done = store.finish_trial(sid, 0, Result(metrics={"val_accuracy": 0.25}, info=info))
         assert store.trials(sid) == [done]
 
     def test_failed_and_timeout_keep_reason(self, store: Store) -> None:
@@ -53,62 +149,218 @@ class StoreContract:
         store.finish_trial(sid, 1, Result.failed("too slow", status=Status.TIMEOUT))
         states = [(t.state, t.result.reason if t.result else None) for t in store.trials(sid)]
         assert states == [(TrialState.FAILED, "boom"), (TrialState.TIMEOUT, "too slow")]
-        only = store.trials(sid, states={TrialState.TIMEOUT})
-        assert [t.number for t in only] == [1]
+
+    def test_trials_in_number_order_and_filtered_by_state(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        for n in (3, 0, 4, 1, 2):
+            store.create_trial(sid, n, _candidate(n), asked_after=0)
+        store.finish_trial(sid, 0, _ok())
+        store.finish_trial(sid, 1, Result.failed("boom"))
+        store.finish_trial(sid, 2, Result(status=Status.PRUNED, reason="slow learner"))
+        store.finish_trial(sid, 4, _ok())
+        assert [t.number for t in store.trials(sid)] == [0, 1, 2, 3, 4]
+        assert [t.number for t in store.trials(sid, states={TrialState.COMPLETE})] == [0, 4]
+        failed_or_pruned = [TrialState.FAILED, TrialState.PRUNED]
+        assert [t.number for t in store.trials(sid, states=failed_or_pruned)] == [1, 2]
+        assert [t.number for t in store.trials(sid, states={TrialState.RUNNING})] == [3]
+        assert store.trials(sid, states=()) == []
+
+    def test_trials_belong_to_their_study(self, store: Store) -> None:
+        a = store.create_study("a", {}, seed=0).id
+        b = store.create_study("b", {}, seed=0).id
+        store.create_trial(a, 0, _candidate(0), asked_after=0)
+        store.create_trial(b, 0, _candidate(1), asked_after=0)  # the same number elsewhere
+        store.create_trial(b, 1, _candidate(2), asked_after=0)
+        assert [t.candidate for t in store.trials(a)] == [_candidate(0)]
+        assert [t.candidate for t in store.trials(b)] == [_candidate(1), _candidate(2)]
 
     def test_finished_trial_is_immutable(self, store: Store) -> None:
         sid = store.create_study("s", {}, seed=0).id
         store.create_trial(sid, 0, _candidate(0), asked_after=0)
-        store.finish_trial(sid, 0, Result(metrics={"val_accuracy": 1.0}))
-        with pytest.raises(TrialFinishedError, match="immutable"):
-            store.finish_trial(sid, 0, Result(metrics={"val_accuracy": 2.0}))
-        with pytest.raises(TrialFinishedError):
+        store.finish_trial(sid, 0, _ok(1.0))
+        with pytest.raises(TrialFinishedError, match=r"Trial#0 .* is already COMPLETE.*immutable"):
+            store.finish_trial(sid, 0, _ok(2.0))
+        with pytest.raises(TrialFinishedError, match=r"Trial#0 .* is already COMPLETE"):
             store.restart_trial(sid, 0)
         assert store.trials(sid)[0].metrics == {"val_accuracy": 1.0}
+        assert store.trials(sid)[0].attempts == 1
 
     def test_trial_numbers_are_unique(self, store: Store) -> None:
         sid = store.create_study("s", {}, seed=0).id
-        store.create_trial(sid, 0, _candidate(0), asked_after=0)
-        with pytest.raises(Exception, match="UNIQUE"):
+        first = store.create_trial(sid, 0, _candidate(0), asked_after=0)
+        with pytest.raises(DuplicateTrialError, match="Trial#0 already exists in study 's'"):
             store.create_trial(sid, 0, _candidate(1), asked_after=0)
+        assert issubclass(DuplicateTrialError, ValueError)
+        assert store.trials(sid) == [first]
 
     def test_told_order_and_asked_after(self, store: Store) -> None:
         sid = store.create_study("s", {}, seed=0).id
         for n in range(3):
             store.create_trial(sid, n, _candidate(n), asked_after=n // 2)
+        store.finish_trial(sid, 2, _ok())
         store.mark_told(sid, 2, 0)
         trials = store.trials(sid)
         assert [t.asked_after for t in trials] == [0, 0, 1]
         assert [t.tell_seq for t in trials] == [None, None, 0]
 
+    def test_mark_told_on_finished_trial(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        store.create_trial(sid, 0, _candidate(0), asked_after=0)
+        done = store.finish_trial(sid, 0, _ok(7.0))
+        store.mark_told(sid, 0, 5)
+        (told,) = store.trials(sid)
+        assert told.tell_seq == 5
+        assert (told.state, told.result, told.finished_at) == (
+            done.state,
+            done.result,
+            done.finished_at,
+        )
+        assert done.tell_seq is None  # what was returned before does not change
+
+    def test_restart_counts_attempts(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        first = store.create_trial(sid, 0, _candidate(0), asked_after=0)
+        assert first.attempts == 1
+        again = store.restart_trial(sid, 0)
+        assert again.state is TrialState.RUNNING
+        assert again.attempts == 2
+        assert again.started_at is not None and first.started_at is not None
+        assert again.started_at >= first.started_at
+        third = store.restart_trial(sid, 0)
+        assert third.attempts == 3
+        assert store.trials(sid) == [third]
+        done = store.finish_trial(sid, 0, _ok())
+        assert done.attempts == 3
+        assert store.trials(sid)[0].attempts == 3
+
     def test_find_complete_matches_arch_and_fidelity(self, store: Store) -> None:
         sid = store.create_study("s", {}, seed=0).id
         store.create_trial(sid, 0, _candidate(5, 10), asked_after=0)
         assert store.find_complete(sid, _candidate(5, 10)) is None  # still running
-        store.finish_trial(sid, 0, Result(metrics={"val_accuracy": 50.0}))
-        assert store.find_complete(sid, _candidate(5, 10)) is not None
+        store.finish_trial(sid, 0, _ok(50.0))
+        found = store.find_complete(sid, _candidate(5, 10))
+        assert found is not None and found.number == 0
         assert store.find_complete(sid, _candidate(5, 20)) is None
+        assert store.find_complete(sid, _candidate(5)) is None
         assert store.find_complete(sid, _candidate(6, 10)) is None
+        other = store.create_study("other", {}, seed=0).id
+        assert store.find_complete(other, _candidate(5, 10)) is None
 
-    def test_restart_running_trial(self, store: Store) -> None:
+    def test_find_complete_takes_the_first_complete(self, store: Store) -> None:
         sid = store.create_study("s", {}, seed=0).id
-        store.create_trial(sid, 0, _candidate(0), asked_after=0)
-        again = store.restart_trial(sid, 0)
-        assert again.state is TrialState.RUNNING
+        for n in range(4):
+            store.create_trial(sid, n, _candidate(1), asked_after=0)
+        store.finish_trial(sid, 0, Result.failed("boom"))
+        store.finish_trial(sid, 3, _ok(3.0))
+        found = store.find_complete(sid, _candidate(1))
+        assert found is not None and found.number == 3
+        store.finish_trial(sid, 2, _ok(2.0))
+        store.mark_told(sid, 2, 0)
+        found = store.find_complete(sid, _candidate(1))
+        assert found == store.trials(sid)[2]  # the lowest number, as it is now (told)
+        assert found is not None and found.tell_seq == 0
 
+    def test_missing_keys(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        with pytest.raises(KeyError, match="Trial#9"):
+            store.finish_trial(sid, 9, _ok())
+        with pytest.raises(KeyError, match="Trial#9"):
+            store.restart_trial(sid, 9)
+        with pytest.raises(KeyError, match="Trial#9"):
+            store.mark_told(sid, 9, 0)
+        with pytest.raises(KeyError, match="no study with id 999"):
+            store.create_trial(999, 0, _candidate(0), asked_after=0)
+        with pytest.raises(KeyError, match="no study with id 999"):
+            store.update_study(999, status="finished")
+        with pytest.raises(KeyError, match="no study with id 999"):
+            store.add_event(999, EventKind.STOP)
+        with pytest.raises(KeyError, match="no event with id 999"):
+            store.mark_event_handled(999)
+        assert store.trials(999) == []
+        assert store.find_complete(999, _candidate(0)) is None
+        assert store.pending_events(999) == []
+
+    # -- events -----------------------------------------------------------------------------
     def test_events(self, store: Store) -> None:
         sid = store.create_study("s", {}, seed=0).id
         first = store.add_event(sid, "stop", {"why": "test"})
-        store.add_event(sid, "inject", {"arch": {"d0": 1}})
+        second = store.add_event(sid, EventKind.STOP)
+        assert second > first
         events = store.pending_events(sid)
-        assert [(e.kind, dict(e.payload)) for e in events] == [
-            ("stop", {"why": "test"}), ("inject", {"arch": {"d0": 1}})]
+        assert [(e.id, e.study_id, e.kind, dict(e.payload)) for e in events] == [
+            (first, sid, EventKind.STOP, {"why": "test"}),
+            (second, sid, EventKind.STOP, {}),
+        ]
         store.mark_event_handled(first)
-        assert [e.kind for e in store.pending_events(sid)] == ["inject"]
+        assert [e.id for e in store.pending_events(sid)] == [second]
+        store.mark_event_handled(first)  # twice is harmless
+        assert [e.id for e in store.pending_events(sid)] == [second]
 
-    def test_update_study(self, store: Store) -> None:
-        sid = store.create_study("s", {"a": 1}, seed=0).id
-        store.update_study(sid, status="finished", elapsed_s=12.5, spec={"a": 2})
-        study = store.get_study("s")
-        assert study is not None
-        assert (study.status, study.elapsed_s, dict(study.spec)) == ("finished", 12.5, {"a": 2})
+    def test_event_kind_round_trip(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        for kind in EventKind:
+            store.add_event(sid, kind)
+            store.add_event(sid, kind.value)
+        kinds = [e.kind for e in store.pending_events(sid)]
+        assert kinds == [k for k in EventKind for _ in range(2)]
+        assert all(type(k) is EventKind for k in kinds)
+
+    def test_unknown_event_is_refused(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        with pytest.raises(UnknownEventError, match=r"unknown event kind 'pause'.*'stop'"):
+            store.add_event(sid, "pause", {"why": "test"})
+        assert issubclass(UnknownEventError, ValueError)
+        assert store.pending_events(sid) == []
+
+    def test_events_belong_to_their_study(self, store: Store) -> None:
+        a = store.create_study("a", {}, seed=0).id
+        b = store.create_study("b", {}, seed=0).id
+        event = store.add_event(a, EventKind.STOP)
+        assert store.pending_events(b) == []
+        assert [e.id for e in store.pending_events(a)] == [event]
+
+    # -- threads ----------------------------------------------------------------------------
+    def test_threads_share_a_store(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        n_threads, per_thread = 4, 25
+        errors: list[BaseException] = []
+
+        def work(start: int) -> None:
+            try:
+                for n in range(start, start + per_thread):
+                    store.create_trial(sid, n, _candidate(n), asked_after=0)
+                    store.finish_trial(sid, n, _ok(float(n)))
+                    store.mark_told(sid, n, n)
+            except BaseException as exc:  # reported below, in the test's thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i * per_thread,)) for i in range(n_threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        trials = store.trials(sid)
+        assert [t.number for t in trials] == list(range(n_threads * per_thread))
+        assert all(t.state is TrialState.COMPLETE and t.tell_seq == t.number for t in trials)
+
+    def test_one_thread_wins_a_duplicate_number(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        outcomes: list[str] = []
+        barrier = threading.Barrier(4)
+
+        def work(i: int) -> None:
+            barrier.wait()
+            try:
+                store.create_trial(sid, 0, _candidate(i), asked_after=0)
+                outcomes.append("created")
+            except DuplicateTrialError:
+                outcomes.append("duplicate")
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(outcomes) == ["created", "duplicate", "duplicate", "duplicate"]
+        assert len(store.trials(sid)) == 1

@@ -11,15 +11,17 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
+# Everything the README demonstrates needs the optional extras too (ONNX export, the report's
+# plots, CSV tasks), so both targets install nasforge[all].
 $(VENV)/.stamp-install: $(PY) $(SRC)
-	$(PIP) -q -e .
+	$(PIP) -q -e '.[all]'
 	touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-install
-	$(PIP) -q -e '.[dev,bench]'
+	$(PIP) -q -e '.[all,dev,bench]'
 	touch $@
 
-## install: create .venv if missing and install nasforge into it (quick when nothing changed)
+## install: create .venv if missing and install nasforge[all] into it (quick when nothing changed)
 install: $(VENV)/.stamp-install
 
 dev: $(VENV)/.stamp-dev

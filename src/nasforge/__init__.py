@@ -3,6 +3,9 @@
 Search spaces, strategies and evaluators as swappable parts, a study loop that stores every trial
 in SQLite and resumes a killed run with nothing lost, and export of the winner.
 
+``import nasforge`` is cheap: the subpackages (``nasforge.space``, ``nasforge.strategy`` ...) and
+the names below are imported on first use (PEP 562), so torch loads only when something needs it.
+
 Example:
     >>> import nasforge as nf
     >>> study = nf.search(task="digits", space="mlp", strategy="random",
@@ -13,17 +16,45 @@ Example:
 
 from __future__ import annotations
 
-from nasforge import evaluate, execute, space, strategy, tasks
-from nasforge.architecture import Architecture
-from nasforge.errors import ConfigError, InvalidArchitectureError, NasforgeError
-from nasforge.export import load
-from nasforge.objective import Objective
-from nasforge.run.api import open_study, resume, search
-from nasforge.run.spec import Budget, RunSpec, load_spec
-from nasforge.run.study import Study
-from nasforge.trial import Candidate, Result, Status, Trial, TrialState
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from nasforge import evaluate, execute, export, report, space, strategy, tasks
+    from nasforge.architecture import Architecture
+    from nasforge.errors import ConfigError, InvalidArchitectureError, NasforgeError
+    from nasforge.export import load
+    from nasforge.objective import Objective
+    from nasforge.run.api import open_study, resume, search
+    from nasforge.run.spec import Budget, RunSpec, load_spec
+    from nasforge.run.study import Study
+    from nasforge.trial import Candidate, Result, Status, Trial, TrialState
+
+_SUBPACKAGES = ("evaluate", "execute", "export", "report", "space", "strategy", "tasks")
+
+# name -> the module that defines it (the TYPE_CHECKING imports above say the same to mypy).
+_NAMES = {
+    "Architecture": "nasforge.architecture",
+    "Budget": "nasforge.run.spec",
+    "Candidate": "nasforge.trial",
+    "ConfigError": "nasforge.errors",
+    "InvalidArchitectureError": "nasforge.errors",
+    "NasforgeError": "nasforge.errors",
+    "Objective": "nasforge.objective",
+    "Result": "nasforge.trial",
+    "RunSpec": "nasforge.run.spec",
+    "Status": "nasforge.trial",
+    "Study": "nasforge.run.study",
+    "Trial": "nasforge.trial",
+    "TrialState": "nasforge.trial",
+    "load": "nasforge.export",
+    "load_spec": "nasforge.run.spec",
+    "open_study": "nasforge.run.api",
+    "resume": "nasforge.run.api",
+    "search": "nasforge.run.api",
+}
 
 __all__ = [
     "Architecture",
@@ -42,12 +73,30 @@ __all__ = [
     "__version__",
     "evaluate",
     "execute",
+    "export",
     "load",
     "load_spec",
     "open_study",
+    "report",
     "resume",
     "search",
     "space",
     "strategy",
     "tasks",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a subpackage or a public name on first access, then cache it in the module."""
+    if name in _SUBPACKAGES:
+        value: Any = importlib.import_module(f"{__name__}.{name}")
+    elif name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+import pytest
 
 from nasforge.architecture import Architecture
 from nasforge.objective import Objective
@@ -40,3 +43,16 @@ def test_html_report_lists_top_trials_and_failures(tmp_path: Path) -> None:
     text = path.read_text()
     assert "Top trials" in text and "data:image/png;base64," in text
     assert text.count("<tr>") >= 1 + sum(t.state is TrialState.COMPLETE for t in study.trials())
+
+
+def test_html_report_without_matplotlib_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = parse_spec({"task": "toy", "space": "toy", "strategy": "random", "executor": "inline",
+                       "evaluator": "toy", "budget": {"trials": 3}, "root": str(tmp_path),
+                       "export_best": False})
+    study = Study.create(spec).run()
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the plot extra were missing
+    text = write_report(study, tmp_path / "r.html").read_text()
+    assert "data:image/png" not in text and "Top trials" in text
+    assert "pip install &#x27;nasforge[plot]&#x27;" in text

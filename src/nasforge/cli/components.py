@@ -7,8 +7,6 @@ from rich.console import Console
 from rich.table import Table
 
 from nasforge.cli.main import app, user_errors
-from nasforge.config import params_model
-from nasforge.run import parts
 
 
 @app.command(epilog="Example: nasforge components strategy")
@@ -17,6 +15,9 @@ def components(
     kind: str = typer.Argument("all", help="space, strategy, evaluator, task, executor or all."),
 ) -> None:
     """List the registered components and their parameters (what YAML sections accept)."""
+    from nasforge.config import params_model
+    from nasforge.run import parts
+
     registries = parts.registries()
     if kind != "all" and kind not in registries:
         from nasforge.errors import ConfigError, Problem
@@ -27,7 +28,7 @@ def components(
     table = Table(header_style="bold")
     table.add_column("kind")
     table.add_column("name")
-    table.add_column("parameters (default)", overflow="fold")
+    table.add_column("parameters (default)")
     for name, registry in registries.items():
         if kind not in ("all", name):
             continue

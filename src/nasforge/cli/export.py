@@ -8,7 +8,6 @@ import typer
 from rich.console import Console
 
 from nasforge.cli.main import app, user_errors
-from nasforge.run.study import Study
 
 
 @app.command(epilog="Example: nasforge export runs/demo --trial 12 --out exported/")
@@ -24,8 +23,25 @@ def export(
 
     Load it back with nasforge.load(OUT), without the study.
     """
+    from nasforge.errors import ConfigError, Problem
+    from nasforge.export import ExportExistsError
+    from nasforge.imports import MissingDependencyError
+    from nasforge.run.study import Study
+
     study = Study.open(study_dir)
-    info = study.export(out, trial=trial, onnx=onnx, overwrite=overwrite)
+    # The library's messages name its Python arguments; say the same with this command's options.
+    try:
+        info = study.export(out, trial=trial, onnx=onnx, overwrite=overwrite)
+    except ExportExistsError as exc:
+        raise ConfigError([Problem(
+            "--out", f"export directory {exc.path} already exists and is not empty",
+            "pass --overwrite to replace an earlier export, or choose another --out")]) from None
+    except MissingDependencyError as exc:
+        if exc.extra != "onnx":
+            raise
+        raise ConfigError([Problem(
+            "--onnx", f"{exc.feature} needs the {exc.module!r} package, which is not installed",
+            f"{exc.install}, or pass --no-onnx to export without model.onnx")]) from None
     console = Console()
     console.print(f"exported to {info.out_dir}")
     if info.onnx is not None:

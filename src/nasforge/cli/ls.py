@@ -9,17 +9,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nasforge.cli.main import app, user_errors
-from nasforge.errors import ConfigError, Problem
-from nasforge.run.study import DB_NAME
-from nasforge.store.sqlite import SQLiteStore, StoreError
-from nasforge.trial import TrialState
+from nasforge.cli.main import app, format_number, user_errors
 
 
 @app.command(name="ls", epilog="Example: nasforge ls runs")
 @user_errors
 def ls(root: Path = typer.Argument(Path("runs"), help="Folder holding study folders.")) -> None:
     """List the studies under ROOT with their status, trial counts and best result."""
+    from nasforge.errors import ConfigError, Problem
+    from nasforge.run.study import DB_NAME
+    from nasforge.store.sqlite import SQLiteStore, StoreError
+    from nasforge.trial import TrialState
+
     if not root.is_dir():
         raise ConfigError(
             [
@@ -54,13 +55,13 @@ def ls(root: Path = typer.Argument(Path("runs"), help="Folder holding study fold
             best = ""
             if values:
                 pick = max(values) if objective.get("direction", "max") == "max" else min(values)
-                best = f"{objective['metric']} {pick:.4g}"
+                best = f"{objective['metric']} {format_number(pick)}"
             table.add_row(
                 study.name,
                 study.status,
-                str(len(trials)),
-                str(len(complete)),
-                str(len(failed)),
+                format_number(len(trials)),
+                format_number(len(complete)),
+                format_number(len(failed)),
                 best,
                 str(db.parent),
             )

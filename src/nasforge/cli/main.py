@@ -1,7 +1,10 @@
-"""The ``nasforge`` command: search, resume, ls, show, export.
+"""The ``nasforge`` command: search, resume, ls, show, export, components, delete.
 
 User mistakes (a bad config, a missing study) print one clear message and exit with code 2;
 they never show a traceback.
+
+``nasforge --help`` stays fast because command modules import only typer and rich at the top;
+whatever needs torch, numpy or the study machinery is imported inside the command function.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from nasforge.errors import NasforgeError
 
@@ -23,7 +27,8 @@ app = typer.Typer(
     name="nasforge",
     help="Neural Architecture Search on PyTorch.\n\nStart with: nasforge search examples/demo.yaml",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -38,16 +43,47 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except NasforgeError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def format_number(value: float | None) -> str:
+    """The one number format of the command's tables: 98.88, 125.0k, 3.2M, 1.5G.
+
+    Integers below 10,000 print in full (``8``, ``2048``); ``None`` prints as an empty cell.
+    """
+    if value is None:
+        return ""
+    if abs(value) >= 1e9:
+        return f"{value / 1e9:.3g}G"
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if abs(value) >= 1e4:
+        return f"{value / 1e3:.1f}k"
+    return f"{value:.4g}"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from nasforge import __version__
+
+        typer.echo(f"nasforge {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help="Log each failed trial and resume details."
+    ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the nasforge version and exit.",
     ),
 ) -> None:
     logging.basicConfig(
@@ -57,7 +93,7 @@ def _root(
 
 
 def _register() -> None:
-    from nasforge.cli import components, export, ls, resume, search, show  # noqa: F401
+    from nasforge.cli import components, delete, export, ls, resume, search, show  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         load_plugins()
         app(args=argv, prog_name="nasforge")
     except NasforgeError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

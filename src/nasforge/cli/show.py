@@ -9,9 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nasforge.cli.main import app, user_errors
-from nasforge.run.study import Study, summary
-from nasforge.trial import TrialState
+from nasforge.cli.main import app, format_number, user_errors
 
 SHOWN = ("val_accuracy", "test_accuracy", "params", "flops", "train_seconds", "epochs")
 
@@ -19,17 +17,26 @@ SHOWN = ("val_accuracy", "test_accuracy", "params", "flops", "train_seconds", "e
 HEADERS = {"val_accuracy": "val %", "test_accuracy": "test %", "train_seconds": "train s"}
 
 
-def _fmt(value: float | None) -> str:
-    """Compact numbers: 98.88, 125.0k, 3.2M."""
-    if value is None:
-        return ""
-    if abs(value) >= 1e9:
-        return f"{value / 1e9:.3g}G"
-    if abs(value) >= 1e6:
-        return f"{value / 1e6:.3g}M"
-    if abs(value) >= 1e4:
-        return f"{value / 1e3:.1f}k"
-    return f"{value:.4g}"
+def _text_column(
+    table: Table, console: Console, header: str, cells: list[str], rows: list[list[str]]
+) -> None:
+    """Add a last column of text that wraps between words, never inside one that fits.
+
+    ``rows`` are the cells of the columns already added. The new column is made at least as wide
+    as its longest word, as far as the console allows; only a word longer than the whole free
+    width is folded (split), as a last resort.
+    """
+    widths = [len(_plain(c.header)) for c in table.columns]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    used = 1 + sum(w + 3 for w in widths)  # left edge; per column: content, padding, border
+    free = max(console.width - used - 3, len(header))
+    longest = max((len(w) for cell in cells for w in cell.split()), default=0)
+    table.add_column(header, min_width=min(longest, free), overflow="fold")
+
+
+def _plain(header: object) -> str:
+    return header if isinstance(header, str) else str(header)
 
 
 @app.command(epilog="Example: nasforge show runs/demo --top 5")
@@ -39,7 +46,15 @@ def show(
     top: int = typer.Option(10, min=1, help="How many of the best trials to list."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead."),
 ) -> None:
-    """Show the top trials of a study as a table, and every failed trial with its reason."""
+    """Show the top trials of a study as a table, and every failed trial with its reason.
+
+    Architectures print in their space's readable form (decision=value pairs, or NB201
+    strings); numbers print as 98.88, 125.0k, 3.2M throughout.
+    """
+    from nasforge.run.finish import summary
+    from nasforge.run.study import Study
+    from nasforge.trial import TrialState
+
     study = Study.open(study_dir)
     console = Console()
     if as_json:
@@ -49,23 +64,34 @@ def show(
     columns = list(dict.fromkeys([*objective_metrics, *SHOWN]))
     trials = study.trials()
     present = [c for c in columns if any(c in t.metrics for t in trials)]
-    table = Table(title=f"{study.name}: top {top} of {len(trials)} trials "
-                  f"({', '.join(map(str, study.spec.objectives))})", header_style="bold")
-    table.add_column("#", justify="right")
+    best = study.ranked()[:top]
+    objectives = ", ".join(map(str, study.spec.objectives))
+    table = Table(
+        title=f"{study.name}: top {format_number(top)} of {format_number(len(trials))} trials "
+        f"({objectives})",
+        header_style="bold",
+    )
+    # Trial numbers are identifiers (``--trial 12``), so they print in full.
+    table.add_column("#", justify="right", no_wrap=True)
     for column in present:
-        table.add_column(HEADERS.get(column, column), justify="right")
-    table.add_column("architecture", overflow="fold")
-    for trial in study.ranked()[:top]:
-        table.add_row(str(trial.number), *(_fmt(trial.metrics.get(c)) for c in present),
-                      study.parts.space.format(trial.arch))
+        table.add_column(HEADERS.get(column, column), justify="right", no_wrap=True)
+    rows = [[str(t.number), *(format_number(t.metrics.get(c)) for c in present)] for t in best]
+    archs = [study.parts.space.format(t.arch) for t in best]
+    _text_column(table, console, "architecture", archs, rows)
+    for row, arch in zip(rows, archs, strict=True):
+        table.add_row(*row, arch)
     console.print(table)
-    bad = [t for t in trials if t.state not in (TrialState.COMPLETE,)]
+    bad = [t for t in trials if t.state is not TrialState.COMPLETE]
     if bad:
         failures = Table(title="not completed", header_style="bold")
-        failures.add_column("#", justify="right")
-        failures.add_column("state")
-        failures.add_column("reason", overflow="fold")
-        for trial in bad:
-            reason = trial.result.reason if trial.result else "running, or killed while running"
-            failures.add_row(str(trial.number), trial.state.value, reason or "")
+        failures.add_column("#", justify="right", no_wrap=True)
+        failures.add_column("state", no_wrap=True)
+        reasons = [
+            (t.result.reason or "") if t.result else "running, or killed while running"
+            for t in bad
+        ]
+        rows = [[str(t.number), t.state.value] for t in bad]
+        _text_column(failures, console, "reason", reasons, rows)
+        for row, reason in zip(rows, reasons, strict=True):
+            failures.add_row(*row, reason)
         console.print(failures)

@@ -14,13 +14,31 @@ Example:
 
 from __future__ import annotations
 
-from nasforge.export._errors import ExportError, ExportNotFoundError
-from nasforge.export._export import FORMAT, ExportInfo, export_model
-from nasforge.export._load import load, load_onnx_session, read_metadata
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nasforge.export._errors import ExportError, ExportExistsError, ExportNotFoundError
+    from nasforge.export._export import FORMAT, ExportInfo, export_model
+    from nasforge.export._load import load, load_onnx_session, read_metadata
+
+# Imported on first use (PEP 562): the errors are cheap, the rest needs torch.
+_NAMES = {
+    "FORMAT": "nasforge.export._export",
+    "ExportError": "nasforge.export._errors",
+    "ExportExistsError": "nasforge.export._errors",
+    "ExportInfo": "nasforge.export._export",
+    "ExportNotFoundError": "nasforge.export._errors",
+    "export_model": "nasforge.export._export",
+    "load": "nasforge.export._load",
+    "load_onnx_session": "nasforge.export._load",
+    "read_metadata": "nasforge.export._load",
+}
 
 __all__ = [
     "FORMAT",
     "ExportError",
+    "ExportExistsError",
     "ExportInfo",
     "ExportNotFoundError",
     "export_model",
@@ -28,3 +46,15 @@ __all__ = [
     "load_onnx_session",
     "read_metadata",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_NAMES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nasforge.errors import NasforgeError
 
 
@@ -15,6 +17,24 @@ class ExportError(NasforgeError, ValueError):
 
 class ExportNotFoundError(ExportError, FileNotFoundError):
     """An export directory, or a file an export needs, does not exist."""
+
+
+class ExportExistsError(ExportError, FileExistsError):
+    """The export directory exists and is not empty, and overwriting was not asked for.
+
+    Attributes:
+        path: the export directory.
+
+    The message gives the Python fix (``overwrite=True``); the command line catches this error
+    and names its own option (``--overwrite``) instead.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"export directory {path} already exists and is not empty "
+            "(fix: pass overwrite=True to replace an earlier export, or choose another path)"
+        )
 
 
 class StandaloneUnsupportedError(ExportError):

@@ -39,7 +39,7 @@ from torch import nn
 
 from nasforge.architecture import Architecture
 from nasforge.export._codegen import generate_standalone
-from nasforge.export._errors import ExportError, StandaloneUnsupportedError
+from nasforge.export._errors import ExportError, ExportExistsError, StandaloneUnsupportedError
 from nasforge.export._onnx import (
     INPUT_NAME,
     OUTPUT_NAME,
@@ -48,6 +48,7 @@ from nasforge.export._onnx import (
     compare,
     export_onnx,
 )
+from nasforge.imports import require_extra
 from nasforge.space.base import SPACES, SearchSpace
 from nasforge.tasks.base import TaskInfo
 
@@ -150,9 +151,12 @@ def export_model(
 
     Raises:
         InvalidArchitectureError: ``arch`` is not in ``space``.
+        ExportExistsError: ``out_dir`` exists and is not empty, and ``overwrite`` is false.
         ExportError: ``exporter``, ``rtol`` or ``atol`` is invalid, the weights do not fit
-            ``space.build(arch, task)``, ``out_dir`` exists and is not empty, ONNX export fails,
-            or onnxruntime disagrees with PyTorch beyond ``atol + rtol * max|output|``.
+            ``space.build(arch, task)``, ``out_dir`` is to be overwritten but holds no export,
+            ONNX export fails, or onnxruntime disagrees with PyTorch beyond
+            ``atol + rtol * max|output|``.
+        MissingDependencyError: ``onnx`` is true and the ``onnx`` extra is not installed.
     """
     if exporter not in ("auto", "dynamo", "torchscript"):
         raise ExportError(
@@ -164,6 +168,8 @@ def export_model(
             raise ExportError(f"{label} must be a finite number >= 0, got {value!r}")
     out = Path(out_dir).absolute()
     _check_target(out, overwrite)
+    if onnx:
+        require_extra("onnx", "ONNX export", "pass onnx=False to export without model.onnx")
     # Building layers (ours, the generated module's, the exporters') draws initial weights from
     # the global torch RNG; a user's seeded run must not be shifted by exporting.
     with torch.random.fork_rng(devices=[]):
@@ -307,10 +313,7 @@ def _check_target(out: Path, overwrite: bool) -> None:
     if not any(out.iterdir()):
         return
     if not overwrite:
-        raise ExportError(
-            f"export directory {out} already exists and is not empty "
-            "(fix: pass overwrite=True to replace an earlier export, or choose another path)"
-        )
+        raise ExportExistsError(out)
     if not (out / METADATA_FILE).is_file():
         raise ExportError(
             f"refusing to overwrite {out}: it is not empty and holds no {METADATA_FILE}, so it "

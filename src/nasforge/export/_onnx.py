@@ -1,8 +1,10 @@
 """ONNX export with a dynamic batch axis, verified against PyTorch with onnxruntime.
 
 torch 2.9+ defaults to the ``torch.export``-based ("dynamo") exporter, which needs onnxscript
-(a nasforge dependency) and works offline on CPU. The older TorchScript exporter is kept as a
-fallback for models the dynamo exporter rejects; which one ran is recorded in the metadata.
+and works offline on CPU. onnx, onnxscript and onnxruntime come with the ``onnx`` extra
+(``pip install 'nasforge[onnx]'``) and are imported only here, when a file is written or checked.
+The older TorchScript exporter is kept as a fallback for models the dynamo exporter rejects;
+which one ran is recorded in the metadata.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from torch import nn
 
 from nasforge.export._errors import ExportError
+from nasforge.imports import try_import
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -149,7 +152,9 @@ def export_onnx(model: nn.Module, example: torch.Tensor, path: Path, exporter: E
 
 
 def opset_of(path: Path) -> int:
-    import onnx
+    with try_import("onnx", "Reading an ONNX file") as imports:
+        import onnx
+    imports.check()
 
     proto = onnx.load(str(path), load_external_data=False)
     return next((int(o.version) for o in proto.opset_import if o.domain in ("", "ai.onnx")), -1)
@@ -157,12 +162,9 @@ def opset_of(path: Path) -> int:
 
 def session(path: Path, providers: list[str] | None = None) -> onnxruntime.InferenceSession:
     """An onnxruntime session for ``path`` (CPU unless ``providers`` say otherwise)."""
-    try:
+    with try_import("onnx", "Running an ONNX export") as imports:
         import onnxruntime as ort
-    except ImportError as exc:  # a dependency, but environments get trimmed
-        raise ExportError(
-            "loading an ONNX export needs onnxruntime (fix: pip install onnxruntime)"
-        ) from exc
+    imports.check()
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: the optimiser's notes are not the user's
     return ort.InferenceSession(

@@ -1,6 +1,8 @@
 """A self-contained HTML report of a study: summary, history plot, top trials, failures.
 
 Plots are drawn with matplotlib and embedded as PNG, so the file opens offline anywhere.
+matplotlib comes with the ``plot`` extra (``pip install 'nasforge[plot]'``); without it the report
+is written without plots and says what to install.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nasforge.imports import MissingDependencyError, try_import
 from nasforge.report.data import history, pareto_trials, state_counts
 from nasforge.trial import TrialState
 
@@ -36,10 +39,13 @@ def _png(fig: object) -> str:
 
 
 def _history_plot(study: Study) -> str:
-    import matplotlib
+    """The history plot as base64 PNG; :class:`MissingDependencyError` without matplotlib."""
+    with try_import("plot", "Drawing the report's plots") as imports:
+        import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    imports.check()
 
     points = history(study.trials(), study.spec.objectives)
     metric = study.spec.objectives[0].metric
@@ -69,7 +75,10 @@ def _fmt(value: float | None) -> str:
 
 
 def write_report(study: Study, path: str | Path) -> Path:
-    """Write the report of ``study`` to ``path`` and return the path."""
+    """Write the report of ``study`` to ``path`` and return the path.
+
+    Without matplotlib (the ``plot`` extra) the report has no plot but says what to install.
+    """
     path = Path(path)
     trials = study.trials()
     metrics = list(dict.fromkeys([*(o.metric for o in study.spec.objectives), *_COLUMNS]))
@@ -83,7 +92,10 @@ def write_report(study: Study, path: str | Path) -> Path:
              f"Task {html.escape(study.spec.task.name)}, space {html.escape(study.spec.space.name)}"
              f", strategy {html.escape(study.spec.strategy.name)}, seed {study.spec.seed}.</p>"]
     if any(t.state is TrialState.COMPLETE for t in trials):
-        parts.append(f'<img alt="history" src="data:image/png;base64,{_history_plot(study)}">')
+        try:
+            parts.append(f'<img alt="history" src="data:image/png;base64,{_history_plot(study)}">')
+        except MissingDependencyError as exc:
+            parts.append(f"<p>No history plot: {html.escape(str(exc))}.</p>")
     header = "".join(f"<th>{html.escape(m)}</th>" for m in metrics)
     rows = []
     for t in study.ranked()[:20]:

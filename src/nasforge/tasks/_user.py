@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from nasforge.errors import ConfigError, DataNotFoundError, Problem
+from nasforge.imports import try_import
 from nasforge.tasks._split import encode_labels, make_split, standardize, stratified_split
 from nasforge.tasks.base import TASKS, Kind, Task, TaskData, TaskInfo
 
@@ -253,7 +254,7 @@ class ArrayTask(Task):
 
 @TASKS.register("csv")
 class CsvTask(Task):
-    """A tabular task from a CSV file read with pandas.
+    """A tabular task from a CSV file read with pandas (the ``pandas`` extra).
 
     Every column but ``target`` is a feature unless ``features`` names them. Features must be
     numeric and complete; labels may be anything (mapped to ``0..K-1`` in sorted order, names
@@ -294,7 +295,10 @@ class CsvTask(Task):
         self.standardize = standardize
 
     def _read(self, path: str, field: str) -> tuple[np.ndarray, np.ndarray]:
-        import pandas as pd  # imported lazily: pandas is slow to import
+        # Imported here: pandas is slow to import, and optional (the ``pandas`` extra).
+        with try_import("pandas", "Reading a CSV task") as imports:
+            import pandas as pd
+        imports.check()
 
         if not os.path.isfile(path):
             raise DataNotFoundError(

@@ -18,7 +18,7 @@ from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
 from nasforge.space._layers import build_layers, check_layers, layers_declaration
 from nasforge.space._primitives import Structure
-from nasforge.space.base import SearchSpace
+from nasforge.space.base import SearchSpace, format_decisions, parse_decisions
 from nasforge.tasks.base import Kind
 
 if TYPE_CHECKING:
@@ -79,6 +79,23 @@ class StructuredSpace(SearchSpace):
 
     def enumerate(self) -> Iterator[Architecture]:
         return self.structure.enumerate()
+
+    def format(self, arch: Architecture) -> str:
+        """``decision=value`` pairs in table order, e.g. ``stage0.depth=2 stage0.0.kernel=5``."""
+        return format_decisions(arch, self.decisions)
+
+    def parse(self, text: str) -> Architecture:
+        """Read :meth:`format`'s form (values typed by the declared options) or canonical JSON."""
+
+        def options(name: str) -> tuple[Any, ...] | None:
+            try:
+                return self.structure.decision(name).options
+            except KeyError:
+                return None
+
+        arch = parse_decisions(text, options)
+        self.validate(arch)
+        return arch
 
     def resolve(self, arch: Architecture) -> Any:
         """The declaration with each decision replaced by its value in ``arch``."""

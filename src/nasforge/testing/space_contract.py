@@ -105,10 +105,21 @@ class SearchSpaceContract:
     def test_string_round_trips(self, space: SearchSpace) -> None:
         for arch in self._samples(space, seed=6):
             assert Architecture.parse(str(arch)) == arch
-            assert space.parse(str(arch)) == arch
+            assert space.parse(str(arch)) == arch, "parse must accept the canonical JSON form"
             text = space.format(arch)
-            assert isinstance(text, str)
-            assert space.parse(text) == arch
+            assert isinstance(text, str) and text.strip(), "format gives a non-empty string"
+            assert "\n" not in text, "format gives one line (it is printed in tables)"
+            parsed = space.parse(text)
+            # Equality is by canonical JSON, so 1, 1.0, True and "1" all differ: types survive.
+            assert parsed == arch, f"parse(format(a)) != a for {text!r}"
+            assert space.format(parsed) == text
+
+    def test_parse_rejects_malformed_text(self, space: SearchSpace) -> None:
+        # InvalidArchitectureError is a ValueError; a plain ValueError from the JSON reader is
+        # accepted too.
+        for junk in ("=", "no decision here", '{"unclosed": '):
+            with pytest.raises(ValueError):
+                space.parse(junk)
 
     def test_validate_rejects_junk(self, space: SearchSpace) -> None:
         arch = space.sample(_rng(8))

@@ -21,12 +21,14 @@ from nasforge.testing.toys import ToySpace, toy_optimum, toy_result
 from nasforge.trial import Candidate, Result
 
 # Promotions ask an architecture again at a higher fidelity, so archs repeat (candidates don't),
-# and part of the budget goes to promotions: budgets measured over 10 seeds, with margin.
-CASES: dict[str, tuple[Callable[[], Strategy], int]] = {
-    "successive_halving": (lambda: SuccessiveHalving(), 400),
-    "successive_halving_2_rungs": (lambda: SuccessiveHalving(rungs=[12, 200]), 400),
-    "hyperband": (lambda: Hyperband(), 400),
-    "bohb": (lambda: BOHB(), 256),
+# and part of the budget goes to promotions. The second item is the budget within which the
+# contract's toy optimum must be found (BOHB: 71-243 trials over seeds 0-9), ``None`` for the
+# strategies whose new architectures are uniform draws: they do not beat random search there.
+CASES: dict[str, tuple[Callable[[], Strategy], int | None]] = {
+    "successive_halving": (lambda: SuccessiveHalving(), None),
+    "successive_halving_2_rungs": (lambda: SuccessiveHalving(rungs=[12, 200]), None),
+    "hyperband": (lambda: Hyperband(), None),
+    "bohb": (lambda: BOHB(), 320),
 }
 
 
@@ -41,8 +43,12 @@ class TestMultiFidelityContract(StrategyContract):
         return CASES[case][0]
 
     @pytest.fixture
+    def beats_random(self, case: str) -> bool:
+        return CASES[case][1] is not None
+
+    @pytest.fixture
     def optimum_budget(self, case: str) -> int:
-        return CASES[case][1]
+        return CASES[case][1] or 0
 
     @pytest.fixture
     def unique_asks(self) -> bool:

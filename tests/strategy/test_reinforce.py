@@ -28,10 +28,6 @@ class TestReinforceContract(StrategyContract):
     def strategy_factory(self) -> StrategyFactory:
         return lambda: REINFORCE()
 
-    @pytest.fixture
-    def optimum_budget(self) -> int:
-        return 100  # random search needs ~128 on average; measured worst of 10 seeds: 52
-
 
 def test_policy_moves_towards_rewarded_choice(stepper: Any) -> None:
     space = ToySpace()

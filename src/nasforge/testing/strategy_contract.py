@@ -11,9 +11,11 @@ fixture returning a callable that makes a fresh, un-set-up strategy::
         def strategy_factory(self):
             return lambda: MyStrategy(alpha=0.5)
 
-Optional fixtures to override: ``optimum_budget`` (trials within which the toy optimum must be
-found; default: the toy space's size) and ``unique_asks`` (whether the strategy promises never to
-ask an architecture twice; default ``True``).
+Optional fixtures to override: ``beats_random`` (whether the strategy must find the toy optimum
+far sooner than random search; default ``True``: set it ``False`` only for strategies that do not
+optimise, such as random search itself), ``optimum_budget`` (the trials it has for that; default
+:data:`DEFAULT_OPTIMUM_BUDGET`, at most :data:`MAX_OPTIMUM_BUDGET`) and ``unique_asks`` (whether
+the strategy promises never to ask an architecture twice; default ``True``).
 
 Everything runs on :class:`~nasforge.testing.toys.ToySpace` with the toy score, in step (no
 threads, no clocks), with the study loop's asynchronous interleaving simulated by
@@ -43,6 +45,31 @@ StrategyFactory = Callable[[], Strategy]
 
 OBJECTIVES = [Objective(metric=metrics.VAL_ACCURACY, direction="max")]
 """The objective the contract optimises: the toy evaluator's ``val_accuracy``."""
+
+OPTIMUM_SPACE = ToySpace(n_decisions=7, n_options=3)
+"""The space of :meth:`StrategyContract.test_finds_toy_optimum`: ``3**7 = 2187`` architectures."""
+OPTIMUM_SEEDS = (0, 1, 2)
+"""The seeds of that test: the optimum must be found with each of them."""
+DEFAULT_OPTIMUM_BUDGET = 128
+"""Trials within which the optimum must be found, unless the ``optimum_budget`` fixture says more.
+
+Random search (no repeats) asks the optimum within ``B`` trials with probability ``B / N``: its
+asks are a uniformly random order of the ``N`` architectures. At 128 of 2187 that is 5.9% per
+seed and ``(128 / 2187) ** 3 = 2e-4`` for all three seeds. The guided built-in strategies need
+10-90 trials (BOHB, up to about 250, is given more); random search about 500-2100.
+"""
+MAX_RANDOM_PASS = 0.01
+"""The highest probability with which random search may meet the bar (the optimum within the
+budget, with every seed of :data:`OPTIMUM_SEEDS`); with a larger budget a strategy that does not
+optimise would pass too often for the test to show anything."""
+MAX_OPTIMUM_BUDGET = int(OPTIMUM_SPACE.size * MAX_RANDOM_PASS ** (1 / len(OPTIMUM_SEEDS)))
+"""The largest ``optimum_budget`` the contract accepts (471 trials)."""
+
+
+def random_pass_probability(budget: int, space: ToySpace = OPTIMUM_SPACE) -> float:
+    """The probability that random search asks the toy optimum within ``budget`` trials with
+    every seed of :data:`OPTIMUM_SEEDS` (seeds draw independently)."""
+    return min(1.0, budget / space.size) ** len(OPTIMUM_SEEDS)
 
 
 def make_trial(
@@ -211,6 +238,22 @@ def best_score(run: Run, space: ToySpace) -> float:
     return max((toy_score(a, space) for a in run.archs), default=0.0)
 
 
+def asks_until_optimum(strategy: Strategy, space: ToySpace, budget: int) -> Run:
+    """Drive ``strategy`` (set up) like :func:`run_async` until it asks the toy optimum.
+
+    Stops right after that ask, after ``budget`` asks, or when the strategy is exhausted. The
+    asks are those of ``run_async(strategy, space, budget)`` up to there: the driver's next step
+    does not depend on how far it will go.
+    """
+    driver = AsyncDriver(strategy, space)
+    optimum = toy_optimum(space)
+    for n_asked in range(1, budget + 1):
+        run = driver.advance(n_asked)
+        if len(run.asked) < n_asked or run.asked[-1].arch == optimum:
+            break
+    return driver.run
+
+
 _CHILD = """
 import pickle, sys
 sys.path[:0] = pickle.loads(bytes.fromhex(sys.argv[1]))
@@ -230,8 +273,12 @@ class StrategyContract:
         raise NotImplementedError("define a strategy_factory fixture returning a fresh strategy")
 
     @pytest.fixture
+    def beats_random(self) -> bool:
+        return True
+
+    @pytest.fixture
     def optimum_budget(self) -> int:
-        return int(ToySpace().size)
+        return DEFAULT_OPTIMUM_BUDGET
 
     @pytest.fixture
     def unique_asks(self) -> bool:
@@ -369,12 +416,32 @@ class StrategyContract:
         run_async(strategy, space, 5)
         assert pickle.loads(pickle.dumps(strategy)) == strategy
 
-    @pytest.mark.parametrize("seed", [0, 1, 2])
+    @pytest.mark.parametrize("seed", OPTIMUM_SEEDS)
     def test_finds_toy_optimum(
-        self, strategy_factory: StrategyFactory, optimum_budget: int, seed: int
+        self,
+        strategy_factory: StrategyFactory,
+        beats_random: bool,
+        optimum_budget: int,
+        seed: int,
     ) -> None:
-        space = ToySpace()
-        run = run_async(self._setup(strategy_factory, space, seed), space, optimum_budget)
+        """Beats random search: the optimum of :data:`OPTIMUM_SPACE` within the budget.
+
+        Random search meets this bar with every seed with probability
+        :func:`random_pass_probability` (at most :data:`MAX_RANDOM_PASS`).
+        """
+        if not beats_random:
+            pytest.skip("declared not to beat random search (beats_random is False)")
+        space = OPTIMUM_SPACE
+        if random_pass_probability(optimum_budget, space) > MAX_RANDOM_PASS:
+            pytest.fail(
+                f"optimum_budget={optimum_budget} lets random search pass with probability "
+                f"{random_pass_probability(optimum_budget, space):.1%} on the "
+                f"{space.size:.0f}-architecture toy space; use at most {MAX_OPTIMUM_BUDGET}, or "
+                "set beats_random to False for a strategy that does not optimise"
+            )
+        run = asks_until_optimum(self._setup(strategy_factory, space, seed), space, optimum_budget)
         assert toy_optimum(space) in run.archs, (
-            f"optimum not found in {optimum_budget} trials (best score {best_score(run, space)})"
+            f"optimum not found in {optimum_budget} trials with seed {seed} (best score "
+            f"{best_score(run, space):.3f}); random search does that well with probability "
+            f"{optimum_budget / space.size:.1%}"
         )

@@ -67,7 +67,8 @@ def show(
     best = study.ranked()[:top]
     objectives = ", ".join(map(str, study.spec.objectives))
     table = Table(
-        title=f"{study.name}: top {format_number(top)} of {format_number(len(trials))} trials "
+        title=f"{study.name}: top {format_number(len(best))} of {format_number(len(trials))} "
+        "trials "
         f"({objectives})",
         header_style="bold",
     )

@@ -30,8 +30,9 @@ class StudyLock:
     Example:
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as d, StudyLock(d):
-        ...     StudyLock(d).is_held()
-        True
+        ...     StudyLock(d).acquire()
+        Traceback (most recent call last):
+        nasforge.errors.StudyLockedError: the study in ... is already running (pid ...); ...
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
@@ -62,17 +63,6 @@ class StudyLock:
         if self._lock.is_locked:
             self.pid_path.unlink(missing_ok=True)
             self._lock.release()
-
-    def is_held(self) -> bool:
-        """Whether another process (or another :class:`StudyLock`) holds the lock now."""
-        if self._lock.is_locked:
-            return False
-        try:
-            self._lock.acquire(timeout=0)
-        except Timeout:
-            return True
-        self._lock.release()
-        return False
 
     def __enter__(self) -> StudyLock:
         self.acquire()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import html
+import re
 import sys
 from pathlib import Path
 
@@ -35,14 +37,33 @@ def test_pareto_front_of_accuracy_and_params() -> None:
 
 
 def test_html_report_lists_top_trials_and_failures(tmp_path: Path) -> None:
-    spec = parse_spec({"task": "toy", "space": "toy", "strategy": "random", "executor": "inline",
-                       "evaluator": {"name": "toy", "fail": ['{"d0":0,"d1":0,"d2":0,"d3":0}']},
-                       "budget": {"trials": 6}, "root": str(tmp_path), "export_best": False})
+    def table_rows(text: str, heading: str) -> list[list[str]]:
+        """The cells (tags stripped, unescaped) of the data rows of the table after ``heading``."""
+        start = text.index(f"<h2>{heading}</h2>")
+        table = text[start:text.index("</table>", start)]
+        rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)[1:]  # the first: the headers
+        return [[html.unescape(re.sub(r"<[^>]+>", "", cell))
+                 for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)] for row in rows]
+
+    # Random search over a 4-architecture space asks all four: two fail (a raised error, a NaN).
+    spec = parse_spec({"task": "toy", "space": {"name": "toy", "n_decisions": 1, "n_options": 4},
+                       "strategy": "random", "executor": "inline",
+                       "evaluator": {"name": "toy", "fail": ['{"d0":0}'], "nan": ['{"d0":2}']},
+                       "budget": {"trials": 4}, "root": str(tmp_path), "export_best": False})
     study = Study.create(spec).run()
-    path = write_report(study, tmp_path / "r.html")
-    text = path.read_text()
+    trials = study.trials()
+    failed = [t for t in trials if t.state is not TrialState.COMPLETE]
+    assert len(failed) == 2 and all(t.state is TrialState.FAILED for t in failed)
+    text = write_report(study, tmp_path / "r.html").read_text()
     assert "Top trials" in text and "data:image/png;base64," in text
-    assert text.count("<tr>") >= 1 + sum(t.state is TrialState.COMPLETE for t in study.trials())
+    top = table_rows(text, "Top trials")
+    assert sorted(int(row[0]) for row in top) == sorted(
+        t.number for t in trials if t.state is TrialState.COMPLETE)
+    # Each failed trial's number, state and reason, in one row (the reason HTML-escaped).
+    expected = [[str(t.number), t.state.value, t.result.reason if t.result else ""]
+                for t in failed]
+    assert all(reason for _, _, reason in expected)
+    assert sorted(table_rows(text, "Not completed")) == sorted(expected)
 
 
 def test_html_report_without_matplotlib_says_what_to_install(

@@ -58,6 +58,38 @@ NASFORGE: dict[str, dict[str, Any]] = {
 PEERS = ("optuna_tpe", "optuna_random")
 
 
+def stored_results(path: Path, *, must_exist: bool) -> dict[str, Any] | None:
+    """The results JSON in ``path`` (``--out``); ``None`` when there is none yet (and may not be).
+
+    A run merges its cells into an existing file, so a file that is there must hold results.
+
+    Raises:
+        ValueError: ``path`` cannot be used; the message names it and says what to do.
+    """
+    fix = "delete it or pass another --out"
+    if not path.exists():
+        if must_exist:
+            raise ValueError(f"{path} does not exist; run the benchmark first, or pass the --out "
+                             "of an earlier run")
+        return None
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} cannot be read ({exc}); {fix}") from None
+    if not text.strip():
+        raise ValueError(f"{path} is empty, but results are merged into an existing --out "
+                         f"file; {fix}")
+    try:
+        stored = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not JSON ({exc}); results are merged into an existing "
+                         f"--out file, so {fix}") from None
+    if not isinstance(stored, dict):
+        raise ValueError(f"{path} holds a JSON {type(stored).__name__}, not benchmark results "
+                         f"(an object); {fix}")
+    return stored
+
+
 def _proxy_with_dataset(spec: dict[str, Any], dataset: str, path: str) -> dict[str, Any]:
     spec = json.loads(json.dumps(spec))
     if "proxy" in spec:
@@ -322,11 +354,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true",
                         help="only print the README tables from the JSON in --out")
     args = parser.parse_args(argv)
+    try:  # before the run: a bad --out would otherwise only fail once the run is over
+        stored = stored_results(args.out, must_exist=args.markdown or args.replot)
+    except ValueError as exc:
+        parser.error(f"--out {exc}")
     if args.markdown:
-        print(markdown(json.loads(args.out.read_text())))
+        assert stored is not None
+        print(markdown(stored))
         return 0
     if args.replot:
-        stored = json.loads(args.out.read_text())
+        assert stored is not None
         runs = stored.get("_runs") or [stored.get("_meta", {})]
         plot({k: v for k, v in stored.items() if k in DATASETS}, (), runs[-1]["optima"],
              args.out.with_suffix(".png"))
@@ -367,15 +404,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "query": "unique architecture looked up at 200 epochs",
                         "figure": "test accuracy of the best-by-validation architecture"}
     print_table(results, budgets)
-    _merge_and_write(results, args.out, budgets, optima)
-    return 0
+    return 0 if _merge_and_write(results, args.out, budgets, optima) == args.out else 1
 
 
 def _merge_and_write(results: dict[str, Any], out: Path, budgets: Sequence[int],
-                     optima: dict[str, Any]) -> None:
-    """Update ``out`` with this run's cells (a slice keeps the rest) and redraw the curves."""
+                     optima: dict[str, Any]) -> Path:
+    """Update ``out`` with this run's cells (a slice keeps the rest) and redraw the curves.
+
+    ``out`` is read again here, so slices run at the same time all land in it. If it has become
+    unusable since the start, this run's results go to a file beside it instead, which is
+    returned.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(out.read_text()) if out.exists() else {}
+    try:
+        previous = stored_results(out, must_exist=False) or {}
+    except ValueError as exc:
+        aside = out.with_name(f"{out.stem}.unmerged{out.suffix or '.json'}")
+        aside.write_text(json.dumps(results, indent=2))
+        print(f"\n--out {exc}\nwrote this run's results to {aside} instead", file=sys.stderr)
+        return aside
     runs = previous.setdefault("_runs", [])
     if "_meta" in previous:  # the layout of older files
         runs.insert(0, previous.pop("_meta"))
@@ -388,6 +435,7 @@ def _merge_and_write(results: dict[str, Any], out: Path, budgets: Sequence[int],
     png = out.with_suffix(".png")
     plot({k: v for k, v in previous.items() if k in DATASETS}, budgets, optima, png)
     print(f"\nwrote {out} and {png}")
+    return out
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -41,3 +42,64 @@ def test_bad_arguments_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
         nb201.main(["--strategies", "nope", "--seeds", "1"])
     assert info.value.code == 2
     assert "unknown strategies ['nope']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [("", "is empty"), ("\n", "is empty"), ("{'cifar10': 1", "is not JSON"),
+     ("[1, 2]", "holds a JSON list")],
+)
+def test_unusable_out_file_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    content: str, why: str,
+) -> None:
+    out = tmp_path / "nb201.json"
+    out.write_text(content)
+
+    def no_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the searches started")
+
+    monkeypatch.setattr(nb201.mp, "get_context", no_run)
+    with pytest.raises(SystemExit) as info:
+        nb201.main(["--strategies", "random", "--seeds", "1", "--budgets", "5", "--out", str(out)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--out {out} {why}" in err and "delete it or pass another --out" in err
+    assert out.read_text() == content  # left as it was
+
+
+@pytest.mark.parametrize("flag", ["--markdown", "--replot"])
+def test_reading_modes_name_a_missing_or_unusable_out_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    missing = tmp_path / "missing.json"
+    with pytest.raises(SystemExit) as info:
+        nb201.main([flag, "--out", str(missing)])
+    assert info.value.code == 2
+    assert f"--out {missing} does not exist" in capsys.readouterr().err
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    with pytest.raises(SystemExit) as info:
+        nb201.main([flag, "--out", str(empty)])
+    assert info.value.code == 2
+    assert f"--out {empty} is empty" in capsys.readouterr().err
+
+
+def test_stored_results_accepts_a_results_object_or_no_file(tmp_path: Path) -> None:
+    out = tmp_path / "nb201.json"
+    assert nb201.stored_results(out, must_exist=False) is None
+    out.write_text('{"cifar10": {}}')
+    assert nb201.stored_results(out, must_exist=True) == {"cifar10": {}}
+
+
+def test_results_go_beside_an_out_file_spoilt_during_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "nb201.json"
+    out.write_text("")  # e.g. truncated by another process while the searches ran
+    results = {"cifar10": {"random": {"5": {"mean": 90.0}}}, "_meta": {"seeds": 1}}
+    written = nb201._merge_and_write(results, out, [5], {})
+    assert written == tmp_path / "nb201.unmerged.json"
+    assert json.loads(written.read_text()) == results
+    assert out.read_text() == ""
+    assert f"wrote this run's results to {written} instead" in capsys.readouterr().err

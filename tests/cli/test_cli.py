@@ -118,8 +118,13 @@ def _count(db: Path, state: str) -> int:
 
 @pytest.mark.integration
 def test_resume_after_sigkill_loses_and_repeats_nothing(tmp_path: Path) -> None:
-    """Kill a running search with SIGKILL, resume it, and compare with an uninterrupted run."""
+    """Kill a running search with SIGKILL, resume it, and compare with an uninterrupted run.
+
+    ``reproducible`` makes the uninterrupted two-worker run comparable; resume is exact in the
+    default arrival order too (tests/run/test_loop.py).
+    """
     changes = {"executor": {"name": "process", "workers": 2}, "budget": {"trials": 16},
+               "reproducible": True,
                "evaluator": {"name": "toy", "sleep": ["*"], "sleep_s": 0.3}}
     config = write(tmp_path, **changes)
     env = {**os.environ, "NASFORGE_PLUGINS": "nasforge.testing.toys"}
@@ -157,3 +162,64 @@ def test_resume_after_sigkill_loses_and_repeats_nothing(tmp_path: Path) -> None:
         expected = conn.execute("SELECT number, arch, state, metrics FROM trials "
                                 "ORDER BY number").fetchall()
     assert [r[:4] for r in rows] == expected
+
+
+def test_a_study_with_no_completed_trial_exits_1_with_the_reasons(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path, evaluator={"name": "toy", "fail": ["*"]}, budget={"trials": 3},
+                   max_consecutive_failures=None)
+    assert main(["search", str(config), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "no trial completed (3 finished)" in err
+    assert "3× RuntimeError: toy failure scripted" in err and "Traceback" not in err
+
+
+def test_the_failure_guard_exits_1_and_says_why(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    config = write(tmp_path, evaluator={"name": "toy", "fail": ["*"]}, budget={"trials": 50})
+    assert main(["search", str(config), "--no-progress", "--set",
+                 "max_consecutive_failures=4"]) == 1
+    assert "stopped after 4 failed trials in a row" in capsys.readouterr().err
+
+
+def test_resume_refuses_settings_that_made_the_trials_in_cli_syntax(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["search", str(write(tmp_path)), "--no-progress"]) == 0
+    capsys.readouterr()
+    study = str(tmp_path / "runs" / "toy")
+    assert main(["resume", study, "--set", "seed=3", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--set: 'seed' cannot change on resume" in err and "budget.*" in err
+    assert main(["resume", study, "--set", "budget.trials=11", "--no-progress"]) == 0
+    assert "11 trials (11 complete)" in capsys.readouterr().out
+
+
+PLUGIN = '''
+from nasforge.space.base import SPACES
+from nasforge.testing.toys import ToySpace
+
+
+@SPACES.register("user_toy")
+class UserToySpace(ToySpace):
+    """A space registered by a user module, not by nasforge."""
+'''
+
+
+@pytest.mark.integration
+def test_show_finds_a_space_from_a_user_module_without_the_env_var(tmp_path: Path) -> None:
+    (tmp_path / "userplugin.py").write_text(PLUGIN)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    env.pop("NASFORGE_PLUGINS", None)
+    run = write(tmp_path, space={"name": "user_toy", "n_decisions": 3, "n_options": 3})
+    script = ("import sys, userplugin; from nasforge.cli.main import main; "
+              f"sys.exit(main(['search', {str(run)!r}, '--no-progress']))")
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)
+    study = str(tmp_path / "runs" / "toy")
+    shown = subprocess.run([sys.executable, "-m", "nasforge", "show", study], env=env,
+                           capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "top 8 of 8 trials" in shown.stdout
+    spec = yaml.safe_load((tmp_path / "runs" / "toy" / "spec.yaml").read_text())
+    assert sorted(spec["plugins"]) == ["nasforge.testing.toys", "userplugin"]

@@ -41,10 +41,10 @@ def test_budget_needs_a_limit_and_reports_which() -> None:
        st.lists(st.integers(0, 9), max_size=4))
 def test_overrides_parse_values_as_yaml(trials: int, flag: bool, items: list[int]) -> None:
     data = apply_overrides({"task": "mnist1d"}, [f"budget.trials={trials}",
-                                                 f"ordered={'true' if flag else 'false'}",
+                                                 f"reproducible={'true' if flag else 'false'}",
                                                  f"space.widths={items}", "task.seed=3"])
     assert data["budget"]["trials"] == trials
-    assert data["ordered"] is flag
+    assert data["reproducible"] is flag
     assert data["space"]["widths"] == items
     assert data["task"] == {"name": "mnist1d", "seed": 3}
 
@@ -84,3 +84,8 @@ def test_objective_metric_must_be_reported_by_the_evaluator() -> None:
     spec = parse_spec({"objectives": [{"metric": "val_accuracy"},
                                       {"metric": "params", "direction": "min", "limit": 1e6}]})
     assert [o.metric for o in spec.objectives] == ["val_accuracy", "params"]
+
+
+def test_a_spec_stored_by_an_older_nasforge_still_parses() -> None:
+    spec = parse_spec({"task": "digits", "space": "mlp", "ordered": True}, check=False)
+    assert spec.reproducible is True

@@ -150,17 +150,6 @@ def test_stop_event_stops_between_trials(tmp_path: Path) -> None:
     assert study.stop_reason == "stopped on request"
 
 
-def test_process_pool_ordered_is_reproducible() -> None:
-    spec = {"executor": {"name": "process", "workers": 2}, "budget": {"trials": 12}}
-    a = make(None, seed=5, **spec).run()
-    a.parts.executor.shutdown()
-    b = make(None, seed=5, **spec).run()
-    b.parts.executor.shutdown()
-    assert archs(a) == archs(b)
-    # Trial n is asked after exactly the results of trials 0 .. n-2 (two workers).
-    assert [t.asked_after for t in a.trials()] == [0, 0, *range(1, 11)]
-
-
 def test_hard_time_limit_marks_timeout() -> None:
     slow = '{"d0":0,"d1":0,"d2":0,"d3":0}'
     study = make(None, executor={"name": "process", "workers": 1}, trial_time_limit_s=0.5,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from nasforge.config import Component
-from nasforge.errors import TrialPruned, TrialTimeout
+from nasforge.errors import NasforgeError, Problem, TrialPruned, TrialTimeout
 from nasforge.registry import Registry
 from nasforge.trial import Candidate, Result, Status
 
@@ -63,6 +63,76 @@ class Evaluator(Component, ABC):
     def max_fidelity(self) -> int | None:
         """The full-budget fidelity (e.g. epochs), or ``None`` if fidelity is meaningless."""
         return None
+
+    def preflight(self, space: SearchSpace, task: Task) -> list[Problem]:
+        """Problems that would fail every trial, found before the first one is stored.
+
+        Called once by the study before anything is written (and again on resume). The default
+        checks that the task can describe itself; evaluators that train also load the data and
+        run a sampled network forward (:func:`check_forward`), tabular ones check that the
+        space's architectures can be looked up.
+        """
+        try:
+            task.info()
+        except Exception as exc:
+            return [task_problem(task, exc)]
+        return []
+
+
+def task_problem(task: Task, exc: Exception) -> Problem:
+    """A problem naming why ``task`` could not be loaded."""
+    what = str(exc) if isinstance(exc, NasforgeError) else f"{type(exc).__name__}: {exc}"
+    return Problem(
+        "task",
+        f"task {task.name!r} could not be loaded: {what}",
+        "check the task's path and columns (see `nasforge components task`)",
+    )
+
+
+def check_forward(space: SearchSpace, task: Task, *, n_examples: int = 2) -> list[Problem]:
+    """Load ``task``, build one sampled architecture of ``space`` and run a tiny batch through it.
+
+    Returns the problems found: data that does not load, a space that cannot build a network for
+    this task, or a network whose output does not have one logit per class.
+    """
+    import numpy as np
+    import torch
+
+    try:
+        data = task.load()
+    except Exception as exc:
+        return [task_problem(task, exc)]
+    arch = space.sample(np.random.default_rng(0))
+    where = f"space {space.name!r} on task {task.name!r}"
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = space.build(arch, data.info)
+            model.eval()
+            with torch.no_grad():
+                x = torch.as_tensor(data.train.x[:n_examples])
+                out = model(x)
+    except Exception as exc:
+        return [
+            Problem(
+                "space",
+                f"{where}: a sampled network fails on a batch of the task's data "
+                f"({type(exc).__name__}: {exc}; architecture {space.format(arch)})",
+                "choose a space that fits the task's input shape "
+                f"{tuple(data.info.input_shape)}, or change its parameters",
+            )
+        ]
+    expected = (len(x), data.info.n_classes)
+    if tuple(out.shape) != expected:
+        return [
+            Problem(
+                "space",
+                f"{where}: a sampled network outputs shape {tuple(out.shape)}, expected "
+                f"{expected} (one logit per class)",
+                "build the last layer with task.n_classes outputs",
+            )
+        ]
+    return []
 
 
 def run_evaluation(evaluator: Evaluator, candidate: Candidate, ctx: EvalContext) -> Result:

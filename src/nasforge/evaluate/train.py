@@ -32,9 +32,17 @@ from torch import nn
 
 from nasforge import metrics as M
 from nasforge.architecture import Architecture
-from nasforge.evaluate.base import EVALUATORS, WEIGHTS_FILE, EvalContext, Evaluator
+from nasforge.errors import Problem
+from nasforge.evaluate.base import (
+    EVALUATORS,
+    WEIGHTS_FILE,
+    EvalContext,
+    Evaluator,
+    check_forward,
+)
 from nasforge.evaluate.costs import count_flops, count_params, measure_latency_ms
-from nasforge.tasks.base import Split
+from nasforge.space.base import SearchSpace
+from nasforge.tasks.base import Split, Task
 from nasforge.trial import Candidate, Result, Status
 
 _CHECKPOINT_VERSION = 1
@@ -176,6 +184,10 @@ class TrainEvaluator(Evaluator):
     @property
     def max_fidelity(self) -> int:
         return self.epochs
+
+    def preflight(self, space: SearchSpace, task: Task) -> list[Problem]:
+        """Load the task and run one sampled network forward on two of its examples."""
+        return check_forward(space, task)
 
     # -- evaluation -------------------------------------------------------------------------
 

@@ -102,6 +102,11 @@ class Executor(Component, ABC):
     def free_slots(self) -> int:
         """Workers neither busy nor claimed by a queued call: how many submits start at once."""
 
+    def health(self) -> str | None:
+        """Why this executor can run no more calls (shut down, workers that cannot start), or
+        ``None`` while it works. The study stops with this reason instead of waiting forever."""
+        return None
+
     def wait(
         self, futures: Collection[Future[Any]], timeout: float | None = None
     ) -> set[Future[Any]]:

@@ -38,6 +38,9 @@ class InlineExecutor(Executor):
         # Calls finish inside submit, so the single slot is always free again afterwards.
         return 0 if self._closed else 1
 
+    def health(self) -> str | None:
+        return "it was shut down" if self._closed else None
+
     def submit(
         self,
         fn: Callable[..., R],

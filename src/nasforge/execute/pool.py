@@ -259,6 +259,12 @@ class _Pool:
             busy = sum(w.call is not None for w in self._workers)
             return max(0, self._n_workers - busy - len(self._queue))
 
+    def health(self) -> str | None:
+        with self._lock:
+            if self._broken:
+                return self._broken
+            return "it was shut down" if self._closed else None
+
     def pids(self) -> list[int]:
         with self._lock:
             return [w.pid for w in self._workers if w.pid is not None]
@@ -618,6 +624,9 @@ class ProcessExecutor(Executor):
 
     def free_slots(self) -> int:
         return self._pool.free_slots()
+
+    def health(self) -> str | None:
+        return self._pool.health()
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait)

@@ -1,4 +1,8 @@
-"""The Python API: ``nasforge.search(...)`` in a notebook, with the same validation as YAML."""
+"""The Python API: ``nasforge.search(...)`` and ``nasforge.resume(...)`` in a notebook.
+
+The CLI's ``search`` and ``resume`` call the same functions (:func:`run_and_finish`,
+:func:`open_for_resume`), so both front doors check, run, finish and export alike.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,12 @@ from typing import Any
 from nasforge.config import Component
 from nasforge.errors import ConfigError, Problem
 from nasforge.objective import Objective
-from nasforge.run.parts import Parts, build_parts, component_spec
+from nasforge.run.finish import Finished
+from nasforge.run.parts import Parts, build_parts, component_spec, registries
+from nasforge.run.preflight import check_before_first_trial
+from nasforge.run.resume import resume_spec
 from nasforge.run.spec import parse_spec
-from nasforge.run.study import Study
+from nasforge.run.study import Study, StudyFailedError
 
 ComponentLike = Component | str | Mapping[str, Any]
 
@@ -21,6 +28,21 @@ def _section(value: ComponentLike | None, field: str) -> tuple[Any, Component | 
     if value is None:
         return None, None
     if isinstance(value, Component):
+        registry = registries()[field]
+        cls = type(value)
+        if not cls.name or cls.name not in registry or registry.get(cls.name) is not cls:
+            raise ConfigError(
+                [
+                    Problem(
+                        field,
+                        f"{cls.__name__} is not a registered {registry.kind}, so the study could "
+                        "not be stored and resumed",
+                        f"decorate the class with @nasforge.{_REGISTRY_NAMES[field]}"
+                        f".register('my_{registry.kind}') in an importable module",
+                    )
+                ],
+                source="nasforge.search()",
+            )
         return component_spec(value).model_dump(), value
     if isinstance(value, (str, Mapping)):
         return value, None
@@ -32,8 +54,24 @@ def _section(value: ComponentLike | None, field: str) -> tuple[Any, Component | 
                 f"mapping with 'name', got {type(value).__name__}",
                 f"e.g. {field}='...' or {field}={{'name': ...}}",
             )
-        ]
+        ],
+        source="nasforge.search()",
     )
+
+
+_REGISTRY_NAMES = {
+    "task": "tasks.TASKS",
+    "space": "space.SPACES",
+    "strategy": "strategy.STRATEGIES",
+    "evaluator": "evaluate.EVALUATORS",
+    "executor": "execute.EXECUTORS",
+}
+
+
+def run_and_finish(study: Study, callbacks: Sequence[Any] = ()) -> Finished:
+    """Run ``study``, then write its summary and report and export the best model."""
+    study.run(callbacks)
+    return study.finish()
 
 
 def search(
@@ -57,7 +95,17 @@ def search(
 
     Each component may be an object (``nf.space.NB201Space(dims=1)``), a registered name
     (``"nb201"``) or a mapping (``{"name": "nb201", "dims": 1}``). Anything not given takes the
-    :class:`RunSpec` default. ``in_memory=True`` keeps the store in memory (nothing written).
+    :class:`RunSpec` default; other run-spec fields are keyword arguments
+    (``trial_time_limit_s=60``, ``reproducible=True``, ``export_best=False``).
+    ``in_memory=True`` keeps the store in memory (nothing written). As with ``nasforge
+    search``, the study ends by writing ``summary.json`` and ``report.html`` and exporting the
+    best model to ``root/name/best``.
+
+    Raises:
+        ConfigError: invalid settings, or a task/space/evaluator that cannot work together;
+            nothing is written.
+        StudyFailedError: no trial completed, or the failure guard stopped the study
+            (``exc.study`` holds the stored trials).
 
     Example:
         >>> study = nasforge.search(task="digits", space="mlp", strategy="random",
@@ -82,20 +130,64 @@ def search(
         data["budget"] = budget.model_dump() if hasattr(budget, "model_dump") else budget
     if objectives is not None:
         data["objectives"] = [o.model_dump() if isinstance(o, Objective) else o for o in objectives]
-    spec = parse_spec(data, source="nasforge.search()", check=False)
+    source = "nasforge.search()"
+    spec = parse_spec(data, source=source, check=False)
     try:
         parts = build_parts(spec, given)
+        study = Study.create(spec, parts, overwrite=overwrite, in_memory=in_memory)
     except ConfigError as exc:
-        raise ConfigError(exc.problems, source="nasforge.search()") from None
-    study = Study.create(spec, parts, overwrite=overwrite, in_memory=in_memory)
-    return study.run(callbacks)
+        raise ConfigError(exc.problems, source=source) from None
+    return _raise_on_failure(study, run_and_finish(study, callbacks))
+
+
+def open_for_resume(
+    directory: str | Path,
+    changes: Mapping[str, Any] | None = None,
+    *,
+    overrides: Sequence[str] = (),
+    parts: Parts | None = None,
+) -> Study:
+    """Open a stored study with the settings a resume may change changed (stored in the study),
+    checked as before its first trial."""
+    study = Study.open(directory, parts)
+    spec = resume_spec(study.spec, changes, overrides=overrides)
+    if spec != study.spec:
+        study.spec = spec
+        study.parts = parts or build_parts(spec)
+        study.store.update_study(study.record.id, spec=spec.model_dump(mode="json"))
+    source = "nasforge resume" if overrides else "nasforge.resume()"
+    try:
+        check_before_first_trial(study.parts)
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, source=source) from None
+    return study
 
 
 def resume(
-    directory: str | Path, *, callbacks: Sequence[Any] = (), parts: Parts | None = None
+    directory: str | Path,
+    *,
+    callbacks: Sequence[Any] = (),
+    parts: Parts | None = None,
+    **changes: Any,
 ) -> Study:
-    """Resume a stored study where it stopped; no completed trial is lost or repeated."""
-    return Study.open(directory, parts).run(callbacks)
+    """Resume a stored study where it stopped; no completed trial is lost or repeated.
+
+    Keyword arguments change the settings a resume may change, as ``nasforge resume --set``
+    does: ``budget`` (merged: ``budget={"trials": 60}`` keeps a stored ``minutes``),
+    ``executor``, ``trial_time_limit_s``, ``export_best``, ``reproducible`` and
+    ``max_consecutive_failures``. The study ends like :func:`search`.
+
+    Example:
+        >>> nasforge.resume("runs/demo", budget={"trials": 60})  # doctest: +SKIP
+    """
+    study = open_for_resume(directory, changes, parts=parts)
+    return _raise_on_failure(study, run_and_finish(study, callbacks))
+
+
+def _raise_on_failure(study: Study, finished: Finished) -> Study:
+    if finished.failure is not None:
+        raise StudyFailedError(f"study {study.name!r} failed: {finished.failure}", study)
+    return study
 
 
 def open_study(directory: str | Path) -> Study:

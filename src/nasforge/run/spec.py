@@ -91,12 +91,20 @@ class RunSpec(BaseModel):
     """Everything that defines a study. Stored with the study so every run can be replayed.
 
     Attributes:
-        ordered: tell results to the strategy in trial order, so the sequence of architectures
-            depends only on the seed even with several workers (a free worker may wait for one
-            earlier trial). ``false`` tells results as they arrive: faster, not reproducible.
+        reproducible: tell results to the strategy in trial order, and ask trial ``n`` only after
+            trials ``0 .. n - workers`` are told, so a from-scratch rerun with the same seed gives
+            the same architectures even with several workers; a free worker may then wait for
+            an earlier, longer trial. The default ``false`` tells results as they arrive and
+            never keeps a worker waiting. A resume is exact either way.
         trial_time_limit_s: a trial running longer is stopped and recorded TIMEOUT.
+        max_consecutive_failures: stop the study after this many FAILED or TIMEOUT trials in a
+            row (a broken configuration, not bad luck); ``null`` never stops.
         root: the folder holding study folders; the study lives in ``root/name``.
+        export_best: when the study ends, export the best trained network to ``STUDY_DIR/best``.
         warm_start: pass the best trials of an earlier study to the strategy before it starts.
+        plugins: modules to import before the components are built (filled in automatically
+            with the modules of components that are not built in, so ``show`` and ``resume``
+            find them).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -113,10 +121,12 @@ class RunSpec(BaseModel):
     budget: Budget = Budget(trials=20)
     executor: ComponentSpec = ComponentSpec(name="process", params={"workers": 2})
     trial_time_limit_s: float | None = Field(default=None, gt=0)
-    ordered: bool = True
+    max_consecutive_failures: int | None = Field(default=10, ge=1)
+    reproducible: bool = False
     root: str = "runs"
     export_best: bool = True
     warm_start: WarmStart | None = None
+    plugins: list[str] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -193,6 +203,15 @@ def check_components(spec: RunSpec) -> None:
     build_parts(spec)
 
 
+def upgrade_spec(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A spec written by an older nasforge, in today's field names (``ordered`` became
+    ``reproducible``)."""
+    data = dict(data)
+    if "ordered" in data and "reproducible" not in data:
+        data["reproducible"] = data.pop("ordered")
+    return data
+
+
 def parse_spec(
     data: Any, *, source: str = "", overrides: Sequence[str] = (), check: bool = True
 ) -> RunSpec:
@@ -210,7 +229,7 @@ def parse_spec(
             ],
             source=source,
         )
-    data = apply_overrides(dict(data), overrides)
+    data = apply_overrides(upgrade_spec(data), overrides)
     try:
         spec = RunSpec.model_validate(data)
     except pydantic.ValidationError as exc:

@@ -18,7 +18,7 @@ Example (YAML)::
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from nasforge import metrics as M
 from nasforge.errors import ConfigError, InvalidArchitectureError, Problem
@@ -28,6 +28,10 @@ from nasforge.evaluate.tabular._table import FIDELITIES, Dataset, NB201Table
 from nasforge.evaluate.tabular.task import NB201Task
 from nasforge.space._nb201 import arch_to_nb201
 from nasforge.trial import Candidate, Result
+
+if TYPE_CHECKING:
+    from nasforge.space.base import SearchSpace
+    from nasforge.tasks.base import Task
 
 
 @EVALUATORS.register("nb201_table")
@@ -122,6 +126,33 @@ class TabularNB201Evaluator(Evaluator):
     @property
     def max_fidelity(self) -> int:
         return self.fidelity
+
+    def preflight(self, space: SearchSpace, task: Task) -> list[Problem]:
+        """Refuse a space whose architectures are not NAS-Bench-201 cells, or another dataset."""
+        import numpy as np
+
+        problems: list[Problem] = []
+        if isinstance(task, NB201Task) and task.dataset != self.dataset:
+            problems.append(Problem(
+                "evaluator.dataset",
+                f"the evaluator looks up {self.dataset!r} but the task is nb201 {task.dataset!r}",
+                "give the task and the evaluator the same dataset"))
+        arch = space.sample(np.random.default_rng(0))
+        try:
+            cell = arch_to_nb201(arch)
+        except InvalidArchitectureError as exc:
+            problems.append(Problem(
+                "space",
+                f"the nb201_table evaluator can only look up NAS-Bench-201 cells, and space "
+                f"{space.name!r} proposes other architectures ({exc})",
+                "use space: nb201 with this evaluator, or evaluator: train for other spaces"))
+            return problems
+        if self._backend().find(cell) is None:
+            problems.append(Problem(
+                "space",
+                f"a sampled cell of space {space.name!r} ({cell}) is not in the benchmark",
+                "use the nb201 space's default operations"))
+        return problems
 
     # -- evaluating -------------------------------------------------------------------------
     def evaluate(self, candidate: Candidate, ctx: EvalContext) -> Result:

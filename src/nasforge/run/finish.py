@@ -1,0 +1,113 @@
+"""What happens when a study ends, whichever front door ran it: ``summary.json``, the HTML
+report, the export of the best model, and the verdict on whether the study failed."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nasforge.errors import NasforgeError
+from nasforge.run.loop import commonest_reasons
+from nasforge.trial import TrialState
+
+if TYPE_CHECKING:
+    from nasforge.run.study import Study
+
+log = logging.getLogger(__name__)
+
+SUMMARY_NAME = "summary.json"
+REPORT_NAME = "report.html"
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What :meth:`Study.finish` wrote, and whether the study failed.
+
+    Attributes:
+        summary: the JSON-able summary (also written to ``summary.json``).
+        failure: why the study counts as failed (no trial completed, or the failure guard
+            stopped it), ``None`` when it produced a result.
+        export_error: why the best model was not exported, when export was asked for.
+    """
+
+    summary: dict[str, Any]
+    summary_path: Path | None = None
+    report_path: Path | None = None
+    export_dir: Path | None = None
+    export_error: str | None = None
+    failure: str | None = None
+
+
+def summary(study: Study) -> dict[str, Any]:
+    """A JSON-able summary of a study: counts, the best trial and its metrics."""
+    trials = study.trials()
+    record = study.store.get_study(study.name)
+    data: dict[str, Any] = {
+        "name": study.name,
+        "trials": len(trials),
+        "states": dict(Counter(t.state.value for t in trials)),
+        "elapsed_s": record.elapsed_s if record else None,
+        "objectives": [str(o) for o in study.spec.objectives],
+        "stop_reason": study.stop_reason,
+    }
+    try:
+        best = study.best()
+        data["best"] = {
+            "number": best.number,
+            "arch": best.arch.to_dict(),
+            "arch_string": best.arch_string,
+            "metrics": best.metrics,
+        }
+    except NasforgeError:
+        data["best"] = None
+    return json.loads(json.dumps(data))
+
+
+def _failure(study: Study, data: dict[str, Any]) -> str | None:
+    if study.failure is not None:
+        return study.failure
+    trials = study.trials()
+    finished = [t for t in trials if t.state.is_finished()]
+    if finished and not any(t.state is TrialState.COMPLETE for t in finished):
+        return (
+            f"no trial completed ({len(finished)} finished); commonest reasons: "
+            f"{commonest_reasons(finished) or 'pruned'}"
+        )
+    return None
+
+
+def finish_study(study: Study) -> Finished:
+    """Write the summary and report, export the best model; see :meth:`Study.finish`."""
+    data = summary(study)
+    directory = study.directory
+    export_dir = export_error = None
+    if study.spec.export_best and directory is not None and data["best"] is not None:
+        best = study.best().trial
+        if study.weights_path(best) is not None:  # evaluators that do not train save none
+            try:
+                export_dir = study.export().out_dir
+            except (NasforgeError, ImportError) as exc:
+                export_error = str(exc)
+    data["export"] = None if export_dir is None else str(export_dir)
+    summary_path = report_path = None
+    if directory is not None:
+        summary_path = directory / SUMMARY_NAME
+        summary_path.write_text(json.dumps(data, indent=2))
+        try:
+            from nasforge.report import write_report
+
+            report_path = write_report(study, directory / REPORT_NAME)
+        except ImportError as exc:
+            log.warning("no HTML report written: %s", exc)
+    return Finished(
+        summary=data,
+        summary_path=summary_path,
+        report_path=report_path,
+        export_dir=export_dir,
+        export_error=export_error,
+        failure=_failure(study, data),
+    )

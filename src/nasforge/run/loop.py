@@ -1,0 +1,315 @@
+"""The study loop: one trial's step, and the scheduling that keeps every worker busy.
+
+One trial's path, and nothing else holds trial state::
+
+    strategy.ask(n) -> store.create_trial (RUNNING) -> executor.submit(evaluate)
+    -> Result -> store.finish_trial (COMPLETE/FAILED/TIMEOUT/PRUNED) -> strategy.tell(trial)
+
+Every turn of the scheduling loop reads steering events, checks the budget, fills the executor's
+free slots and waits at most :data:`POLL_S` for a result, so a budget or a stop request is seen
+within that time even while every worker is busy. A loop that can make no progress (no free
+worker, nothing running) is an executor failure and stops the study with
+:class:`ExecutorBrokenError`, never a spin.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from nasforge.errors import InvalidArchitectureError, NasforgeError, TrialTimeout
+from nasforge.evaluate.base import EvalContext, run_evaluation
+from nasforge.execute.base import ExecutorShutdownError, WorkerCrashedError
+from nasforge.rng import derive_seed
+from nasforge.run.resume import replay
+from nasforge.run.tell_policy import tell_policy
+from nasforge.store.base import EventKind
+from nasforge.trial import Candidate, Result, Status, Trial, TrialState
+
+if TYPE_CHECKING:
+    from nasforge.run.study import Study
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.5
+"""The longest the loop waits for a result before it looks at the budget and events again."""
+
+_FAILED = (TrialState.FAILED, TrialState.TIMEOUT)
+_ARCH_IN_REASON = re.compile(r"\{[^{}]*\}")
+
+
+class ExecutorBrokenError(NasforgeError, RuntimeError):
+    """The executor can run no more trials (its workers cannot start, or it was shut down).
+
+    Trials it was running stay RUNNING in the store, so a resume runs them again.
+    """
+
+
+def call_hook(callbacks: Sequence[Any], hook: str, *args: Any) -> None:
+    """Call ``hook`` on every callback that has it (callback methods are all optional)."""
+    for callback in callbacks:
+        method = getattr(callback, hook, None)
+        if method is not None:
+            method(*args)
+
+
+def commonest_reasons(trials: Sequence[Trial], n: int = 3) -> str:
+    """The ``n`` most frequent failure reasons among ``trials``, as ``"3× reason; 1× other"``.
+
+    Architectures quoted in a reason (``{...}``) are elided, so failures that differ only in
+    the architecture count as one reason.
+    """
+    counts = Counter(
+        _ARCH_IN_REASON.sub("{…}", (t.result.reason if t.result else None) or t.state.value)
+        for t in trials
+        if t.state in _FAILED
+    )
+    return "; ".join(f"{count}× {reason}" for reason, count in counts.most_common(n))
+
+
+class Loop:
+    """One session of a study's loop; its state is rebuilt from the store on resume."""
+
+    def __init__(self, study: Study, callbacks: Sequence[Any]) -> None:
+        self.study = study
+        self.callbacks = list(callbacks)
+        self.spec = study.spec
+        self.parts = study.parts
+        self.store = study.store
+        self.sid = study.record.id
+        self.policy = tell_policy(
+            reproducible=self.spec.reproducible, n_workers=self.parts.executor.n_workers
+        )
+        self.told = 0
+        self.untold: dict[int, Trial | None] = {}  # number -> finished trial, None while running
+        self.pending: dict[Future[Result], Trial] = {}
+        self.rerun: list[Trial] = []
+        self.next_number = 0
+        self.cost_s = 0.0
+        self.failure_streak = 0
+        self.elapsed_before = study.record.elapsed_s
+        self.started = time.monotonic()
+
+    # -- telling ----------------------------------------------------------------------------
+    def _tell(self, trial: Trial) -> None:
+        self.parts.strategy.tell(trial)
+        self.store.mark_told(self.sid, trial.number, self.told)
+        self.told += 1
+        del self.untold[trial.number]
+
+    def _tell_stored(self, quota: int | None) -> None:
+        """Tell stored results: every one (``quota=None``), or in trial order up to ``quota``."""
+        if quota is None:
+            for number in sorted(n for n, t in self.untold.items() if t is not None):
+                trial = self.untold[number]
+                if trial is not None:
+                    self._tell(trial)
+            return
+        while self.told < quota and self.untold:
+            trial = self.untold[min(self.untold)]
+            if trial is None:
+                return
+            self._tell(trial)
+
+    def _tell_before_ask(self, number: int) -> bool:
+        """Tell what trial ``number`` must be asked after; False while that is still running."""
+        quota = self.policy.quota(number)
+        self._tell_stored(quota)
+        return quota is None or self.told >= quota
+
+    # -- one trial --------------------------------------------------------------------------
+    def _context(self, candidate: Candidate) -> EvalContext:
+        workdir = self.study.workdir(candidate)
+        return EvalContext(
+            space=self.parts.space,
+            task=self.parts.task,
+            seed=derive_seed(self.spec.seed, candidate.arch.arch_id, candidate.fidelity or 0),
+            time_limit_s=self.spec.trial_time_limit_s,
+            workdir=str(workdir) if workdir else None,
+        )
+
+    def _submit(self, trial: Trial) -> None:
+        limit = self.spec.trial_time_limit_s
+        hard_limit = None if limit is None else limit * 1.1 + 2.0
+        executor = self.parts.executor
+        try:
+            future = executor.submit(
+                run_evaluation,
+                self.parts.evaluator,
+                trial.candidate,
+                self._context(trial.candidate),
+                time_limit_s=hard_limit,
+            )
+        except (ExecutorShutdownError, WorkerCrashedError) as exc:
+            # The trial never ran: it stays RUNNING, and a resume runs it.
+            raise ExecutorBrokenError(
+                f"the {executor.name} executor cannot start {trial.label}: {exc}"
+            ) from None
+        except Exception as exc:  # e.g. an unpicklable evaluator: fail this trial, go on
+            self._finish(trial, Result.failed(f"could not start: {type(exc).__name__}: {exc}"))
+            return
+        self.pending[future] = trial
+
+    def _finish(self, trial: Trial, result: Result) -> None:
+        finished = self.store.finish_trial(self.sid, trial.number, result)
+        self.cost_s += result.cost_s
+        self.untold[trial.number] = finished
+        self.store.update_study(self.sid, elapsed_s=self._elapsed())
+        if finished.state is not TrialState.COMPLETE:
+            log.info("%s %s: %s", finished.label, finished.state.value, result.reason)
+        self._count_failure(finished)
+        if self.policy.tells_on_arrival:
+            self._tell(finished)
+        call_hook(self.callbacks, "on_trial_finished", self.study, finished)
+
+    def _count_failure(self, trial: Trial) -> None:
+        self.failure_streak = self.failure_streak + 1 if trial.state in _FAILED else 0
+        limit = self.spec.max_consecutive_failures
+        if limit is not None and self.failure_streak >= limit and self.study.failure is None:
+            recent = self.store.trials(self.sid, states=set(_FAILED))[-limit:]
+            self.study.failure = (
+                f"stopped after {self.failure_streak} failed trials in a row "
+                f"(max_consecutive_failures={limit}); commonest reasons: "
+                f"{commonest_reasons(recent)}"
+            )
+            self.study.stop_reason = self.study.failure
+
+    def _collect(self, future: Future[Result]) -> None:
+        trial = self.pending.pop(future)
+        try:
+            result = future.result()
+        except TrialTimeout as exc:
+            result = Result.failed(str(exc), status=Status.TIMEOUT)
+        except (ExecutorShutdownError, WorkerCrashedError) as exc:
+            broken = self.parts.executor.health()
+            if broken is not None:
+                self.pending[future] = trial  # left RUNNING for a resume to run again
+                raise ExecutorBrokenError(
+                    f"the {self.parts.executor.name} executor stopped working: {broken}"
+                ) from None
+            result = Result.failed(f"{type(exc).__name__}: {exc}")
+        except Exception as exc:
+            result = Result.failed(f"{type(exc).__name__}: {exc}")
+        self._finish(trial, result)
+
+    def _start_new_trial(self) -> bool:
+        """Ask for one new trial and start it; False when none may be asked now."""
+        number = self.next_number
+        if not self._tell_before_ask(number):
+            return False
+        candidate = self.parts.strategy.ask(number)
+        if candidate is None:
+            self.study.stop_reason = "the strategy has nothing more to propose"
+            return False
+        trial = self.store.create_trial(self.sid, number, candidate, asked_after=self.told)
+        self.next_number += 1
+        self.untold[number] = None
+        try:
+            self.parts.space.validate(candidate.arch)
+        except InvalidArchitectureError as exc:
+            self._finish(trial, Result.failed(f"strategy proposed an invalid architecture: {exc}"))
+            return True
+        cached = self.store.find_complete(self.sid, candidate)
+        if cached is not None and cached.result is not None and cached.number != number:
+            reused = Result(
+                metrics=cached.result.metrics,
+                status=Status.OK,
+                cost_s=0.0,
+                info={"cached_from": cached.number},
+            )
+            self._finish(trial, reused)
+            return True
+        self._submit(trial)
+        return True
+
+    # -- scheduling -------------------------------------------------------------------------
+    def _elapsed(self) -> float:
+        return self.elapsed_before + (time.monotonic() - self.started)
+
+    def _read_events(self) -> None:
+        for event in self.store.pending_events(self.sid):
+            if event.kind is EventKind.STOP:
+                self.study.stop_reason = self.study.stop_reason or "stopped on request"
+            self.store.mark_event_handled(event.id)
+
+    def _check_stop(self) -> None:
+        """Read steering events and the budget: both are checked before every ask."""
+        self._read_events()
+        if self.study.stop_reason is None:
+            self.study.stop_reason = self.spec.budget.exhausted(
+                self.next_number, self._elapsed(), self.cost_s
+            )
+
+    def _collect_done(self) -> None:
+        for future in [f for f in self.pending if f.done()]:
+            self._collect(future)
+
+    def _fill_free_slots(self) -> None:
+        """Start trials while a worker is free (re-runs first), the budget lasts and the tell
+        policy allows the next ask."""
+        executor = self.parts.executor
+        while executor.free_slots() > 0:
+            self._collect_done()  # an inline executor's results are ready at once
+            if self.rerun:
+                self._submit(self.rerun.pop(0))
+                continue
+            self._check_stop()
+            if self.study.stop_reason is not None or not self._start_new_trial():
+                return
+
+    def _restore(self) -> None:
+        state = replay(self.parts.strategy, self.store.trials(self.sid))
+        self.told, self.untold = state.told, state.untold
+        self.next_number, self.cost_s = state.next_number, state.cost_s
+        self.rerun = [self.store.restart_trial(self.sid, t.number) for t in state.rerun]
+        for trial in self.rerun:
+            log.info("re-running %s (attempt %d): it was running when the study stopped",
+                     trial.label, trial.attempts)
+
+    def run(self) -> None:
+        """Run until the budget is spent, the strategy is done, a stop is asked, or the failure
+        guard trips. Raises :class:`ExecutorBrokenError` when the executor stops working."""
+        from nasforge.run.study import prior_trials
+
+        strategy = self.parts.strategy
+        strategy.setup(self.parts.space, self.spec.objectives, self.spec.seed)
+        if self.spec.warm_start is not None:
+            strategy.warm_start(prior_trials(self.spec))
+        self._restore()
+        self.study.stop_reason = None
+        self.study.failure = None
+        self.store.update_study(self.sid, status="running")
+        call_hook(self.callbacks, "on_start", self.study)
+        status = "interrupted"
+        try:
+            while True:
+                self._check_stop()
+                self._fill_free_slots()
+                if not self.pending:
+                    if self.study.stop_reason is not None and not self.rerun:
+                        break
+                    executor = self.parts.executor
+                    if executor.free_slots() == 0:
+                        why = executor.health() or "it has no free worker and runs nothing"
+                        raise ExecutorBrokenError(
+                            f"the {executor.name} executor can run no trial: {why}"
+                        )
+                    # A free worker, nothing running, no stop: _fill_free_slots would have
+                    # started a trial, so reaching here is a bug; never spin on it.
+                    raise RuntimeError(f"the study loop made no progress (next ask "
+                                       f"Trial#{self.next_number}, policy {self.policy})")
+                for future in self.parts.executor.wait(list(self.pending), timeout=POLL_S):
+                    self._collect(future)
+            self._tell_stored(None)
+            status = "failed" if self.study.failure else "finished"
+        except ExecutorBrokenError:
+            status = "failed"
+            raise
+        finally:
+            self.store.update_study(self.sid, status=status, elapsed_s=self._elapsed())
+        call_hook(self.callbacks, "on_end", self.study, self.study.stop_reason or "done")

@@ -1,0 +1,140 @@
+"""Resume: rebuild a strategy from the stored history, and the settings a resume may change.
+
+A strategy is a pure function of (seed, history), so nothing is pickled: :func:`replay` asks and
+tells a fresh strategy in the order the store recorded (each trial's ``asked_after`` and
+``tell_seq``). Trials left RUNNING by a killed process are re-run with their stored candidate;
+finished trials are never evaluated again.
+
+Only settings that do not change what the stored trials mean may change on resume
+(:data:`RESUMABLE`); both front doors (``nasforge resume --set budget.trials=60`` and
+``nf.resume(dir, budget={"trials": 60})``) go through :func:`resume_spec`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nasforge.errors import ConfigError, Problem
+from nasforge.run.spec import RunSpec, apply_overrides, parse_spec
+from nasforge.strategy.base import Strategy
+from nasforge.trial import Trial, TrialState
+
+log = logging.getLogger(__name__)
+
+RESUMABLE = (
+    "budget",
+    "executor",
+    "trial_time_limit_s",
+    "export_best",
+    "reproducible",
+    "max_consecutive_failures",
+)
+"""Run-spec fields a resume may change; the others made the stored trials what they are."""
+
+
+@dataclass
+class Replayed:
+    """The loop's state after a replay: what was told, what waits to be told or re-run."""
+
+    told: int = 0
+    untold: dict[int, Trial | None] = field(default_factory=dict)
+    rerun: list[Trial] = field(default_factory=list)
+    next_number: int = 0
+    cost_s: float = 0.0
+    diverged_at: int | None = None
+
+
+def replay(strategy: Strategy, trials: Sequence[Trial]) -> Replayed:
+    """Ask and tell ``strategy`` the stored ``trials`` in their recorded interleaving.
+
+    Returns where the loop carries on. If the strategy now proposes something else than was
+    stored (its code or configuration changed), the stored trials are kept as they are and the
+    first such trial is reported in ``diverged_at`` (and logged).
+    """
+    told = sorted((t for t in trials if t.tell_seq is not None), key=lambda t: t.tell_seq or 0)
+    state = Replayed(next_number=len(trials))
+    i = 0
+    for trial in trials:
+        while i < len(told) and i < trial.asked_after:
+            strategy.tell(told[i])
+            i += 1
+        proposal = strategy.ask(trial.number)
+        if proposal != trial.candidate and state.diverged_at is None:
+            state.diverged_at = trial.number
+            log.warning(
+                "replaying the strategy diverged at %s: the code or configuration changed since "
+                "it ran; stored trials are kept as they are",
+                trial.label,
+            )
+    for trial in told[i:]:
+        strategy.tell(trial)
+    state.told = len(told)
+    for trial in trials:
+        if trial.result is not None:
+            state.cost_s += trial.result.cost_s
+        if trial.tell_seq is None:
+            state.untold[trial.number] = trial if trial.state.is_finished() else None
+        if trial.state is TrialState.RUNNING:
+            state.rerun.append(trial)
+    return state
+
+
+def _merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated section by section; a component given a new ``name`` starts afresh."""
+    out = dict(base)
+    for key, value in changes.items():
+        old = out.get(key)
+        renamed = isinstance(value, Mapping) and isinstance(old, Mapping) and (
+            "name" in value and value["name"] != old.get("name")
+        )
+        if isinstance(value, Mapping) and isinstance(old, Mapping) and not renamed:
+            out[key] = _merge(dict(old), value)
+        else:
+            out[key] = value
+    return out
+
+
+def resume_spec(
+    spec: RunSpec,
+    changes: Mapping[str, Any] | None = None,
+    *,
+    overrides: Sequence[str] = (),
+) -> RunSpec:
+    """``spec`` with the settings a resume may change changed.
+
+    Args:
+        changes: Python keyword form, merged section by section (``{"budget": {"trials": 60}}``
+            keeps the stored ``budget.minutes``).
+        overrides: CLI form, ``["budget.trials=60"]``.
+
+    Raises:
+        ConfigError: a setting outside :data:`RESUMABLE`, or an invalid value; named in the
+            syntax of the front door used.
+    """
+    cli = bool(overrides)
+    requested: dict[str, Any] = apply_overrides({}, overrides) if cli else dict(changes or {})
+    bad = [key for key in requested if key not in RESUMABLE]
+    if bad:
+        allowed = (
+            ", ".join(f"{k}.*" if k in ("budget", "executor") else k for k in RESUMABLE)
+            if cli
+            else ", ".join(f"{k}=" for k in RESUMABLE)
+        )
+        raise ConfigError(
+            [
+                Problem(
+                    "--set" if cli else f"resume({key}=...)",
+                    f"{key!r} cannot change on resume (the stored trials were made with it)",
+                    f"only {allowed} may change; start a new study to change the rest",
+                )
+                for key in bad
+            ],
+            source="nasforge resume" if cli else "nasforge.resume()",
+        )
+    if not requested:
+        return spec
+    data = _merge(spec.to_yaml_dict(), requested)
+    return parse_spec(data, source="--set" if cli else "nasforge.resume()")

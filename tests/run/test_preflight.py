@@ -1,0 +1,100 @@
+"""Checks before the first trial: each problem is named, and nothing is written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from torch import nn
+
+import nasforge as nf
+import nasforge.testing.toys
+from nasforge.cli.main import main
+from nasforge.evaluate.tabular._dummy import write_dummy_nb201_table
+from nasforge.space.base import SPACES
+from nasforge.testing.toys import ToySpace
+
+
+def search(tmp_path: Path, **kwargs: Any) -> None:
+    settings = {"strategy": "random", "executor": "inline", "budget": {"trials": 2},
+                "root": tmp_path / "runs", "name": "p", **kwargs}
+    nf.search(**settings)
+
+
+def test_a_missing_csv_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(nf.ConfigError, match=r"task: task 'csv' could not be loaded") as info:
+        search(tmp_path, task={"name": "csv", "path": str(tmp_path / "nope.csv"),
+                               "target": "y"}, space="mlp", evaluator={"name": "train"})
+    assert "nope.csv" in str(info.value)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_csv_without_the_target_column_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(30)))
+    with pytest.raises(nf.ConfigError, match="task") as info:
+        search(tmp_path, task={"name": "csv", "path": str(data), "target": "y"}, space="mlp",
+               evaluator={"name": "train"})
+    assert "'y'" in str(info.value)
+    assert not (tmp_path / "runs").exists()
+
+
+class WrongInput(ToySpace):
+    """Builds a network for one feature more than the task has."""
+
+    def build(self, arch: Any, task: Any) -> nn.Module:
+        return nn.Linear(task.input_shape[0] + 1, task.n_classes)
+
+
+class WrongOutput(ToySpace):
+    """Builds a network with one logit too many."""
+
+    def build(self, arch: Any, task: Any) -> nn.Module:
+        return nn.Linear(task.input_shape[0], task.n_classes + 1)
+
+
+@pytest.fixture
+def misfits() -> Iterator[None]:
+    """Register the misfit spaces for one test only (the space contract runs over the registry)."""
+    names = {"preflight_wrong_input": WrongInput, "preflight_wrong_output": WrongOutput}
+    for name, cls in names.items():
+        SPACES.register(name)(cls)
+    yield
+    for name in names:
+        del SPACES._entries[name]
+
+
+@pytest.mark.usefixtures("misfits")
+def test_a_space_whose_networks_do_not_fit_the_task_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(nf.ConfigError, match=r"space: space 'preflight_wrong_input' on task "
+                                             r"'toy': a sampled network fails") as info:
+        search(tmp_path, task="toy", space="preflight_wrong_input",
+               evaluator={"name": "train", "epochs": 1})
+    assert "mat1 and mat2 shapes cannot be multiplied" in str(info.value)
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(nf.ConfigError, match=r"outputs shape \(2, 3\), expected \(2, 2\)"):
+        search(tmp_path, task="toy", space="preflight_wrong_output",
+               evaluator={"name": "train", "epochs": 1})
+
+
+def test_a_table_evaluator_refuses_a_space_it_cannot_look_up(tmp_path: Path) -> None:
+    table = write_dummy_nb201_table(tmp_path / "t.csv.gz")
+    with pytest.raises(nf.ConfigError, match="can only look up NAS-Bench-201 cells"):
+        search(tmp_path, task="digits", space="mlp",
+               evaluator={"name": "nb201_table", "path": str(table)})
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.usefixtures("misfits")
+def test_the_cli_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                            ) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"name: p\nroot: {tmp_path / 'runs'}\ntask: toy\n"
+                      "space: preflight_wrong_input\nevaluator: {name: train, epochs: 1}\n"
+                      "executor: inline\nbudget: {trials: 2}\n")
+    assert main(["search", str(config), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "space 'preflight_wrong_input' on task 'toy'" in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()

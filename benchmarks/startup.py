@@ -85,6 +85,8 @@ def summarise(samples: dict[str, list[float]], cmds: dict[str, list[str]]) -> di
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        # Other work on the machine slows every command alike; the ratios are the robust part.
+        "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "nasforge": nasforge.__version__,
         "torch": torch_version,
     }
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cmds = commands()
     result = summarise(measure(cmds, args.runs), cmds)
     print(f"median of {args.runs} fresh processes each (Python {result['python']}, "
-          f"{result['cpus']} CPUs)")
+          f"{result['cpus']} CPUs, load average {result['load_average_1m']})")
     print(table(result))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -285,7 +285,7 @@ class Loop:
         self.study.failure = None
         self.store.update_study(self.sid, status="running")
         call_hook(self.callbacks, "on_start", self.study)
-        status = "interrupted"
+        status, ended = "interrupted", "interrupted"
         try:
             while True:
                 self._check_stop()
@@ -307,9 +307,11 @@ class Loop:
                     self._collect(future)
             self._tell_stored(None)
             status = "failed" if self.study.failure else "finished"
-        except ExecutorBrokenError:
-            status = "failed"
+            ended = self.study.stop_reason or "done"
+        except ExecutorBrokenError as exc:
+            status, ended = "failed", str(exc)
             raise
         finally:
             self.store.update_study(self.sid, status=status, elapsed_s=self._elapsed())
-        call_hook(self.callbacks, "on_end", self.study, self.study.stop_reason or "done")
+            # Progress bars and dashboards close whatever the ending, Ctrl-C included.
+            call_hook(self.callbacks, "on_end", self.study, ended)

@@ -30,3 +30,15 @@ def load_plugins() -> list[str]:
                                        "fix the module name or unset the variable")]) from None
         loaded.append(name)
     return loaded
+
+
+_loaded: list[str] | None = None
+
+
+def load_plugins_once() -> list[str]:
+    """:func:`load_plugins` the first time it is called in a process; the same names after."""
+    global _loaded
+    if _loaded is None:
+        _loaded = []  # set first: a plugin importing nasforge.run must not load itself again
+        _loaded = load_plugins()
+    return _loaded

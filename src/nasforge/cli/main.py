@@ -98,11 +98,11 @@ def _register() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``nasforge`` script; returns the exit code."""
-    from nasforge.plugins import load_plugins
+    from nasforge.plugins import load_plugins_once
 
     _register()
     try:
-        load_plugins()
+        load_plugins_once()
         app(args=argv, prog_name="nasforge")
     except NasforgeError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nasforge.errors import NasforgeError
+from nasforge.imports import missing_modules
 from nasforge.run.loop import commonest_reasons
 from nasforge.trial import TrialState
 
@@ -88,8 +89,10 @@ def finish_study(study: Study) -> Finished:
     if study.spec.export_best and directory is not None and data["best"] is not None:
         best = study.best().trial
         if study.weights_path(best) is not None:  # evaluators that do not train save none
+            # Without the onnx extra the model is still exported, as model.py and weights.
+            onnx = not missing_modules("onnx")
             try:
-                export_dir = study.export().out_dir
+                export_dir = study.export(onnx=onnx).out_dir
             except (NasforgeError, ImportError) as exc:
                 export_error = str(exc)
     data["export"] = None if export_dir is None else str(export_dir)

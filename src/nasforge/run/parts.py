@@ -29,7 +29,11 @@ class Parts:
 
 
 def registries() -> dict[str, Registry[Any]]:
-    """The registry behind each component field of a run spec (importing the built-ins)."""
+    """The registry behind each component field of a run spec.
+
+    Imports the built-ins and, once per process, the plugins (entry points and
+    ``NASFORGE_PLUGINS``), so the CLI and the Python API see the same components.
+    """
     import nasforge.evaluate
     import nasforge.execute
     import nasforge.space
@@ -37,10 +41,12 @@ def registries() -> dict[str, Registry[Any]]:
     import nasforge.tasks  # noqa: F401  (registration happens on import)
     from nasforge.evaluate.base import EVALUATORS
     from nasforge.execute.base import EXECUTORS
+    from nasforge.plugins import load_plugins_once
     from nasforge.space.base import SPACES
     from nasforge.strategy.base import STRATEGIES
     from nasforge.tasks.base import TASKS
 
+    load_plugins_once()
     return {"task": TASKS, "space": SPACES, "strategy": STRATEGIES, "evaluator": EVALUATORS,
             "executor": EXECUTORS}
 

@@ -265,8 +265,11 @@ class Study:
         metrics, ``reason``, ``cost_s``, ``attempts``, ``datetime_start``,
         ``datetime_complete`` and ``duration_s``.
         """
-        import pandas as pd
+        from nasforge.imports import try_import
 
+        with try_import("pandas", "Study.to_dataframe()") as imports:
+            import pandas as pd
+        imports.check()
         rows = []
         for t in self.trials():
             row: dict[str, Any] = {

@@ -94,8 +94,11 @@ def write_dummy_nb201_table(
         columns: the columns to write, in order (default: every documented column); tests drop
             one to check validation.
     """
-    import pandas as pd
+    from nasforge.imports import try_import
 
+    with try_import("pandas", "Writing a dummy NAS-Bench-201 table") as imports:
+        import pandas as pd
+    imports.check()
     path = Path(path)
     data = dummy_columns(archs, seed)
     frame = pd.DataFrame({name: data[name] for name in (COLUMNS if columns is None else columns)})

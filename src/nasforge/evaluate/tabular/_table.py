@@ -305,7 +305,11 @@ class NB201Table:
 
     @classmethod
     def _read(cls, path: Path, *, require_complete: bool, field: str) -> NB201Table:
-        import pandas as pd
+        from nasforge.imports import try_import
+
+        with try_import("pandas", "Reading the NAS-Bench-201 table") as imports:
+            import pandas as pd
+        imports.check()
 
         try:
             frame = pd.read_csv(path, compression="infer", dtype={"arch": str},

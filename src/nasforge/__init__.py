@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from nasforge.export import load
     from nasforge.objective import Objective
     from nasforge.run.api import open_study, resume, search
+    from nasforge.run.loop import ExecutorBrokenError
     from nasforge.run.spec import Budget, RunSpec, load_spec
-    from nasforge.run.study import Study
+    from nasforge.run.study import Study, StudyFailedError
     from nasforge.trial import Candidate, Result, Status, Trial, TrialState
 
 _SUBPACKAGES = ("evaluate", "execute", "export", "report", "space", "strategy", "tasks")
@@ -40,6 +41,7 @@ _NAMES = {
     "Budget": "nasforge.run.spec",
     "Candidate": "nasforge.trial",
     "ConfigError": "nasforge.errors",
+    "ExecutorBrokenError": "nasforge.run.loop",
     "InvalidArchitectureError": "nasforge.errors",
     "NasforgeError": "nasforge.errors",
     "Objective": "nasforge.objective",
@@ -47,6 +49,7 @@ _NAMES = {
     "RunSpec": "nasforge.run.spec",
     "Status": "nasforge.trial",
     "Study": "nasforge.run.study",
+    "StudyFailedError": "nasforge.run.study",
     "Trial": "nasforge.trial",
     "TrialState": "nasforge.trial",
     "load": "nasforge.export",
@@ -61,6 +64,7 @@ __all__ = [
     "Budget",
     "Candidate",
     "ConfigError",
+    "ExecutorBrokenError",
     "InvalidArchitectureError",
     "NasforgeError",
     "Objective",
@@ -68,6 +72,7 @@ __all__ = [
     "RunSpec",
     "Status",
     "Study",
+    "StudyFailedError",
     "Trial",
     "TrialState",
     "__version__",

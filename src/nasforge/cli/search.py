@@ -34,12 +34,16 @@ def search(
     Exits 0 when the study produced a result, 1 when it ran but failed (no trial completed,
     too many failures in a row, a broken executor), 2 for a mistake in the input.
     """
+    from nasforge.errors import ConfigError
     from nasforge.run.front import Front
     from nasforge.run.spec import load_spec
     from nasforge.run.study import Study
 
     spec = load_spec(config, set_)
-    study = Study.create(spec, overwrite=overwrite, front=Front.CLI)
+    try:
+        study = Study.create(spec, overwrite=overwrite, front=Front.CLI)
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, source=str(config)) from None
     run_study(study, progress)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from nasforge.config import Component
-from nasforge.errors import NasforgeError, Problem, TrialPruned, TrialTimeout
+from nasforge.errors import ConfigError, NasforgeError, Problem, TrialPruned, TrialTimeout
 from nasforge.registry import Registry
 from nasforge.trial import Candidate, Result, Status
 
@@ -75,18 +75,25 @@ class Evaluator(Component, ABC):
         try:
             task.info()
         except Exception as exc:
-            return [task_problem(task, exc)]
+            return task_problems(task, exc)
         return []
 
 
-def task_problem(task: Task, exc: Exception) -> Problem:
-    """A problem naming why ``task`` could not be loaded."""
-    what = str(exc) if isinstance(exc, NasforgeError) else f"{type(exc).__name__}: {exc}"
-    return Problem(
-        "task",
-        f"task {task.name!r} could not be loaded: {what}",
-        "check the task's path and columns (see `nasforge components task`)",
-    )
+def task_problems(task: Task, exc: Exception) -> list[Problem]:
+    """Why ``task`` could not be loaded: its own problems when it names them (a missing file,
+    a missing column), else one problem quoting the error."""
+    if isinstance(exc, ConfigError):
+        return list(exc.problems)
+    if isinstance(exc, NasforgeError):  # its message says what to do (e.g. a missing file)
+        return [Problem("task", f"task {task.name!r} could not be loaded: {exc}")]
+    what = f"{type(exc).__name__}: {exc}"
+    return [
+        Problem(
+            "task",
+            f"task {task.name!r} could not be loaded: {what}",
+            "check the task's path and columns (see `nasforge components task`)",
+        )
+    ]
 
 
 def check_forward(space: SearchSpace, task: Task, *, n_examples: int = 2) -> list[Problem]:
@@ -101,7 +108,7 @@ def check_forward(space: SearchSpace, task: Task, *, n_examples: int = 2) -> lis
     try:
         data = task.load()
     except Exception as exc:
-        return [task_problem(task, exc)]
+        return task_problems(task, exc)
     arch = space.sample(np.random.default_rng(0))
     where = f"space {space.name!r} on task {task.name!r}"
     try:

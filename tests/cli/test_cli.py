@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from nasforge.cli.main import main
+from nasforge.run.study import Study
 
 TOY = {
     "name": "toy",
@@ -223,3 +224,21 @@ def test_show_finds_a_space_from_a_user_module_without_the_env_var(tmp_path: Pat
     assert "top 8 of 8 trials" in shown.stdout
     spec = yaml.safe_load((tmp_path / "runs" / "toy" / "spec.yaml").read_text())
     assert sorted(spec["plugins"]) == ["nasforge.testing.toys", "userplugin"]
+
+
+@pytest.mark.parametrize("columns", ["60", "80", "200"])
+def test_show_never_splits_a_decision(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch, columns: str) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    # MLP decisions are long words (layers.0.activation=tanh) beside seven metric columns.
+    config = write(tmp_path, task="digits", space="mlp", strategy="random",
+                   evaluator={"name": "train", "epochs": 1}, budget={"trials": 3})
+    assert main(["search", str(config), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "runs" / "toy")]) == 0
+    out = capsys.readouterr().out
+    words = {w for line in out.splitlines() for w in line.replace("│", " ").split()}
+    study = Study.open(tmp_path / "runs" / "toy")
+    for trial in study.trials():
+        for decision in study.parts.space.format(trial.arch).split():
+            assert decision in words  # each decision=value printed whole

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from nasforge.cli.main import app, format_number, user_errors
@@ -15,6 +16,19 @@ SHOWN = ("val_accuracy", "test_accuracy", "params", "flops", "train_seconds", "e
 
 
 HEADERS = {"val_accuracy": "val %", "test_accuracy": "test %", "train_seconds": "train s"}
+
+
+def _free_width(table: Table, console: Console, header: str, rows: list[list[str]]) -> int:
+    """The width left for one more column after the columns already in ``table``."""
+    widths = [len(_plain(c.header)) for c in table.columns]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    used = 1 + sum(w + 3 for w in widths)  # left edge; per column: content, padding, border
+    return max(console.width - used - 3, len(header))
+
+
+def _longest_word(cells: list[str]) -> int:
+    return max((len(w) for cell in cells for w in cell.split()), default=0)
 
 
 def _text_column(
@@ -26,13 +40,8 @@ def _text_column(
     as its longest word, as far as the console allows; only a word longer than the whole free
     width is folded (split), as a last resort.
     """
-    widths = [len(_plain(c.header)) for c in table.columns]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    used = 1 + sum(w + 3 for w in widths)  # left edge; per column: content, padding, border
-    free = max(console.width - used - 3, len(header))
-    longest = max((len(w) for cell in cells for w in cell.split()), default=0)
-    table.add_column(header, min_width=min(longest, free), overflow="fold")
+    free = _free_width(table, console, header, rows)
+    table.add_column(header, min_width=min(_longest_word(cells), free), overflow="fold")
 
 
 def _plain(header: object) -> str:
@@ -78,10 +87,17 @@ def show(
         table.add_column(HEADERS.get(column, column), justify="right", no_wrap=True)
     rows = [[str(t.number), *(format_number(t.metrics.get(c)) for c in present)] for t in best]
     archs = [study.parts.space.format(t.arch) for t in best]
-    _text_column(table, console, "architecture", archs, rows)
+    # An architecture is never split inside a decision: when the widest one does not fit
+    # beside the numbers, the architectures are listed under the table instead.
+    beside = _longest_word(archs) <= _free_width(table, console, "architecture", rows)
+    if beside:
+        _text_column(table, console, "architecture", archs, rows)
     for row, arch in zip(rows, archs, strict=True):
-        table.add_row(*row, arch)
+        table.add_row(*row, *([arch] if beside else []))
     console.print(table)
+    if not beside:
+        for trial, arch in zip(best, archs, strict=True):
+            console.print(f"[bold]#{trial.number}[/]  {escape(arch)}", highlight=False)
     bad = [t for t in trials if t.state is not TrialState.COMPLETE]
     if bad:
         failures = Table(title="not completed", header_style="bold")

@@ -105,10 +105,9 @@ class Loop:
     def _tell_stored(self, quota: int | None) -> None:
         """Tell stored results: every one (``quota=None``), or in trial order up to ``quota``."""
         if quota is None:
-            for number in sorted(n for n, t in self.untold.items() if t is not None):
-                trial = self.untold[number]
-                if trial is not None:
-                    self._tell(trial)
+            finished = [t for t in self.untold.values() if t is not None]
+            for trial in sorted(finished, key=lambda t: t.number):
+                self._tell(trial)
             return
         while self.told < quota and self.untold:
             trial = self.untold[min(self.untold)]

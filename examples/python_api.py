@@ -26,8 +26,9 @@ def main() -> None:
     print(best)  # Trial#N, its architecture and metrics
     print(study.to_dataframe()[["number", "state", "val_accuracy", "params"]].head())
 
-    info = study.export()  # runs/api-digits/best: model.py, weights, ONNX, architecture.json
-    model = nf.load(info.out_dir)  # a plain torch.nn.Module, no study needed
+    # Like `nasforge search`, nf.search exported the best model when it ended:
+    # runs/api-digits/best holds model.py, weights, ONNX and architecture.json.
+    model = nf.load(study.directory / "best")  # a plain torch.nn.Module, no study needed
     x = torch.randn(2, 64)
     print("logits:", model(x).shape)
 

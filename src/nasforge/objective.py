@@ -8,10 +8,13 @@ With one objective, results rank by it; with several, by Pareto dominance.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Literal
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from nasforge.trial import Trial
 
 
 class Objective(BaseModel):
@@ -66,6 +69,19 @@ def score(metrics: Mapping[str, float], objectives: Sequence[Objective]) -> floa
     if not objectives or not is_feasible(metrics, objectives):
         return -math.inf
     return objectives[0].oriented(metrics)
+
+
+def rank(trials: Iterable[Trial], objectives: Sequence[Objective]) -> list[Trial]:
+    """COMPLETE, feasible trials, best :func:`score` first; ties go to the earlier trial."""
+    from nasforge.trial import TrialState
+
+    scored = [
+        (score(t.metrics, objectives), t)
+        for t in trials
+        if t.state is TrialState.COMPLETE
+    ]
+    usable = [(s, t) for s, t in scored if s > -math.inf]
+    return [t for _, t in sorted(usable, key=lambda st: (-st[0], st[1].number))]
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:

@@ -11,12 +11,14 @@ import base64
 import html
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nasforge.imports import MissingDependencyError, try_import
+from nasforge.objective import rank
 from nasforge.report.data import history, pareto_trials, state_counts
-from nasforge.trial import TrialState
+from nasforge.trial import Trial, TrialState
 
 if TYPE_CHECKING:
     from nasforge.run.study import Study
@@ -38,7 +40,7 @@ def _png(fig: object) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _history_plot(study: Study) -> str:
+def _history_plot(study: Study, trials: Sequence[Trial]) -> str:
     """The history plot as base64 PNG; :class:`MissingDependencyError` without matplotlib."""
     with try_import("plot", "Drawing the report's plots") as imports:
         import matplotlib
@@ -47,7 +49,7 @@ def _history_plot(study: Study) -> str:
         import matplotlib.pyplot as plt
     imports.check()
 
-    points = history(study.trials(), study.spec.objectives)
+    points = history(trials, study.spec.objectives)
     metric = study.spec.objectives[0].metric
     fig, ax = plt.subplots(figsize=(8, 3.6))
     ok = [(p.number, p.value) for p in points if p.value is not None]
@@ -74,13 +76,14 @@ def _fmt(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
-def write_report(study: Study, path: str | Path) -> Path:
+def write_report(study: Study, path: str | Path, *, trials: Sequence[Trial] | None = None) -> Path:
     """Write the report of ``study`` to ``path`` and return the path.
 
-    Without matplotlib (the ``plot`` extra) the report has no plot but says what to install.
+    ``trials`` are the study's trials if already read. Without matplotlib (the ``plot`` extra)
+    the report has no plot but says what to install.
     """
     path = Path(path)
-    trials = study.trials()
+    trials = study.trials() if trials is None else trials
     metrics = list(dict.fromkeys([*(o.metric for o in study.spec.objectives), *_COLUMNS]))
     metrics = [m for m in metrics if any(m in t.metrics for t in trials)]
     counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(state_counts(trials).items()))
@@ -93,12 +96,13 @@ def write_report(study: Study, path: str | Path) -> Path:
              f", strategy {html.escape(study.spec.strategy.name)}, seed {study.spec.seed}.</p>"]
     if any(t.state is TrialState.COMPLETE for t in trials):
         try:
-            parts.append(f'<img alt="history" src="data:image/png;base64,{_history_plot(study)}">')
+            plot = _history_plot(study, trials)
+            parts.append(f'<img alt="history" src="data:image/png;base64,{plot}">')
         except MissingDependencyError as exc:
             parts.append(f"<p>No history plot: {html.escape(str(exc))}.</p>")
     header = "".join(f"<th>{html.escape(m)}</th>" for m in metrics)
     rows = []
-    for t in study.ranked()[:20]:
+    for t in rank(trials, study.spec.objectives)[:20]:
         cells = "".join(f"<td>{_fmt(t.metrics.get(m))}</td>" for m in metrics)
         rows.append(f"<tr><td>{t.number}</td><td class=l>"
                     f"{html.escape(study.parts.space.format(t.arch))}</td>{cells}</tr>")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from nasforge.errors import NasforgeError
 from nasforge.imports import missing_modules
 from nasforge.run.loop import commonest_reasons
-from nasforge.trial import TrialState
+from nasforge.trial import Trial, TrialState
 
 if TYPE_CHECKING:
     from nasforge.run.study import Study
@@ -43,9 +44,13 @@ class Finished:
     failure: str | None = None
 
 
-def summary(study: Study) -> dict[str, Any]:
-    """A JSON-able summary of a study: counts, the best trial and its metrics."""
-    trials = study.trials()
+def summary(study: Study, trials: Sequence[Trial] | None = None) -> dict[str, Any]:
+    """A JSON-able summary of a study: counts, the best trial and its metrics.
+
+    ``trials`` are the study's trials if already read (a 50,000-trial study takes a second to
+    read).
+    """
+    trials = study.trials() if trials is None else trials
     record = study.store.get_study(study.name)
     data: dict[str, Any] = {
         "name": study.name,
@@ -56,7 +61,7 @@ def summary(study: Study) -> dict[str, Any]:
         "stop_reason": study.stop_reason,
     }
     try:
-        best = study.best()
+        best = study.best(trials)
         data["best"] = {
             "number": best.number,
             "arch": best.arch.to_dict(),
@@ -68,10 +73,9 @@ def summary(study: Study) -> dict[str, Any]:
     return json.loads(json.dumps(data))
 
 
-def _failure(study: Study, data: dict[str, Any]) -> str | None:
+def _failure(study: Study, trials: Sequence[Trial]) -> str | None:
     if study.failure is not None:
         return study.failure
-    trials = study.trials()
     finished = [t for t in trials if t.state.is_finished()]
     if finished and not any(t.state is TrialState.COMPLETE for t in finished):
         return (
@@ -83,16 +87,17 @@ def _failure(study: Study, data: dict[str, Any]) -> str | None:
 
 def finish_study(study: Study) -> Finished:
     """Write the summary and report, export the best model; see :meth:`Study.finish`."""
-    data = summary(study)
+    trials = study.trials()  # read once: every part below works on this list
+    data = summary(study, trials)
     directory = study.directory
     export_dir = export_error = None
     if study.spec.export_best and directory is not None and data["best"] is not None:
-        best = study.best().trial
+        best = study.best(trials).trial
         if study.weights_path(best) is not None:  # evaluators that do not train save none
             # Without the onnx extra the model is still exported, as model.py and weights.
             onnx = not missing_modules("onnx")
             try:
-                export_dir = study.export(onnx=onnx).out_dir
+                export_dir = study.export(onnx=onnx, trials=trials).out_dir
             except (NasforgeError, ImportError) as exc:
                 export_error = str(exc)
     data["export"] = None if export_dir is None else str(export_dir)
@@ -103,7 +108,7 @@ def finish_study(study: Study) -> Finished:
         try:
             from nasforge.report import write_report
 
-            report_path = write_report(study, directory / REPORT_NAME)
+            report_path = write_report(study, directory / REPORT_NAME, trials=trials)
         except ImportError as exc:
             log.warning("no HTML report written: %s", exc)
     return Finished(
@@ -112,5 +117,5 @@ def finish_study(study: Study) -> Finished:
         report_path=report_path,
         export_dir=export_dir,
         export_error=export_error,
-        failure=_failure(study, data),
+        failure=_failure(study, trials),
     )

@@ -110,10 +110,10 @@ class Loop:
                 self._tell(trial)
             return
         while self.told < quota and self.untold:
-            trial = self.untold[min(self.untold)]
-            if trial is None:
+            first = self.untold[min(self.untold)]
+            if first is None:
                 return
-            self._tell(trial)
+            self._tell(first)
 
     def _tell_before_ask(self, number: int) -> bool:
         """Tell what trial ``number`` must be asked after; False while that is still running."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import yaml
 
 from nasforge.errors import ConfigError, NasforgeError, Problem, StudyNotFoundError
-from nasforge.objective import score
+from nasforge.objective import rank, score
 from nasforge.run.front import Front
 from nasforge.run.lock import StudyLock
 from nasforge.run.parts import Parts, build_parts, registries
@@ -246,13 +246,16 @@ class Study:
 
     def ranked(self) -> list[Trial]:
         """COMPLETE, feasible trials, best first (ties: earlier trial first)."""
-        done = [t for t in self.trials([TrialState.COMPLETE]) if self.score(t) > -math.inf]
-        return sorted(done, key=lambda t: (-self.score(t), t.number))
+        return rank(self.trials([TrialState.COMPLETE]), self.spec.objectives)
 
-    def best(self) -> BestTrial:
-        """The best COMPLETE, feasible trial by the study's score (the first objective decides,
-        the later ones break ties; see :func:`nasforge.objective.score`)."""
-        ranked = self.ranked()
+    def best(self, trials: Sequence[Trial] | None = None) -> BestTrial:
+        """The best COMPLETE, feasible trial: by the first objective, among trials that meet
+        every objective's limit; ties go to the earlier trial (:func:`nasforge.objective.rank`).
+
+        Args:
+            trials: rank these (already read from the store) instead of reading them again.
+        """
+        ranked = self.ranked() if trials is None else rank(trials, self.spec.objectives)
         if not ranked:
             raise NasforgeError(f"study {self.name!r} has no completed, feasible trial yet")
         return BestTrial(ranked[0], self)
@@ -325,17 +328,19 @@ class Study:
         trial: int | None = None,
         onnx: bool = True,
         overwrite: bool = False,
+        trials: Sequence[Trial] | None = None,
     ) -> ExportInfo:
         """Export a trial's trained network (default: the best) as module file, weights, ONNX.
 
         Returns the :class:`nasforge.export.ExportInfo` describing what was written. The default
         folder (``STUDY_DIR/best``, or ``STUDY_DIR/trial-N``) is replaced when exporting again.
+        ``trials``, when given, are the study's trials already read (to pick the best).
         """
         import torch
 
         from nasforge.export import export_model
 
-        chosen = self.best().trial if trial is None else self.trial(trial)
+        chosen = self.best(trials).trial if trial is None else self.trial(trial)
         if chosen.state is not TrialState.COMPLETE:
             raise NasforgeError(
                 f"{chosen.label} is {chosen.state.value}, not COMPLETE; only "
@@ -414,7 +419,7 @@ class Study:
         counts = ", ".join(
             f"{n} {s.lower()}" for s, n in sorted(Counter(t.state.value for t in trials).items())
         )
-        ranked = self.ranked()
+        ranked = rank(trials, self.spec.objectives)
         best = ""
         if ranked:
             metric = self.spec.objectives[0].metric
@@ -462,6 +467,4 @@ def prior_trials(spec: RunSpec) -> list[Trial]:
         trials = store.trials(records[0].id, states={TrialState.COMPLETE}) if records else []
     finally:
         store.close()
-    feasible = [t for t in trials if score(t.metrics, spec.objectives) > -math.inf]
-    feasible.sort(key=lambda t: (-score(t.metrics, spec.objectives), t.number))
-    return feasible[: spec.warm_start.top]
+    return rank(trials, spec.objectives)[: spec.warm_start.top]

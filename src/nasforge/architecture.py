@@ -22,6 +22,8 @@ from typing import Any
 
 Value = str | int | float | bool
 _ALLOWED = (str, int, float, bool)
+# One encoder for every canonical form: json.dumps with options builds a new one per call.
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 
 
 class Architecture(Mapping[str, Value]):
@@ -44,8 +46,22 @@ class Architecture(Mapping[str, Value]):
             if isinstance(value, float) and not math.isfinite(value):
                 raise TypeError(f"architecture decision {key!r} must be finite, got {value!r}")
         self._items = dict(sorted(items.items()))
-        self._canonical = json.dumps(self._items, separators=(",", ":"), sort_keys=True)
+        self._canonical = _CANONICAL.encode(self._items)
         self._hash = hash(self._canonical)
+
+    @classmethod
+    def from_canonical(cls, text: str, decisions: Mapping[str, Value]) -> Architecture:
+        """Rebuild an architecture from its own canonical string and its decoded ``decisions``,
+        without validating or encoding again.
+
+        For strings that ``str(arch)`` wrote (a store reading its rows back); anything else goes
+        through :meth:`parse`.
+        """
+        arch = cls.__new__(cls)
+        arch._items = dict(decisions)
+        arch._canonical = text
+        arch._hash = hash(text)
+        return arch
 
     @classmethod
     def parse(cls, text: str) -> Architecture:

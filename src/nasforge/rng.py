@@ -7,11 +7,13 @@ whatever happened between processes. Never use the global ``np.random``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import numpy as np
 
 
+@functools.lru_cache(maxsize=1024)  # a few stream names, asked for once per trial
 def stream_key(name: str) -> int:
     """A stable 32-bit integer for a stream name (``hash()`` is salted per process)."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")

@@ -53,7 +53,8 @@ def _history_plot(study: Study, trials: Sequence[Trial]) -> str:
     metric = study.spec.objectives[0].metric
     fig, ax = plt.subplots(figsize=(8, 3.6))
     ok = [(p.number, p.value) for p in points if p.value is not None]
-    ax.scatter([n for n, _ in ok], [v for _, v in ok], s=14, label="trial", alpha=0.7)
+    # plot() with markers, not scatter(): the same dots, drawn far faster for 50,000 trials.
+    ax.plot([n for n, _ in ok], [v for _, v in ok], "o", ms=3.5, alpha=0.7, label="trial")
     best = [(p.number, p.best_so_far) for p in points if p.best_so_far is not None]
     ax.step([n for n, _ in best], [v for _, v in best], where="post", color="C3",
             label="best so far")

@@ -327,7 +327,8 @@ class SQLiteStore(Store):
         architecture once (a resume reads every row: per-value calls were most of its time)."""
         texts = list(dict.fromkeys(r[2] for r in rows))
         archs = {
-            t: Architecture.from_dict(d) for t, d in zip(texts, _loads_all(texts), strict=True)
+            t: Architecture.from_canonical(t, d) if isinstance(d, dict) else Architecture.parse(t)
+            for t, d in zip(texts, _loads_all(texts), strict=True)
         }
         metrics = _loads_all([r[5] for r in rows])
         infos = _loads_all([r[9] for r in rows])

@@ -61,7 +61,11 @@ def test_short_and_long_help_on_every_command(flag: str,
         assert f"nasforge {command}" in out and "Example: nasforge" in out, command
 
 
-def test_shell_completion_is_offered(capsys: pytest.CaptureFixture[str]) -> None:
+def test_shell_completion_is_offered(capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Typer otherwise detects the shell from the parent processes (sh under make, not bash)
+    # and ignores the one named on the command line.
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "--install-completion" in out and "--show-completion" in out

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import nasforge as nf
+from nasforge.run.lock import StudyLock
 from nasforge.testing.toys import ToyEvaluator, ToySpace, ToyTask
 
 
@@ -100,3 +101,67 @@ def test_the_python_front_door_names_its_own_syntax(tmp_path: Path) -> None:
     text = str(info.value)
     assert "overwrite=True" in text and "name=..." in text and "nasforge.resume(" in text
     assert "--set" not in text and "--overwrite" not in text
+
+
+def _small(tmp_path: Path, **kwargs: object) -> nf.Study:
+    settings = {"task": "toy", "space": "toy", "strategy": "random", "evaluator": "toy",
+                "executor": "inline", "budget": {"trials": 3}, "root": tmp_path, "name": "s",
+                **kwargs}
+    return nf.search(**settings)  # type: ignore[arg-type]
+
+
+def test_a_stop_asked_after_a_study_ended_does_not_stop_the_next_resume(tmp_path: Path) -> None:
+    _small(tmp_path).request_stop()
+    assert len(nf.resume(tmp_path / "s", budget={"trials": 5}).trials()) == 5
+
+
+def test_a_refused_resume_changes_nothing_stored(tmp_path: Path) -> None:
+    _small(tmp_path)
+    with StudyLock(tmp_path / "s"), pytest.raises(nf.NasforgeError, match="already running"):
+        nf.resume(tmp_path / "s", budget={"trials": 50})
+    assert nf.open_study(tmp_path / "s").spec.budget.trials == 3
+    assert "trials: 3" in (tmp_path / "s" / "spec.yaml").read_text()
+    nf.resume(tmp_path / "s", budget={"trials": 4})
+    assert "trials: 4" in (tmp_path / "s" / "spec.yaml").read_text()
+
+
+def test_overwrite_never_deletes_a_running_study(tmp_path: Path) -> None:
+    _small(tmp_path)
+    with StudyLock(tmp_path / "s"), pytest.raises(nf.NasforgeError, match="already running"):
+        _small(tmp_path, overwrite=True)
+    assert len(nf.open_study(tmp_path / "s").trials()) == 3
+
+
+def test_elapsed_time_adds_up_over_runs_of_one_study(tmp_path: Path) -> None:
+    study = _small(tmp_path)
+    first = study.store.get_study("s").elapsed_s  # type: ignore[union-attr]
+    study.spec = study.spec.model_copy(update={"budget": nf.Budget(trials=6)})
+    study.run()
+    assert study.record.elapsed_s >= first and study.record.status == "finished"
+
+
+def test_no_completed_trial_is_stored_as_failed(tmp_path: Path) -> None:
+    with pytest.raises(nf.StudyFailedError):
+        _small(tmp_path, evaluator={"name": "toy", "fail": ["*"]}, max_consecutive_failures=None)
+    record = nf.open_study(tmp_path / "s").store.get_study("s")
+    assert record is not None and record.status == "failed"
+
+
+def test_python_inputs_of_the_wrong_type_are_named(tmp_path: Path) -> None:
+    study = _small(tmp_path, objectives={"metric": "val_accuracy", "direction": "max"},
+                   name="one")  # one objective, not a list
+    assert [o.metric for o in study.spec.objectives] == ["val_accuracy"]
+    with pytest.raises(nf.ConfigError, match="callbacks: expected a list"):
+        _small(tmp_path, callbacks=5, name="cb")
+    assert not (tmp_path / "cb").exists()
+    with pytest.raises(nf.ConfigError, match="directory: expected the study folder"):
+        nf.resume(5)  # type: ignore[arg-type]
+
+
+def test_resume_takes_component_objects_like_search(tmp_path: Path) -> None:
+    _small(tmp_path)
+    study = nf.resume(tmp_path / "s", executor=nf.execute.InlineExecutor(),
+                      budget={"trials": 4})
+    assert len(study.trials()) == 4
+    with pytest.raises(nf.ConfigError, match=r"resume\(bogus=\.\.\.\): unknown setting 'bogus'"):
+        nf.resume(tmp_path / "s", bogus=3)

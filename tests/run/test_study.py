@@ -123,7 +123,11 @@ def test_resume_reruns_trials_left_running(tmp_path: Path) -> None:
     study.store.create_trial(study.record.id, 6, candidate, asked_after=6)
     finished_at = {t.number: t.finished_at for t in study.trials()}
     study.close()
-    resumed = Study.open(tmp_path / "t").run()
+    resumed = Study.open(tmp_path / "t")
+    assert resumed.spec.budget.trials == 6  # the budget the study last ran with is stored
+    resumed.spec = resumed.spec.model_copy(update={"budget": resumed.spec.budget.model_copy(
+        update={"trials": 12})})
+    resumed.run()
     assert archs(resumed) == archs(straight)
     assert all(t.state is TrialState.COMPLETE for t in resumed.trials())
     for t in resumed.trials()[:6]:  # completed before the "kill": not evaluated again
@@ -142,12 +146,14 @@ def test_existing_study_is_not_overwritten_silently(tmp_path: Path) -> None:
         make(tmp_path)
 
 
-def test_stop_event_stops_between_trials(tmp_path: Path) -> None:
+def test_a_stop_asked_while_the_study_is_not_running_does_not_stop_the_next_run(
+    tmp_path: Path,
+) -> None:
     study = make(tmp_path)
-    study.request_stop()
+    study.request_stop()  # nothing runs it: the request is for a run that is over
     study.run()
-    assert study.trials() == []
-    assert study.stop_reason == "stopped on request"
+    assert len(study.trials()) == 20
+    assert study.store.pending_events(study.record.id) == []
 
 
 def test_hard_time_limit_marks_timeout() -> None:

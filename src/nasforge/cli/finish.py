@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from nasforge.run.study import DB_NAME
 
 if TYPE_CHECKING:
     from nasforge.run.finish import Finished
@@ -30,7 +33,7 @@ def print_finished(study: Study, finished: Finished) -> None:
     best = data["best"]
     if best is not None:
         metrics = best["metrics"]
-        out.print(f"best: Trial#{best['number']}  [cyan]{best['arch_string']}[/]")
+        out.print(f"best: Trial#{best['number']}  [cyan]{escape(best['arch_string'])}[/]")
         table = Table(title="accuracy (percent)", show_header=True, header_style="bold")
         table.add_column("model")
         table.add_column("validation", justify="right")
@@ -47,7 +50,7 @@ def print_finished(study: Study, finished: Finished) -> None:
         if costs:
             out.print("cost: " + ", ".join(costs))
     if study.directory is not None:
-        out.print(f"study store:   {study.directory / 'study.db'}")
+        out.print(f"study store:   {study.directory / DB_NAME}")
     if finished.summary_path is not None:
         out.print(f"summary:       {finished.summary_path}")
     if finished.report_path is not None:
@@ -55,4 +58,4 @@ def print_finished(study: Study, finished: Finished) -> None:
     if finished.export_dir is not None:
         out.print(f"best model:    {finished.export_dir}  (load with nasforge.load(...))")
     elif finished.export_error:
-        out.print(f"[yellow]best model not exported[/]: {finished.export_error}")
+        out.print(f"[yellow]best model not exported[/]: {escape(finished.export_error)}")

@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -71,4 +72,4 @@ class ProgressBar:
 
     def on_end(self, study: Study, reason: str) -> None:
         self.progress.stop()
-        self.console.print(f"[dim]search ended: {reason}[/]")
+        self.console.print(f"[dim]search ended: {escape(reason)}[/]")

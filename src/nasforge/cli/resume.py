@@ -30,5 +30,6 @@ def resume(
     if it had never stopped. Same exit codes as `nasforge search`.
     """
     from nasforge.run.api import open_for_resume
+    from nasforge.run.front import Front
 
-    run_study(open_for_resume(study_dir, overrides=set_), progress)
+    run_study(open_for_resume(study_dir, overrides=set_, front=Front.CLI), progress)

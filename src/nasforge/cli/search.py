@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
 from nasforge.cli.main import app, err, user_errors
 
@@ -63,12 +64,13 @@ def run_study(study: Study, progress: bool) -> None:
         )
         raise typer.Exit(130) from None
     except ExecutorBrokenError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         err.print(f"trials it was running are kept; continue with "
                   f"[bold]nasforge resume {study.directory}[/] once it is fixed")
         raise typer.Exit(1) from None
     print_finished(study, finished)
     if finished.failure is not None:
-        err.print(f"[bold red]study failed:[/] {finished.failure}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]study failed:[/] {escape(finished.failure)}", highlight=False,
+                  soft_wrap=True)
         err.print(f"see [bold]nasforge show {study.directory}[/] for every failed trial")
         raise typer.Exit(1)

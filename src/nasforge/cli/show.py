@@ -93,7 +93,7 @@ def show(
     if beside:
         _text_column(table, console, "architecture", archs, rows)
     for row, arch in zip(rows, archs, strict=True):
-        table.add_row(*row, *([arch] if beside else []))
+        table.add_row(*row, *([escape(arch)] if beside else []))
     console.print(table)
     if not beside:
         for trial, arch in zip(best, archs, strict=True):
@@ -110,5 +110,5 @@ def show(
         rows = [[str(t.number), t.state.value] for t in bad]
         _text_column(failures, console, "reason", reasons, rows)
         for row, reason in zip(rows, reasons, strict=True):
-            failures.add_row(*row, reason)
+            failures.add_row(*row, escape(reason))
         console.print(failures)

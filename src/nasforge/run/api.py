@@ -14,6 +14,7 @@ from nasforge.config import Component
 from nasforge.errors import ConfigError, Problem
 from nasforge.objective import Objective
 from nasforge.run.finish import Finished
+from nasforge.run.front import Front
 from nasforge.run.parts import Parts, build_parts, component_spec, registries
 from nasforge.run.preflight import check_before_first_trial
 from nasforge.run.resume import resume_spec
@@ -66,6 +67,34 @@ _REGISTRY_NAMES = {
     "evaluator": "evaluate.EVALUATORS",
     "executor": "execute.EXECUTORS",
 }
+
+
+def _check_callbacks(callbacks: Any) -> None:
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Sequence):
+        raise ConfigError(
+            [
+                Problem(
+                    "callbacks",
+                    f"expected a list of callback objects, got {type(callbacks).__name__}",
+                    "pass e.g. callbacks=[MyCallback()] (objects with on_start, "
+                    "on_trial_finished or on_end methods)",
+                )
+            ]
+        )
+
+
+def _check_directory(directory: Any, function: str) -> None:
+    if not isinstance(directory, (str, Path)):
+        raise ConfigError(
+            [
+                Problem(
+                    "directory",
+                    f"expected the study folder as a str or Path, got "
+                    f"{type(directory).__name__}",
+                    f"e.g. nasforge.{function}('runs/demo')",
+                )
+            ]
+        )
 
 
 def run_and_finish(study: Study, callbacks: Sequence[Any] = ()) -> Finished:
@@ -129,7 +158,10 @@ def search(
     if budget is not None:
         data["budget"] = budget.model_dump() if hasattr(budget, "model_dump") else budget
     if objectives is not None:
+        if isinstance(objectives, (str, Mapping, Objective)):  # one objective, not a list
+            objectives = [objectives]
         data["objectives"] = [o.model_dump() if isinstance(o, Objective) else o for o in objectives]
+    _check_callbacks(callbacks)
     source = "nasforge.search()"
     spec = parse_spec(data, source=source, check=False)
     try:
@@ -146,16 +178,16 @@ def open_for_resume(
     *,
     overrides: Sequence[str] = (),
     parts: Parts | None = None,
+    front: Front = Front.PYTHON,
 ) -> Study:
-    """Open a stored study with the settings a resume may change changed (stored in the study),
-    checked as before its first trial."""
+    """Open a stored study with the settings a resume may change changed, checked as before
+    its first trial. The changes are stored when it runs."""
     study = Study.open(directory, parts)
-    spec = resume_spec(study.spec, changes, overrides=overrides)
-    if spec != study.spec:
+    spec = resume_spec(study.spec, changes, overrides=overrides, front=front)
+    if spec != study.spec:  # stored by Study.run once it holds the study lock
         study.spec = spec
         study.parts = parts or build_parts(spec)
-        study.store.update_study(study.record.id, spec=spec.model_dump(mode="json"))
-    source = "nasforge resume" if overrides else "nasforge.resume()"
+    source = "nasforge resume" if front is Front.CLI else "nasforge.resume()"
     try:
         check_before_first_trial(study.parts)
     except ConfigError as exc:
@@ -180,6 +212,8 @@ def resume(
     Example:
         >>> nasforge.resume("runs/demo", budget={"trials": 60})  # doctest: +SKIP
     """
+    _check_directory(directory, "resume")
+    _check_callbacks(callbacks)
     study = open_for_resume(directory, changes, parts=parts)
     return _raise_on_failure(study, run_and_finish(study, callbacks))
 
@@ -192,4 +226,5 @@ def _raise_on_failure(study: Study, finished: Finished) -> Study:
 
 def open_study(directory: str | Path) -> Study:
     """Open a stored study to read it (``best()``, ``trials()``, ``to_dataframe()``)."""
+    _check_directory(directory, "open_study")
     return Study.open(directory)

@@ -31,6 +31,8 @@ class Finished:
 
     Attributes:
         summary: the JSON-able summary (also written to ``summary.json``).
+        summary_path, report_path, export_dir: where the summary, the HTML report and the
+            exported best model went (``None`` when not written).
         failure: why the study counts as failed (no trial completed, or the failure guard
             stopped it), ``None`` when it produced a result.
         export_error: why the best model was not exported, when export was asked for.
@@ -111,11 +113,14 @@ def finish_study(study: Study) -> Finished:
             report_path = write_report(study, directory / REPORT_NAME, trials=trials)
         except ImportError as exc:
             log.warning("no HTML report written: %s", exc)
+    failure = _failure(study, trials)
+    if failure is not None:  # `nasforge ls` shows what the verdict says
+        study.store.update_study(study.record.id, status="failed")
     return Finished(
         summary=data,
         summary_path=summary_path,
         report_path=report_path,
         export_dir=export_dir,
         export_error=export_error,
-        failure=_failure(study, trials),
+        failure=failure,
     )

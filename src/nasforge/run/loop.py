@@ -18,7 +18,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -92,8 +92,10 @@ class Loop:
         self.next_number = 0
         self.cost_s = 0.0
         self.failure_streak = 0
-        self.elapsed_before = study.record.elapsed_s
+        record = study.store.get_study(study.name)  # not study.record: an earlier run moved on
+        self.elapsed_before = record.elapsed_s if record is not None else 0.0
         self.started = time.monotonic()
+        self.started_wall = time.time()
 
     # -- telling ----------------------------------------------------------------------------
     def _tell(self, trial: Trial) -> None:
@@ -230,6 +232,16 @@ class Loop:
     def _elapsed(self) -> float:
         return self.elapsed_before + (time.monotonic() - self.started)
 
+    def _drop_stale_events(self) -> None:
+        """Events written while no session ran (a stop after the study ended, or one the
+        killed process never read) were meant for a run that is over: they do not stop this
+        one."""
+        for event in self.store.pending_events(self.sid):
+            if event.created_at < self.started_wall:
+                log.info("ignored a %s event written while the study was not running",
+                         event.kind.value)
+                self.store.mark_event_handled(event.id)
+
     def _read_events(self) -> None:
         for event in self.store.pending_events(self.sid):
             if event.kind is EventKind.STOP:
@@ -245,8 +257,19 @@ class Loop:
             )
 
     def _collect_done(self) -> None:
-        for future in [f for f in self.pending if f.done()]:
-            self._collect(future)
+        self._collect_all([f for f in self.pending if f.done()])
+
+    def _collect_all(self, futures: Iterable[Future[Result]]) -> None:
+        """Store every finished result; an executor failure is raised after the others are
+        stored, so no finished trial has to run again on resume."""
+        broken: ExecutorBrokenError | None = None
+        for future in futures:
+            try:
+                self._collect(future)
+            except ExecutorBrokenError as exc:
+                broken = broken or exc
+        if broken is not None:
+            raise broken
 
     def _fill_free_slots(self) -> None:
         """Start trials while a worker is free (re-runs first), the budget lasts and the tell
@@ -283,6 +306,7 @@ class Loop:
         self.study.stop_reason = None
         self.study.failure = None
         self.store.update_study(self.sid, status="running")
+        self._drop_stale_events()
         call_hook(self.callbacks, "on_start", self.study)
         status, ended = "interrupted", "interrupted"
         try:
@@ -302,8 +326,7 @@ class Loop:
                     # started a trial, so reaching here is a bug; never spin on it.
                     raise RuntimeError(f"the study loop made no progress (next ask "
                                        f"Trial#{self.next_number}, policy {self.policy})")
-                for future in self.parts.executor.wait(list(self.pending), timeout=POLL_S):
-                    self._collect(future)
+                self._collect_all(self.parts.executor.wait(list(self.pending), timeout=POLL_S))
             self._tell_stored(None)
             status = "failed" if self.study.failure else "finished"
             ended = self.study.stop_reason or "done"
@@ -312,5 +335,6 @@ class Loop:
             raise
         finally:
             self.store.update_study(self.sid, status=status, elapsed_s=self._elapsed())
+            self.study.record = self.store.get_study(self.study.name) or self.study.record
             # Progress bars and dashboards close whatever the ending, Ctrl-C included.
             call_hook(self.callbacks, "on_end", self.study, ended)

@@ -17,7 +17,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
+from nasforge.config import Component
 from nasforge.errors import ConfigError, Problem
+from nasforge.run.front import Front
+from nasforge.run.parts import component_spec
 from nasforge.run.spec import RunSpec, apply_overrides, parse_spec
 from nasforge.strategy.base import Strategy
 from nasforge.trial import Trial, TrialState
@@ -102,39 +107,56 @@ def resume_spec(
     changes: Mapping[str, Any] | None = None,
     *,
     overrides: Sequence[str] = (),
+    front: Front | None = None,
 ) -> RunSpec:
     """``spec`` with the settings a resume may change changed.
 
     Args:
         changes: Python keyword form, merged section by section (``{"budget": {"trials": 60}}``
-            keeps the stored ``budget.minutes``).
+            keeps the stored ``budget.minutes``); a component may also be given as an object
+            (``executor=ProcessExecutor(workers=4)``).
         overrides: CLI form, ``["budget.trials=60"]``.
+        front: the front door whose syntax messages use (default: the CLI when ``overrides``
+            are given).
 
     Raises:
-        ConfigError: a setting outside :data:`RESUMABLE`, or an invalid value; named in the
-            syntax of the front door used.
+        ConfigError: an unknown setting, one outside :data:`RESUMABLE`, or an invalid value;
+            named in the syntax of the front door used.
     """
-    cli = bool(overrides)
-    requested: dict[str, Any] = apply_overrides({}, overrides) if cli else dict(changes or {})
-    bad = [key for key in requested if key not in RESUMABLE]
-    if bad:
-        allowed = (
-            ", ".join(f"{k}.*" if k in ("budget", "executor") else k for k in RESUMABLE)
-            if cli
-            else ", ".join(f"{k}=" for k in RESUMABLE)
-        )
-        raise ConfigError(
-            [
-                Problem(
-                    "--set" if cli else f"resume({key}=...)",
-                    f"{key!r} cannot change on resume (the stored trials were made with it)",
-                    f"only {allowed} may change; start a new study to change the rest",
-                )
-                for key in bad
-            ],
-            source="nasforge resume" if cli else "nasforge.resume()",
-        )
+    cli = (front is Front.CLI) if front is not None else bool(overrides)
+    requested: dict[str, Any] = apply_overrides({}, overrides) if overrides else {}
+    for key, value in (changes or {}).items():
+        requested[key] = _section(value)
+    problems = []
+    for key in requested:
+        where = "--set" if cli else f"resume({key}=...)"
+        if key not in RunSpec.model_fields:
+            problems.append(Problem(where, f"unknown setting {key!r}", f"{_allowed(cli)} may "
+                                    "change on resume"))
+        elif key not in RESUMABLE:
+            problems.append(Problem(
+                where, f"{key!r} cannot change on resume (the stored trials were made with it)",
+                f"only {_allowed(cli)} may change; start a new study to change the rest"))
+    source = "nasforge resume" if cli else "nasforge.resume()"
+    if problems:
+        raise ConfigError(problems, source=source)
     if not requested:
         return spec
     data = _merge(spec.to_yaml_dict(), requested)
-    return parse_spec(data, source="--set" if cli else "nasforge.resume()")
+    # Checked against the registries once, when the caller builds the parts.
+    return parse_spec(data, source="--set" if cli else "nasforge.resume()", check=False)
+
+
+def _allowed(cli: bool) -> str:
+    if cli:
+        return ", ".join(f"{k}.*" if k in ("budget", "executor") else k for k in RESUMABLE)
+    return ", ".join(f"{k}=" for k in RESUMABLE)
+
+
+def _section(value: Any) -> Any:
+    """A Python value as its spec section: a component object becomes ``{name, **params}``."""
+    if isinstance(value, Component):
+        return component_spec(value).to_yaml_dict()
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    return value

@@ -203,7 +203,8 @@ class Study:
                             )
                         ]
                     )
-                shutil.rmtree(directory)
+                with StudyLock(directory):  # never delete a study another process runs
+                    shutil.rmtree(directory)
             directory.mkdir(parents=True, exist_ok=True)
             (directory / SPEC_NAME).write_text(yaml.safe_dump(spec.to_yaml_dict(), sort_keys=False))
         store = _memory_store() if directory is None else _sqlite_store(directory / DB_NAME)
@@ -389,6 +390,7 @@ class Study:
                 Loop(self, callbacks).run()
             else:
                 with StudyLock(self.directory):
+                    self._store_spec()
                     Loop(self, callbacks).run()
         finally:
             # Workers do not outlive a run; a fresh, equal executor is ready for the next one.
@@ -396,6 +398,18 @@ class Study:
             executor.shutdown(wait=False)
             self.parts.executor = type(executor)(**executor.get_params())
         return self
+
+    def _store_spec(self) -> None:
+        """Store settings changed since the study was opened (a resume with a bigger budget);
+        called with the study lock held, so a refused run changes nothing."""
+        data = self.spec.model_dump(mode="json")
+        record = self.store.get_study(self.name)
+        if record is not None and dict(record.spec) != data:
+            self.store.update_study(self.record.id, spec=data)
+            if self.directory is not None:
+                (self.directory / SPEC_NAME).write_text(
+                    yaml.safe_dump(self.spec.to_yaml_dict(), sort_keys=False)
+                )
 
     def finish(self) -> Finished:
         """Write ``summary.json`` and ``report.html`` and export the best model (if
@@ -406,7 +420,10 @@ class Study:
         return finish_study(self)
 
     def request_stop(self) -> None:
-        """Ask a running study (possibly in another process) to stop after its running trials."""
+        """Ask a running study (possibly in another process) to stop after its running trials.
+
+        A request made while no process runs the study is dropped when it next runs.
+        """
         self.store.add_event(self.record.id, EventKind.STOP)
 
     def close(self) -> None:

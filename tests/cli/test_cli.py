@@ -16,6 +16,7 @@ import yaml
 
 from nasforge.cli.main import main
 from nasforge.run.study import Study
+from nasforge.trial import Result
 
 TOY = {
     "name": "toy",
@@ -242,3 +243,17 @@ def test_show_never_splits_a_decision(tmp_path: Path, capsys: pytest.CaptureFixt
     for trial in study.trials():
         for decision in study.parts.space.format(trial.arch).split():
             assert decision in words  # each decision=value printed whole
+
+
+def test_show_prints_reasons_with_brackets_as_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["search", str(write(tmp_path)), "--no-progress"]) == 0
+    study = Study.open(tmp_path / "runs" / "toy")
+    candidate = study.trials()[0].candidate
+    study.store.create_trial(study.record.id, 8, candidate, asked_after=8)
+    study.store.finish_trial(study.record.id, 8, Result.failed("shape [batch, 3] closing [/] tag"))
+    study.close()
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "runs" / "toy")]) == 0
+    assert "shape [batch, 3] closing [/] tag" in capsys.readouterr().out.replace("\n", " ")

@@ -54,14 +54,13 @@ class Architecture(Mapping[str, Value]):
         """Rebuild an architecture from its own canonical string and its decoded ``decisions``,
         without validating or encoding again.
 
-        For strings that ``str(arch)`` wrote (a store reading its rows back). Text that is not
-        the canonical form of ``decisions`` (keys out of order, a list value) is validated and
-        re-encoded as :class:`Architecture` does, so the result is always canonical.
+        For strings that ``str(arch)`` wrote (a store reading its rows back): only the cheap
+        signs of another writer are checked (keys out of order, a value that is not a JSON
+        scalar), and such text is validated and re-encoded as :class:`Architecture` does.
         """
         items = dict(decisions)
-        if _CANONICAL.encode(items) != text or not all(
-            type(v) in _ALLOWED for v in items.values()
-        ):
+        keys = list(items)
+        if keys != sorted(keys) or not all(type(v) in _ALLOWED for v in items.values()):
             return cls(items)  # not canonical after all: validate (and re-encode) as usual
         arch = cls.__new__(cls)
         arch._items = items

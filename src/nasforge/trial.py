@@ -61,6 +61,26 @@ class Result:
             object.__setattr__(self, "reason", f"non-finite metric(s): {', '.join(bad)}")
 
     @classmethod
+    def restore(
+        cls,
+        metrics: dict[str, float],
+        status: Status,
+        reason: str | None,
+        cost_s: float,
+        info: Mapping[str, Any],
+    ) -> Result:
+        """A result as a store wrote it, rebuilt without the checks of ``__init__``.
+
+        A store only holds results that passed those checks (float metrics, a FAILED status for
+        non-finite ones), so reading 50,000 of them back need not repeat them.
+        """
+        result = object.__new__(cls)
+        for name, value in (("metrics", metrics), ("status", status), ("reason", reason),
+                            ("cost_s", cost_s), ("info", info)):
+            object.__setattr__(result, name, value)
+        return result
+
+    @classmethod
     def failed(
         cls,
         reason: str,

@@ -297,7 +297,7 @@ class SQLiteStore(Store):
         ) = row
         result = None
         if _metrics is not None or status is not None:
-            result = Result(
+            result = Result.restore(
                 metrics=metrics or {},
                 status=_STATUSES[status or "ok"],
                 reason=reason,

@@ -165,3 +165,13 @@ def test_resume_takes_component_objects_like_search(tmp_path: Path) -> None:
     assert len(study.trials()) == 4
     with pytest.raises(nf.ConfigError, match=r"resume\(bogus=\.\.\.\): unknown setting 'bogus'"):
         nf.resume(tmp_path / "s", bogus=3)
+
+
+def test_resume_refuses_an_unregistered_component_like_search(tmp_path: Path) -> None:
+    class MyInline(nf.execute.InlineExecutor):
+        pass
+
+    MyInline.name = ""
+    _small(tmp_path)
+    with pytest.raises(nf.ConfigError, match="MyInline is not a registered executor"):
+        nf.resume(tmp_path / "s", executor=MyInline())

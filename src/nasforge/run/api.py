@@ -15,7 +15,7 @@ from nasforge.errors import ConfigError, Problem
 from nasforge.objective import Objective
 from nasforge.run.finish import Finished
 from nasforge.run.front import Front
-from nasforge.run.parts import Parts, build_parts, component_spec, registries
+from nasforge.run.parts import Parts, build_parts, component_spec
 from nasforge.run.preflight import check_before_first_trial
 from nasforge.run.resume import resume_spec
 from nasforge.run.spec import parse_spec
@@ -29,22 +29,11 @@ def _section(value: ComponentLike | None, field: str) -> tuple[Any, Component | 
     if value is None:
         return None, None
     if isinstance(value, Component):
-        registry = registries()[field]
-        cls = type(value)
-        if not cls.name or cls.name not in registry or registry.get(cls.name) is not cls:
-            raise ConfigError(
-                [
-                    Problem(
-                        field,
-                        f"{cls.__name__} is not a registered {registry.kind}, so the study could "
-                        "not be stored and resumed",
-                        f"decorate the class with @nasforge.{_REGISTRY_NAMES[field]}"
-                        f".register('my_{registry.kind}') in an importable module",
-                    )
-                ],
-                source="nasforge.search()",
-            )
-        return component_spec(value).model_dump(), value
+        try:
+            section = component_spec(value, field)
+        except ConfigError as exc:
+            raise ConfigError(exc.problems, source="nasforge.search()") from None
+        return section.model_dump(), value
     if isinstance(value, (str, Mapping)):
         return value, None
     raise ConfigError(
@@ -58,15 +47,6 @@ def _section(value: ComponentLike | None, field: str) -> tuple[Any, Component | 
         ],
         source="nasforge.search()",
     )
-
-
-_REGISTRY_NAMES = {
-    "task": "tasks.TASKS",
-    "space": "space.SPACES",
-    "strategy": "strategy.STRATEGIES",
-    "evaluator": "evaluate.EVALUATORS",
-    "executor": "execute.EXECUTORS",
-}
 
 
 def _check_callbacks(callbacks: Any) -> None:

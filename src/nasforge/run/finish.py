@@ -94,7 +94,7 @@ def finish_study(study: Study) -> Finished:
     directory = study.directory
     export_dir = export_error = None
     if study.spec.export_best and directory is not None and data["best"] is not None:
-        best = study.best(trials).trial
+        best = trials[data["best"]["number"]]  # trials are numbered 0 .. n-1, in order
         if study.weights_path(best) is not None:  # evaluators that do not train save none
             # Without the onnx extra the model is still exported, as model.py and weights.
             onnx = not missing_modules("onnx")

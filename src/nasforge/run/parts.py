@@ -93,6 +93,35 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def component_spec(component: Component) -> ComponentSpec:
-    """The spec section describing ``component`` (non-JSON parameters are summarised)."""
+_REGISTRY_NAMES = {
+    "task": "tasks.TASKS",
+    "space": "space.SPACES",
+    "strategy": "strategy.STRATEGIES",
+    "evaluator": "evaluate.EVALUATORS",
+    "executor": "execute.EXECUTORS",
+}
+
+
+def component_spec(component: Component, field: str) -> ComponentSpec:
+    """The spec section describing ``component`` as the run spec's ``field`` (non-JSON
+    parameters are summarised).
+
+    Raises:
+        ConfigError: the component's class is not registered for ``field``, so a stored study
+            could not build it again; the message names the decorator to use.
+    """
+    registry = registries()[field]
+    cls = type(component)
+    if not cls.name or cls.name not in registry or registry.get(cls.name) is not cls:
+        raise ConfigError(
+            [
+                Problem(
+                    field,
+                    f"{cls.__name__} is not a registered {registry.kind}, so the study could "
+                    "not be stored and resumed",
+                    f"decorate the class with @nasforge.{_REGISTRY_NAMES[field]}"
+                    f".register('my_{registry.kind}') in an importable module",
+                )
+            ]
+        )
     return ComponentSpec(name=component.name, params=_jsonable(component.get_params()))

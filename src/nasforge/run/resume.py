@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from nasforge.config import Component
 from nasforge.errors import ConfigError, Problem
 from nasforge.run.front import Front
-from nasforge.run.parts import component_spec
+from nasforge.run.parts import component_spec, registries
 from nasforge.run.spec import RunSpec, apply_overrides, parse_spec
 from nasforge.strategy.base import Strategy
 from nasforge.trial import Trial, TrialState
@@ -126,7 +126,7 @@ def resume_spec(
     cli = (front is Front.CLI) if front is not None else bool(overrides)
     requested: dict[str, Any] = apply_overrides({}, overrides) if overrides else {}
     for key, value in (changes or {}).items():
-        requested[key] = _section(value)
+        requested[key] = _section(key, value)
     problems = []
     for key in requested:
         where = "--set" if cli else f"resume({key}=...)"
@@ -153,10 +153,10 @@ def _allowed(cli: bool) -> str:
     return ", ".join(f"{k}=" for k in RESUMABLE)
 
 
-def _section(value: Any) -> Any:
+def _section(key: str, value: Any) -> Any:
     """A Python value as its spec section: a component object becomes ``{name, **params}``."""
-    if isinstance(value, Component):
-        return component_spec(value).to_yaml_dict()
+    if isinstance(value, Component) and key in registries():
+        return component_spec(value, key).to_yaml_dict()
     if isinstance(value, BaseModel):
         return value.model_dump()
     return value

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from nasforge.config import Component
-from nasforge.errors import ConfigError, NasforgeError, Problem, TrialPruned, TrialTimeout
+from nasforge.errors import Problem, TrialPruned, TrialTimeout
+from nasforge.evaluate._checks import check_forward, task_problems
 from nasforge.registry import Registry
 from nasforge.trial import Candidate, Result, Status
 
 if TYPE_CHECKING:
+    from nasforge.evaluate.reporting import Reporter
     from nasforge.space.base import SearchSpace
     from nasforge.tasks.base import Task
 
@@ -37,6 +39,8 @@ class EvalContext:
             architecture gets the same seed after a resume).
         time_limit_s: wall-clock limit; evaluators check it cooperatively and return TIMEOUT.
         workdir: a directory for this trial's checkpoints, or ``None``.
+        reporter: where the evaluation reports intermediate values (a learning curve) and asks
+            whether the study's pruner stops it; ``None`` when nothing listens.
     """
 
     space: SearchSpace
@@ -44,6 +48,7 @@ class EvalContext:
     seed: int
     time_limit_s: float | None = None
     workdir: str | None = None
+    reporter: Reporter | None = None
 
 
 class Evaluator(Component, ABC):
@@ -79,69 +84,6 @@ class Evaluator(Component, ABC):
         return []
 
 
-def task_problems(task: Task, exc: Exception) -> list[Problem]:
-    """Why ``task`` could not be loaded: its own problems when it names them (a missing file,
-    a missing column), else one problem quoting the error."""
-    if isinstance(exc, ConfigError):
-        return list(exc.problems)
-    if isinstance(exc, NasforgeError):  # its message says what to do (e.g. a missing file)
-        return [Problem("task", f"task {task.name!r} could not be loaded: {exc}")]
-    what = f"{type(exc).__name__}: {exc}"
-    return [
-        Problem(
-            "task",
-            f"task {task.name!r} could not be loaded: {what}",
-            "check the task's path and columns (see `nasforge components task`)",
-        )
-    ]
-
-
-def check_forward(space: SearchSpace, task: Task, *, n_examples: int = 2) -> list[Problem]:
-    """Load ``task``, build one sampled architecture of ``space`` and run a tiny batch through it.
-
-    Returns the problems found: data that does not load, a space that cannot build a network for
-    this task, or a network whose output does not have one logit per class.
-    """
-    import numpy as np
-    import torch
-
-    try:
-        data = task.load()
-    except Exception as exc:
-        return task_problems(task, exc)
-    arch = space.sample(np.random.default_rng(0))
-    where = f"space {space.name!r} on task {task.name!r}"
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            model = space.build(arch, data.info)
-            model.eval()
-            with torch.no_grad():
-                x = torch.as_tensor(data.train.x[:n_examples])
-                out = model(x)
-    except Exception as exc:
-        return [
-            Problem(
-                "space",
-                f"{where}: a sampled network fails on a batch of the task's data "
-                f"({type(exc).__name__}: {exc}; architecture {space.format(arch)})",
-                "choose a space that fits the task's input shape "
-                f"{tuple(data.info.input_shape)}, or change its parameters",
-            )
-        ]
-    expected = (len(x), data.info.n_classes)
-    if tuple(out.shape) != expected:
-        return [
-            Problem(
-                "space",
-                f"{where}: a sampled network outputs shape {tuple(out.shape)}, expected "
-                f"{expected} (one logit per class)",
-                "build the last layer with task.n_classes outputs",
-            )
-        ]
-    return []
-
-
 def run_evaluation(evaluator: Evaluator, candidate: Candidate, ctx: EvalContext) -> Result:
     """Run ``evaluator`` and turn any exception into a FAILED/TIMEOUT/PRUNED result.
 
@@ -173,3 +115,6 @@ def run_evaluation(evaluator: Evaluator, candidate: Candidate, ctx: EvalContext)
 
 EVALUATORS: Registry[Evaluator] = Registry("evaluator")
 """Registered evaluators (``@EVALUATORS.register("train")``)."""
+
+__all__ = ["EVALUATORS", "WEIGHTS_FILE", "EvalContext", "Evaluator", "check_forward",
+           "run_evaluation", "task_problems"]

@@ -16,6 +16,7 @@ from nasforge.config import Component
 from nasforge.registry import Registry
 
 Kind = Literal["signal", "image", "tabular"]
+Problem = Literal["classification", "regression"]
 
 
 @dataclass(frozen=True)
@@ -25,22 +26,39 @@ class TaskInfo:
     Attributes:
         input_shape: one example's shape: ``(C, L)`` for 1-D signals, ``(C, H, W)`` for images,
             ``(F,)`` for tabular features.
-        n_classes: number of classes (classification is the task type for now).
+        n_classes: number of classes of a classification task; ``0`` for regression.
         kind: ``signal``, ``image`` or ``tabular``; spaces use it to pick 1-D, 2-D or dense layers.
+        problem: ``classification`` (integer labels, one logit per class) or ``regression``
+            (float targets, one output per target).
+        n_targets: number of regression targets (``0`` for classification).
     """
 
     name: str
     input_shape: tuple[int, ...]
     n_classes: int
     kind: Kind
+    problem: Problem = "classification"
+    n_targets: int = 0
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of a network's last layer: one logit per class, or one output per target."""
+        return self.n_targets if self.problem == "regression" else self.n_classes
+
+    @property
+    def is_regression(self) -> bool:
+        return self.problem == "regression"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "input_shape": list(self.input_shape),
             "n_classes": self.n_classes,
             "kind": self.kind,
         }
+        if self.is_regression:
+            data.update(problem=self.problem, n_targets=self.n_targets)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskInfo:
@@ -49,6 +67,8 @@ class TaskInfo:
             input_shape=tuple(data["input_shape"]),
             n_classes=int(data["n_classes"]),
             kind=data["kind"],
+            problem=data.get("problem", "classification"),
+            n_targets=int(data.get("n_targets", 0)),
         )
 
 

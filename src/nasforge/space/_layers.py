@@ -27,7 +27,7 @@ name and an identical spec *share* their decisions (NAS-Bench-201 uses one cell 
 Networks are built generically: 1-D layers for ``(C, L)`` inputs, 2-D for ``(C, H, W)``; flat
 ``(F,)`` features are treated as a 1-channel signal of length ``F`` by spatial layers, and
 ``dense`` layers flatten whatever they get. Every network ends with a global average pool (for
-feature maps) and a linear head to the number of classes.
+feature maps) and a linear head to ``task.n_outputs`` (classes, or regression targets).
 """
 
 from __future__ import annotations
@@ -511,5 +511,5 @@ def build_layers(layers: Sequence[Mapping[str, Any]], resolved: Mapping[str, Any
     """The network of checked ``layers`` under ``resolved`` decisions, for ``task``."""
     builder = _Builder(resolve_dims(dims, task), tuple(task.input_shape))
     builder.layers(layers, resolved)
-    return m.DeclaredNet(nn.Sequential(*builder.modules), builder.shape[0], task.n_classes,
+    return m.DeclaredNet(nn.Sequential(*builder.modules), builder.shape[0], task.n_outputs,
                          spatial=builder.spatial)

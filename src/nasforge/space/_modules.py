@@ -224,16 +224,19 @@ class CellModule(nn.Module):
 class DeclaredNet(nn.Module):
     """A network built from a declared space: ``features``, global average pool, linear ``head``.
 
+    The head has ``n_outputs`` units: one logit per class, or one output per regression target
+    (``TaskInfo.n_outputs``).
+
     Follows timm's surface: ``forward_features`` then ``forward_head``.
     """
 
-    def __init__(self, features: nn.Sequential, n_features: int, n_classes: int,
+    def __init__(self, features: nn.Sequential, n_features: int, n_outputs: int,
                  spatial: bool) -> None:
         super().__init__()
         self.features = features
         self.flatten = nn.Flatten(2) if spatial else nn.Identity()
         self.spatial = spatial
-        self.head = nn.Linear(n_features, n_classes)
+        self.head = nn.Linear(n_features, n_outputs)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.features(x)

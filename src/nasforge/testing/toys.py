@@ -151,7 +151,7 @@ class ToySpace(SearchSpace):
             nn.Flatten(),
             nn.Linear(math.prod(task.input_shape), width),
             nn.ReLU(),
-            nn.Linear(width, task.n_classes),
+            nn.Linear(width, task.n_outputs),
         )
 
 

@@ -23,7 +23,7 @@ def test_component_sections_flat_or_string() -> None:
 
 def test_defaults_make_a_complete_spec() -> None:
     spec = RunSpec()
-    assert spec.task.name == "mnist1d" and spec.space.name == "nb201"
+    assert spec.task is None and spec.space.name == "nb201"  # None: the evaluator's own, else mnist1d
     assert spec.objectives[0].metric == "val_accuracy"
 
 
@@ -89,3 +89,10 @@ def test_objective_metric_must_be_reported_by_the_evaluator() -> None:
 def test_a_spec_stored_by_an_older_nasforge_still_parses() -> None:
     spec = parse_spec({"task": "digits", "space": "mlp", "ordered": True}, check=False)
     assert spec.reproducible is True
+
+
+def test_a_spec_without_a_task_trains_on_mnist1d() -> None:
+    from nasforge.run.parts import build_parts
+
+    parts = build_parts(RunSpec(executor=ComponentSpec(name="inline")))
+    assert parts.task.name == "mnist1d"

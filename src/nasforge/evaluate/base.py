@@ -64,6 +64,11 @@ class Evaluator(Component, ABC):
     def evaluate(self, candidate: Candidate, ctx: EvalContext) -> Result:
         """Evaluate one candidate. May raise; :func:`run_evaluation` records the reason."""
 
+    def default_task(self) -> Task | None:
+        """The task to use when a run spec names none: a lookup benchmark's own data; ``None``
+        for evaluators that need the user's task (the study then uses ``mnist1d``)."""
+        return None
+
     @property
     def max_fidelity(self) -> int | None:
         """The full-budget fidelity (e.g. epochs), or ``None`` if fidelity is meaningless."""

@@ -93,7 +93,7 @@ def write_report(study: Study, path: str | Path, *, trials: Sequence[Trial] | No
              f"<h1>nasforge study <code>{html.escape(study.name)}</code></h1>",
              f"<p>{len(trials)} trials ({counts}). Objectives: "
              f"{html.escape(', '.join(map(str, study.spec.objectives)))}. "
-             f"Task {html.escape(study.spec.task.name)}, space {html.escape(study.spec.space.name)}"
+             f"Task {html.escape(study.parts.task.name)}, space {html.escape(study.spec.space.name)}"
              f", strategy {html.escape(study.spec.strategy.name)}, seed {study.spec.seed}.</p>"]
     if any(t.state is TrialState.COMPLETE for t in trials):
         try:

@@ -63,12 +63,16 @@ def build_parts(spec: RunSpec, given: Mapping[str, Component | None] | None = No
         if obj is not None:
             built[field] = obj
             continue
-        section: ComponentSpec = getattr(spec, field)
+        section: ComponentSpec | None = getattr(spec, field)
+        if section is None:
+            continue  # the task, chosen below once the evaluator is known
         try:
             built[field] = registry.create(section.name, section.params, field=field)
         except ConfigError as exc:
             problems.extend(exc.problems)
     evaluator = built.get("evaluator")
+    if "task" not in built and evaluator is not None:
+        built["task"] = default_task(evaluator)
     provides = getattr(evaluator, "provides", ())
     for i, objective in enumerate(spec.objectives):
         if provides and objective.metric not in provides:
@@ -79,6 +83,19 @@ def build_parts(spec: RunSpec, given: Mapping[str, Component | None] | None = No
     if problems:
         raise ConfigError(problems)
     return Parts(**built)
+
+
+DEFAULT_TASK = "mnist1d"
+"""The task of a study that names none, unless its evaluator brings its own."""
+
+
+def default_task(evaluator: Evaluator) -> Task:
+    """The task of a spec that leaves ``task`` out: the evaluator's own (a lookup benchmark
+    looks up its own dataset), else :data:`DEFAULT_TASK`."""
+    own = evaluator.default_task()
+    if own is not None:
+        return own
+    return registries()["task"].create(DEFAULT_TASK, {}, field="task")
 
 
 def _jsonable(value: Any) -> Any:

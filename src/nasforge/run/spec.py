@@ -99,6 +99,9 @@ class RunSpec(BaseModel):
         trial_time_limit_s: a trial running longer is stopped and recorded TIMEOUT.
         max_consecutive_failures: stop the study after this many FAILED or TIMEOUT trials in a
             row (a broken configuration, not bad luck); ``null`` never stops.
+        task: the data; ``None`` (left out) means the evaluator's own task for a lookup
+            benchmark (``nb201_table`` looks up its ``dataset``), else ``mnist1d``. A study stores
+            the task it used.
         root: the folder holding study folders; the study lives in ``root/name``.
         export_best: when the study ends, export the best trained network to ``STUDY_DIR/best``.
         warm_start: pass the best trials of an earlier study to the strategy before it starts.
@@ -111,7 +114,7 @@ class RunSpec(BaseModel):
 
     name: str = "study"
     seed: int = Field(default=0, ge=0, lt=2**31)
-    task: ComponentSpec = ComponentSpec(name="mnist1d")
+    task: ComponentSpec | None = None
     space: ComponentSpec = ComponentSpec(name="nb201")
     strategy: ComponentSpec = ComponentSpec(name="regularized_evolution")
     evaluator: ComponentSpec = ComponentSpec(name="train")
@@ -145,7 +148,11 @@ class RunSpec(BaseModel):
     def to_yaml_dict(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
         for key in ("task", "space", "strategy", "evaluator", "executor"):
-            data[key] = getattr(self, key).to_yaml_dict()
+            section = getattr(self, key)
+            if section is not None:
+                data[key] = section.to_yaml_dict()
+            else:
+                data.pop(key, None)
         return data
 
 

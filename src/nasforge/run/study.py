@@ -24,7 +24,7 @@ from nasforge.errors import ConfigError, NasforgeError, Problem, StudyNotFoundEr
 from nasforge.objective import rank, score
 from nasforge.run.front import Front
 from nasforge.run.lock import StudyLock
-from nasforge.run.parts import Parts, build_parts, registries
+from nasforge.run.parts import Parts, build_parts, component_spec, registries
 from nasforge.run.preflight import check_before_first_trial
 from nasforge.run.spec import RunSpec, parse_spec
 from nasforge.store.base import EventKind, Store
@@ -187,6 +187,8 @@ class Study:
             prior_trials(spec)  # fail now, before anything is written, if the study is missing
         parts = parts or build_parts(spec)
         check_before_first_trial(parts)
+        if spec.task is None:  # store the task used, so a resume rebuilds the same one
+            spec = spec.model_copy(update={"task": component_spec(parts.task, "task")})
         spec = spec.model_copy(update={"plugins": plugin_modules(spec)})
         directory = None if in_memory else spec.study_dir
         if directory is not None:

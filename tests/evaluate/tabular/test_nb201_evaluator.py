@@ -264,3 +264,23 @@ def test_invalid_benchmark_study_writes_nothing(tmp_path: Path) -> None:
             root=tmp_path / "runs",
         )
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_benchmark_spec_needs_no_task_and_records_the_evaluators_own(
+    full_table_path: Path, tmp_path: Path
+) -> None:
+    study = nasforge.search(
+        space="nb201",
+        strategy="random",
+        evaluator={"name": "nb201_table", "path": str(full_table_path), "dataset": "cifar100"},
+        executor="inline",
+        budget={"trials": 3},
+        root=tmp_path / "runs",
+        export_best=False,
+    )
+    assert study.spec.task is not None
+    assert study.spec.task.to_yaml_dict() == {"name": "nb201", "dataset": "cifar100"}
+    stored = (tmp_path / "runs" / "study" / "spec.yaml").read_text()
+    assert "mnist1d" not in stored and "cifar100" in stored
+    reopened = nasforge.open_study(tmp_path / "runs" / "study")
+    assert reopened.parts.task.name == "nb201"

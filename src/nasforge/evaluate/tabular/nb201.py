@@ -127,6 +127,10 @@ class TabularNB201Evaluator(Evaluator):
     def max_fidelity(self) -> int:
         return self.fidelity
 
+    def default_task(self) -> Task:
+        """The ``nb201`` task of the evaluator's dataset, so a benchmark spec needs no task."""
+        return NB201Task(dataset=self.dataset)
+
     def preflight(self, space: SearchSpace, task: Task) -> list[Problem]:
         """Refuse a space whose architectures are not NAS-Bench-201 cells, or another dataset."""
         import numpy as np

@@ -159,7 +159,7 @@ def test_version_1_file_is_upgraded(tmp_path: Path) -> None:
     _write_v1_store(path)
     assert _indexes(path) == {"trials_by_arch"}
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.schema_version == SCHEMA_VERSION == 3
     assert _indexes(path) == {"trials_by_arch_state", "events_pending"}
     study = store.get_study("old")
     assert study is not None and (study.seed, study.elapsed_s) == (7, 30.5)
@@ -179,6 +179,54 @@ def test_version_1_file_is_upgraded(tmp_path: Path) -> None:
     again = SQLiteStore(path)  # opening an upgraded file changes nothing
     assert again.schema_version == SCHEMA_VERSION
     assert [t.attempts for t in again.trials(study.id)] == [1, 3, 1]
+
+
+# Version 2 as nasforge wrote it: version 1 with the two indexes, and no curves table.
+_SCHEMA_V2 = (
+    _SCHEMA_V1.replace(
+        "CREATE INDEX IF NOT EXISTS trials_by_arch ON trials (study_id, arch_id, fidelity);",
+        "CREATE INDEX IF NOT EXISTS trials_by_arch_state "
+        "ON trials (study_id, arch_id, fidelity, state, number);",
+    )
+    .replace(
+        "INSERT INTO meta VALUES ('schema_version', '1');",
+        "CREATE INDEX IF NOT EXISTS events_pending ON events (study_id, handled_at);\n"
+        "INSERT INTO meta VALUES ('schema_version', '2');",
+    )
+)
+
+
+def _tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+    return {r[0] for r in rows}
+
+
+def test_version_2_file_gets_the_curves_table(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_SCHEMA_V2)
+        conn.execute(
+            "INSERT INTO studies (name, spec, seed, created_at) VALUES ('old', '{}', 1, 1.0)"
+        )
+        conn.execute(
+            "INSERT INTO trials (study_id, number, arch, arch_id, state, asked_after) "
+            "VALUES (1, 0, ?, ?, 'RUNNING', 0)",
+            (str(_arch(0)), _arch(0).arch_id),
+        )
+    assert "curves" not in _tables(path)
+    store = SQLiteStore(path)
+    assert store.schema_version == SCHEMA_VERSION == 3
+    assert "curves" in _tables(path)
+    assert _indexes(path) == {"trials_by_arch_state", "events_pending"}
+    assert store.curve(1, 0) == []
+    store.add_curve_values(1, 0, 0, {"val_accuracy": 12.5})
+    store.restart_trial(1, 0)
+    store.add_curve_values(1, 0, 0, {"val_accuracy": 13.5})
+    store.close()
+    again = SQLiteStore(path)
+    assert [tuple(p) for p in again.curves(1)] == [(0, 0, "val_accuracy", 13.5)]
+    assert [t.attempts for t in again.trials(1)] == [2]
 
 
 def test_events_of_unknown_kinds_in_the_file_are_not_returned(tmp_path: Path) -> None:
@@ -216,11 +264,14 @@ def test_per_trial_statements_use_an_index(tmp_path: Path, origin: str) -> None:
     store.update_study(sid, elapsed_s=1.0)
     store.create_trial(sid, 21, candidate, asked_after=20)
     store.restart_trial(sid, 21)
+    store.add_curve_values(sid, 21, 0, {"val_accuracy": 1.0, "loss": 2.0})
+    store.curve(sid, 21)
     event = store.add_event(sid, EventKind.STOP)
     store.pending_events(sid)
     store.mark_event_handled(event)
     store._conn.set_trace_callback(None)
-    queries = [s for s in statements if s.split()[0] in ("SELECT", "UPDATE")]
+    queries = [s for s in statements if s.split()[0] in ("SELECT", "UPDATE", "DELETE", "INSERT")
+               and "VALUES" not in s]
     assert len(queries) >= 8
     with sqlite3.connect(path) as conn:
         for sql in queries:

@@ -9,10 +9,12 @@ read a store; the dashboard's one write is :meth:`Store.add_event`.
 from __future__ import annotations
 
 import enum
+import math
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from nasforge.errors import UnknownEventError
 from nasforge.trial import Candidate, Result, Trial, TrialState
@@ -29,6 +31,35 @@ class StudyRecord:
     status: str
     created_at: float
     elapsed_s: float
+
+
+class CurvePoint(NamedTuple):
+    """One intermediate value of a trial's learning curve: ``metric`` was ``value`` at ``step``."""
+
+    trial: int
+    step: int
+    metric: str
+    value: float
+
+
+def checked_curve_values(step: Any, values: Mapping[str, Any]) -> dict[str, float]:
+    """``values`` as ``{metric: float}`` for :meth:`Store.add_curve_values`, or a ValueError
+    naming the step or metric that is wrong (a negative or non-integer step, an empty metric
+    name, a value that is not a finite number)."""
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"a curve step must be an int >= 0; got {step!r}")
+    checked: dict[str, float] = {}
+    for metric, value in values.items():
+        if not isinstance(metric, str) or not metric:
+            raise ValueError(f"a curve metric must be a non-empty name; got {metric!r}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(
+                f"{metric} at step {step} must be a number; got {type(value).__name__}"
+            )
+        if not math.isfinite(value):
+            raise ValueError(f"{metric} at step {step} is {value!r}, not a finite number")
+        checked[metric] = float(value)
+    return checked
 
 
 class EventKind(enum.StrEnum):
@@ -68,8 +99,10 @@ class Store(ABC):
     The loop calls, for each trial: :meth:`create_trial` (RUNNING) **before** its evaluation is
     submitted, :meth:`finish_trial` **after** its result comes back, then :meth:`mark_told` once
     the strategy has been told; between trials it reads :meth:`pending_events` and acknowledges
-    each with :meth:`mark_event_handled`. On resume it reads :meth:`trials` once to replay them,
-    and calls :meth:`restart_trial` for each RUNNING trial a dead process left behind.
+    each with :meth:`mark_event_handled`. While a trial runs, each value its evaluation reports
+    is stored with :meth:`add_curve_values` (its learning curve, read back with :meth:`curve` and
+    :meth:`curves`). On resume it reads :meth:`trials` once to replay them, and calls
+    :meth:`restart_trial` for each RUNNING trial a dead process left behind.
 
     Every store keeps this contract (checked by
     :class:`~nasforge.testing.store_contract.StoreContract`):
@@ -79,6 +112,8 @@ class Store(ABC):
     - **A finished trial is immutable.** :meth:`finish_trial` and :meth:`restart_trial` of a
       trial that is no longer RUNNING raise :class:`~nasforge.errors.TrialFinishedError`; the one
       write allowed afterwards is :meth:`mark_told`, which records when the strategy learnt of it.
+      Curve values are written only while a trial is RUNNING; restarting a trial drops the
+      values its earlier attempt reported, so a resumed trial's curve is never duplicated.
     - **Unique numbers.** A trial number exists once per study
       (:class:`~nasforge.errors.DuplicateTrialError`).
     - **Thread safety.** Every method may be called from several threads of one process; calls
@@ -193,6 +228,32 @@ class Store(ABC):
     def find_complete(self, study_id: int, candidate: Candidate) -> Trial | None:
         """The lowest-numbered COMPLETE trial of this study with the same architecture and
         fidelity, if any."""
+
+    # -- learning curves --------------------------------------------------------------------
+    @abstractmethod
+    def add_curve_values(
+        self, study_id: int, number: int, step: int, values: Mapping[str, float]
+    ) -> None:
+        """Store the intermediate ``values`` (metric -> float) a RUNNING trial reported at
+        ``step``, in one transaction.
+
+        A metric reported again at the same step replaces its earlier value; other metrics of
+        that step are kept.
+
+        Raises:
+            ValueError: a negative or non-integer step, or a value that is not a finite number
+                (:func:`checked_curve_values`); nothing is stored.
+            TrialFinishedError: the trial is no longer RUNNING.
+            KeyError: the study has no such trial.
+        """
+
+    @abstractmethod
+    def curve(self, study_id: int, number: int) -> list[CurvePoint]:
+        """One trial's learning curve, by step then metric name (``[]`` if none)."""
+
+    @abstractmethod
+    def curves(self, study_id: int) -> list[CurvePoint]:
+        """Every learning curve of a study, by trial number, step, then metric name."""
 
     # -- events -----------------------------------------------------------------------------
     @abstractmethod

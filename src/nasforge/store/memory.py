@@ -21,14 +21,21 @@ from typing import Any
 
 from nasforge.architecture import Architecture
 from nasforge.errors import DuplicateTrialError, NasforgeError, TrialFinishedError
-from nasforge.store.base import Event, EventKind, Store, StudyRecord
+from nasforge.store.base import (
+    CurvePoint,
+    Event,
+    EventKind,
+    Store,
+    StudyRecord,
+    checked_curve_values,
+)
 from nasforge.trial import Candidate, Result, Trial, TrialState
 
 
 class _StudyData:
     """One study's trials and pending events."""
 
-    __slots__ = ("complete", "pending", "record", "trials")
+    __slots__ = ("complete", "curves", "pending", "record", "trials")
 
     def __init__(self, record: StudyRecord) -> None:
         self.record = record
@@ -36,6 +43,7 @@ class _StudyData:
         # (arch, fidelity) -> number of the lowest-numbered COMPLETE trial
         self.complete: dict[tuple[Architecture, int | None], int] = {}
         self.pending: dict[int, Event] = {}  # event id -> event, in id order
+        self.curves: dict[int, dict[int, dict[str, float]]] = {}  # number -> step -> values
 
 
 class InMemoryStore(Store):
@@ -150,6 +158,7 @@ class InMemoryStore(Store):
                 )
             trial = dataclasses.replace(trial, attempts=trial.attempts + 1, started_at=time.time())
             self._studies[study_id].trials[number] = trial
+            self._studies[study_id].curves.pop(number, None)  # the new attempt reports afresh
             return trial
 
     def finish_trial(self, study_id: int, number: int, result: Result) -> Trial:
@@ -200,6 +209,34 @@ class InMemoryStore(Store):
             number = data.complete.get((candidate.arch, candidate.fidelity))
             return None if number is None else data.trials[number]
 
+    # -- learning curves --------------------------------------------------------------------
+    def add_curve_values(
+        self, study_id: int, number: int, step: int, values: Mapping[str, float]
+    ) -> None:
+        checked = checked_curve_values(step, values)
+        with self._lock:
+            trial = self._trial(study_id, number)
+            if trial.state.is_finished():
+                raise TrialFinishedError(
+                    f"{trial.label} is already {trial.state.value}; curve values are stored only "
+                    "while a trial runs"
+                )
+            steps = self._studies[study_id].curves.setdefault(number, {})
+            steps.setdefault(step, {}).update(checked)
+
+    def curve(self, study_id: int, number: int) -> list[CurvePoint]:
+        with self._lock:
+            data = self._studies.get(study_id)
+            steps = {} if data is None else data.curves.get(number, {})
+            return _points(number, steps)
+
+    def curves(self, study_id: int) -> list[CurvePoint]:
+        with self._lock:
+            data = self._studies.get(study_id)
+            if data is None:
+                return []
+            return [p for n in sorted(data.curves) for p in _points(n, data.curves[n])]
+
     # -- events -----------------------------------------------------------------------------
     def add_event(
         self, study_id: int, kind: EventKind | str, payload: Mapping[str, Any] | None = None
@@ -224,3 +261,11 @@ class InMemoryStore(Store):
             if study_id is None:
                 raise KeyError(f"no event with id {event_id} in {self!r}")
             self._studies[study_id].pending.pop(event_id, None)
+
+
+def _points(number: int, steps: Mapping[int, Mapping[str, float]]) -> list[CurvePoint]:
+    return [
+        CurvePoint(number, step, metric, steps[step][metric])
+        for step in sorted(steps)
+        for metric in sorted(steps[step])
+    ]

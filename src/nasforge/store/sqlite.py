@@ -8,6 +8,10 @@ strategy is told.
 Every statement the loop runs once per trial is a lookup through an index, so its cost does not
 grow with the study (schema version 2 added the indexes that version 1 lacked; opening a
 version-1 file adds them). ``tests/store/test_sqlite.py`` checks the query plans.
+
+Schema version 3 added the ``curves`` table: the intermediate values (trial, step, metric,
+value) an evaluation reports while it runs, keyed by trial and step so that writing one step and
+reading one trial's curve are index lookups. Opening a version-2 (or 1) file adds the table.
 """
 
 from __future__ import annotations
@@ -24,12 +28,19 @@ from typing import Any
 
 from nasforge.architecture import Architecture
 from nasforge.errors import DuplicateTrialError, NasforgeError, TrialFinishedError
-from nasforge.store.base import Event, EventKind, Store, StudyRecord
+from nasforge.store.base import (
+    CurvePoint,
+    Event,
+    EventKind,
+    Store,
+    StudyRecord,
+    checked_curve_values,
+)
 from nasforge.trial import Candidate, Result, Status, Trial, TrialState
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # find_complete: every term an equality on the index prefix, and ORDER BY number read off the
 # index. Without `state, number` here, SQLite walked the (study_id, number) index instead to
@@ -39,6 +50,15 @@ _TRIALS_BY_ARCH_STATE = (
     "ON trials (study_id, arch_id, fidelity, state, number)"
 )
 _EVENTS_PENDING = "CREATE INDEX IF NOT EXISTS events_pending ON events (study_id, handled_at)"
+_CURVES = """CREATE TABLE IF NOT EXISTS curves (
+    study_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (study_id, number, step, metric),
+    FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number)
+) WITHOUT ROWID"""
 
 _SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -82,12 +102,14 @@ CREATE TABLE events (
     handled_at REAL
 );
 {_EVENTS_PENDING};
+{_CURVES};
 """
 
 # The statements that bring a file from schema version N to N + 1 (run in the transaction that
 # opens it, so a file is upgraded whole or not at all).
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("DROP INDEX IF EXISTS trials_by_arch", _TRIALS_BY_ARCH_STATE, _EVENTS_PENDING),
+    2: (_CURVES,),
 }
 
 _TRIAL_COLUMNS = (
@@ -400,6 +422,8 @@ class SQLiteStore(Store):
                 "UPDATE trials SET attempts=attempts+1, started_at=? WHERE study_id=? AND number=?",
                 (now, study_id, number),
             )
+            # the new attempt reports its curve afresh
+            cur.execute("DELETE FROM curves WHERE study_id=? AND number=?", (study_id, number))
         return dataclasses.replace(trial, attempts=trial.attempts + 1, started_at=now)
 
     def finish_trial(self, study_id: int, number: int, result: Result) -> Trial:
@@ -461,6 +485,46 @@ class SQLiteStore(Store):
             (study_id, candidate.arch.arch_id, candidate.fidelity, TrialState.COMPLETE.value),
         )
         return self._one_trial(rows[0]) if rows else None
+
+    # -- learning curves --------------------------------------------------------------------
+    def add_curve_values(
+        self, study_id: int, number: int, step: int, values: Mapping[str, float]
+    ) -> None:
+        checked = checked_curve_values(step, values)
+        with self._transaction() as cur:
+            row = cur.execute(
+                "SELECT state, arch_id FROM trials WHERE study_id=? AND number=?",
+                (study_id, number),
+            ).fetchone()
+            if row is None:
+                raise KeyError(f"study {study_id} has no Trial#{number} in {self.path}")
+            if _STATES[row[0]].is_finished():
+                label = f"Trial#{number} (arch_id={row[1][:8]}…)"
+                raise TrialFinishedError(
+                    f"{label} is already {row[0]}; curve values are stored only while a trial "
+                    "runs"
+                )
+            cur.executemany(
+                "INSERT OR REPLACE INTO curves (study_id, number, step, metric, value) "
+                "VALUES (?,?,?,?,?)",
+                [(study_id, number, step, metric, value) for metric, value in checked.items()],
+            )
+
+    def curve(self, study_id: int, number: int) -> list[CurvePoint]:
+        rows = self._query(
+            "SELECT number, step, metric, value FROM curves WHERE study_id=? AND number=? "
+            "ORDER BY step, metric",
+            (study_id, number),
+        )
+        return [CurvePoint(*r) for r in rows]
+
+    def curves(self, study_id: int) -> list[CurvePoint]:
+        rows = self._query(
+            "SELECT number, step, metric, value FROM curves WHERE study_id=? "
+            "ORDER BY number, step, metric",
+            (study_id,),
+        )
+        return [CurvePoint(*r) for r in rows]
 
     # -- events -----------------------------------------------------------------------------
     def add_event(

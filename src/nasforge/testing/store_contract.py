@@ -36,7 +36,7 @@ from nasforge.errors import (
     TrialFinishedError,
     UnknownEventError,
 )
-from nasforge.store.base import EventKind, Store
+from nasforge.store.base import CurvePoint, EventKind, Store
 from nasforge.store.memory import InMemoryStore
 from nasforge.store.sqlite import SQLiteStore
 from nasforge.trial import Candidate, Result, Status, TrialState
@@ -279,6 +279,88 @@ class StoreContract:
         assert store.trials(999) == []
         assert store.find_complete(999, _candidate(0)) is None
         assert store.pending_events(999) == []
+
+    # -- learning curves --------------------------------------------------------------------
+    def test_curve_round_trip(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        store.create_trial(sid, 0, _candidate(0), asked_after=0)
+        store.create_trial(sid, 1, _candidate(1), asked_after=0)
+        store.add_curve_values(sid, 1, 0, {"val_accuracy": 10.0, "loss": 2})
+        store.add_curve_values(sid, 0, 1, {"val_accuracy": 30.5})
+        store.add_curve_values(sid, 0, 0, {"val_accuracy": 20.0})
+        assert store.curve(sid, 0) == [
+            CurvePoint(0, 0, "val_accuracy", 20.0),
+            CurvePoint(0, 1, "val_accuracy", 30.5),
+        ]
+        assert store.curve(sid, 1) == [
+            CurvePoint(1, 0, "loss", 2.0),
+            CurvePoint(1, 0, "val_accuracy", 10.0),
+        ]
+        assert all(type(p.value) is float for p in store.curve(sid, 1))
+        assert [tuple(p) for p in store.curves(sid)] == [
+            (0, 0, "val_accuracy", 20.0),
+            (0, 1, "val_accuracy", 30.5),
+            (1, 0, "loss", 2.0),
+            (1, 0, "val_accuracy", 10.0),
+        ]
+        assert store.curve(sid, 7) == [] and store.curves(999) == []
+
+    def test_curve_values_of_a_step_merge_and_replace(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        store.create_trial(sid, 0, _candidate(0), asked_after=0)
+        store.add_curve_values(sid, 0, 3, {"val_accuracy": 1.0})
+        store.add_curve_values(sid, 0, 3, {"loss": 0.5})
+        store.add_curve_values(sid, 0, 3, {"val_accuracy": 2.0})
+        assert [(p.metric, p.value) for p in store.curve(sid, 0)] == [
+            ("loss", 0.5),
+            ("val_accuracy", 2.0),
+        ]
+
+    def test_curve_values_only_while_running(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        store.create_trial(sid, 0, _candidate(0), asked_after=0)
+        store.add_curve_values(sid, 0, 0, {"val_accuracy": 1.0})
+        store.finish_trial(sid, 0, _ok())
+        with pytest.raises(TrialFinishedError, match=r"Trial#0 .* is already COMPLETE"):
+            store.add_curve_values(sid, 0, 1, {"val_accuracy": 2.0})
+        with pytest.raises(KeyError, match="Trial#5"):
+            store.add_curve_values(sid, 5, 0, {"val_accuracy": 2.0})
+        assert store.curve(sid, 0) == [CurvePoint(0, 0, "val_accuracy", 1.0)]
+
+    @pytest.mark.parametrize(
+        ("step", "values", "message"),
+        [
+            (-1, {"val_accuracy": 1.0}, "step must be an int >= 0; got -1"),
+            (1.5, {"val_accuracy": 1.0}, "step must be an int >= 0; got 1.5"),
+            (2, {"val_accuracy": float("nan")}, "val_accuracy at step 2 is nan"),
+            (2, {"val_accuracy": float("inf")}, "val_accuracy at step 2 is inf"),
+            (2, {"val_accuracy": "high"}, "val_accuracy at step 2 must be a number; got str"),
+            (2, {"": 1.0}, "metric must be a non-empty name"),
+        ],
+    )
+    def test_bad_curve_values_are_refused(
+        self, store: Store, step: Any, values: dict[str, Any], message: str
+    ) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        store.create_trial(sid, 0, _candidate(0), asked_after=0)
+        with pytest.raises(ValueError, match=message):
+            store.add_curve_values(sid, 0, step, values)
+        assert store.curve(sid, 0) == []
+
+    def test_restart_replaces_the_curve(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        store.create_trial(sid, 0, _candidate(0), asked_after=0)
+        store.create_trial(sid, 1, _candidate(1), asked_after=0)
+        for step in range(3):
+            store.add_curve_values(sid, 0, step, {"val_accuracy": float(step)})
+        store.add_curve_values(sid, 1, 0, {"val_accuracy": 9.0})
+        store.restart_trial(sid, 0)
+        assert store.curve(sid, 0) == []
+        store.add_curve_values(sid, 0, 0, {"val_accuracy": 5.0})
+        assert [tuple(p) for p in store.curves(sid)] == [
+            (0, 0, "val_accuracy", 5.0),
+            (1, 0, "val_accuracy", 9.0),
+        ]
 
     # -- events -----------------------------------------------------------------------------
     def test_events(self, store: Store) -> None:

@@ -11,6 +11,8 @@ Example (YAML)::
         - {type: pool}
         - {type: cell, nodes: 4, ops: [none, skip_connect, nor_conv_3x3], channels: 16}
         - {type: dropout, p: [0.0, 0.2]}
+      rules:                      # optional: architectures to leave out (nasforge.space.rules)
+        - {forbid: {conv0.kernel: 3, conv0.width: 16}}
 
 Example (Python):
     >>> from nasforge.space import Choice, Conv, DeclaredSpace, Pool, Repeat
@@ -27,13 +29,14 @@ Example (Python):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from nasforge.errors import ConfigError
 from nasforge.space._layers import check_layers, normalize_layer
 from nasforge.space._structured import LayerSpace
 from nasforge.space.base import SPACES
+from nasforge.space.rules import normalize_rules
 
 
 @SPACES.register("declared")
@@ -49,16 +52,25 @@ class DeclaredSpace(LayerSpace):
         layers: the layer specs, input to output; a global average pool and a linear head to the
             number of classes are always added.
         dims: 1 for 1-D layers, 2 for 2-D, ``auto`` to follow the task (2-D for images).
+        rules: validity rules over the decisions (see :mod:`nasforge.space.rules`).
     """
 
-    def __init__(self, *, layers: Sequence[Any], dims: Literal[1, 2, "auto"] = "auto") -> None:
+    def __init__(
+        self,
+        *,
+        layers: Sequence[Any],
+        dims: Literal[1, 2, "auto"] = "auto",
+        rules: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         normalized = [normalize_layer(layer) for layer in layers]
         problems = check_layers(normalized)
         if problems:
             raise ConfigError(problems, source="DeclaredSpace")
         self.layers = normalized
         self.dims = dims
+        self.rules = normalize_rules(rules)
         self.structure  # noqa: B018 - compile eagerly so a bad declaration fails here
+        self.space_rules  # noqa: B018 - and rules naming unknown decisions too
 
     def layer_specs(self) -> list[dict[str, Any]]:
         return self.layers

@@ -30,7 +30,8 @@ derived from the cell; tabular lookups therefore go through the NB201 string
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -39,6 +40,7 @@ from nasforge.architecture import Architecture
 from nasforge.errors import InvalidArchitectureError
 from nasforge.space._structured import LayerSpace
 from nasforge.space.base import SPACES
+from nasforge.space.rules import normalize_rules
 
 NB201_OPS: tuple[str, ...] = (
     "none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3",
@@ -116,14 +118,60 @@ def arch_to_nb201(arch: Mapping[str, Any]) -> str:
     return "+".join(nodes)
 
 
+_LIVE_SKIP = "skip_connect"
+_DEAD = "none"
+
+
+@functools.lru_cache(maxsize=None)
+def _expression(ops: tuple[str, ...]) -> str:
+    """The output expression of the cell whose edges (in NB201 order) carry ``ops``."""
+    nodes: list[list[str]] = [["x"]]  # each node: the sorted terms of its sum; [] is zero
+    edge = 0
+    for j in range(1, 4):
+        terms: list[str] = []
+        for i in range(j):
+            op, source = ops[edge], nodes[i]
+            edge += 1
+            if op == _DEAD or not source:
+                continue  # a none edge drops its term; an op of zero is zero
+            if op == _LIVE_SKIP:
+                terms.extend(source)  # identity: the source's terms join this sum
+            else:
+                terms.append(f"{op}({'+'.join(source)})")
+        nodes.append(sorted(terms))  # sums commute
+    return "+".join(nodes[3]) or "0"
+
+
+def nb201_expression(arch: Mapping[str, Any]) -> str:
+    """The function an NB201 cell computes, as a canonical expression of its input ``x``.
+
+    ``none`` edges drop their term, ``skip_connect`` is the identity, a node with no live input
+    is zero and an operation of zero is zero (NB201's convention); a node sums its terms, which
+    commute (they are sorted). ``"0"`` is the zero cell. Two cells compute the same function
+    exactly when their expressions are equal.
+
+    Example:
+        >>> nb201_expression(nb201_to_arch(
+        ...     "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"))
+        'avg_pool_3x3(nor_conv_3x3(x))'
+    """
+    arch_to_nb201(arch)  # a clear error for a missing decision
+    return _expression(tuple(str(arch[name]) for name in NB201_DECISIONS))
+
+
 @SPACES.register("nb201")
 class NB201Space(LayerSpace):
     """The NAS-Bench-201 cell space (15,625 architectures) on NB201's macro skeleton.
+
+    :meth:`canonical` maps each cell to the first cell in enumeration order that computes the
+    same function (:func:`nb201_expression`), so strategies count distinct networks.
 
     Args:
         channels: channels of the first stage (doubled at each of the two reductions).
         cells_per_stage: copies of the cell per stage (NB201 uses 5).
         dims: 1 for 1-D signals, 2 for images, ``auto`` to follow the task.
+        rules: validity rules (see :mod:`nasforge.space.rules`), e.g.
+            ``[{"not_all": {"decisions": "cell.edge_*", "equal": "skip_connect"}}]``.
     """
 
     def __init__(
@@ -132,10 +180,36 @@ class NB201Space(LayerSpace):
         channels: Annotated[int, Field(ge=1)] = 16,
         cells_per_stage: Annotated[int, Field(ge=1)] = 5,
         dims: Literal[1, 2, "auto"] = "auto",
+        rules: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         self.channels = channels
         self.cells_per_stage = cells_per_stage
         self.dims = dims
+        self.rules = normalize_rules(rules)
+        self.space_rules  # noqa: B018 - check the rules against the decisions now
+
+    _representatives: dict[str, Architecture] | None = None
+
+    def canonical(self, arch: Architecture) -> Architecture:
+        """The first architecture (in :meth:`enumerate` order) computing the same function.
+
+        The table of representatives is built once, on first use, over the valid cells.
+
+        Raises:
+            InvalidArchitectureError: ``arch`` is not in the space.
+        """
+        self.validate(arch)
+        if self._representatives is None:
+            table: dict[str, Architecture] = {}
+            for each in self.enumerate():
+                table.setdefault(nb201_expression(each), each)
+            self._representatives = table
+        return self._representatives[nb201_expression(arch)]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_representatives", None)
+        return state
 
     def layer_specs(self) -> list[dict[str, Any]]:
         cell = {"type": "cell", "name": CELL, "nodes": 4, "ops": list(NB201_OPS)}

@@ -35,6 +35,11 @@ class SearchSpace(Component, ABC):
     - ``validate(arch)`` raises :class:`InvalidArchitectureError` with a path to the bad decision.
     - ``build(arch, task)`` returns a fresh ``torch.nn.Module`` mapping a batch of
       ``task.input_shape`` inputs to ``task.n_classes`` logits.
+    - ``canonical(arch)`` maps isomorphic architectures (the same computation) to one
+      representative of the space; the default is ``arch`` itself. De-duplication goes through
+      it, so a strategy never asks two architectures with the same canonical form.
+    - A space may have validity rules (see :mod:`nasforge.space.rules`): an architecture that
+      breaks one is not in the space, and no operation above returns it.
     - ``format``/``parse`` give a human string form (``parse(format(a)) == a``); the canonical
       :class:`Architecture` string is always accepted by ``parse`` too. The default form is
       ``decision=value`` pairs separated by spaces (see :func:`format_decisions`); a space may
@@ -70,6 +75,16 @@ class SearchSpace(Component, ABC):
         except InvalidArchitectureError:
             return False
         return True
+
+    def canonical(self, arch: Architecture) -> Architecture:
+        """The representative of ``arch``'s isomorphism class (default: ``arch`` itself).
+
+        Architectures that compute the same function map to the same representative, which is
+        in the space; ``canonical(canonical(a)) == canonical(a)``. Strategies de-duplicate on
+        it (:class:`~nasforge.strategy._dedup.AskedArchs`), so the budget counts distinct
+        networks.
+        """
+        return arch
 
     def enumerate(self) -> Iterator[Architecture]:
         """Every architecture, in a deterministic order (finite spaces only)."""

@@ -122,7 +122,7 @@ _LIVE_SKIP = "skip_connect"
 _DEAD = "none"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _expression(ops: tuple[str, ...]) -> str:
     """The output expression of the cell whose edges (in NB201 order) carry ``ops``."""
     nodes: list[list[str]] = [["x"]]  # each node: the sorted terms of its sum; [] is zero

@@ -8,8 +8,8 @@ spaces and :class:`DeclaredSpace` are layer spaces.
 
 from __future__ import annotations
 
-from abc import abstractmethod
 import math
+from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 

@@ -58,13 +58,13 @@ where ``_raw_*`` are the operations without rules (``_raw_all`` returns every ar
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 import importlib
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -158,13 +158,13 @@ def resolve_reference(text: str, field: str = "valid") -> Callable[..., Any]:
     if not callable(obj):
         raise ConfigError([Problem(field, f"{text!r} is a {type(obj).__name__}, not a function",
                                    "name a function taking an architecture")])
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 # -- compiled rules -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Rule:
     """One compiled rule: ``breaks(arch)`` says whether ``arch`` breaks it.
 
@@ -175,7 +175,7 @@ class Rule:
 
     field: str
     text: str
-    _breaks: Callable[[Mapping[str, Value]], bool] = field(repr=False, compare=False)
+    _breaks: Callable[[Mapping[str, Value]], bool] = dataclasses.field(repr=False, compare=False)
 
     def breaks(self, arch: Mapping[str, Value]) -> bool:
         return self._breaks(arch)

@@ -3,13 +3,18 @@
 Spaces are declared with a few primitives (:class:`Choice`, :class:`Repeat`, :class:`Cell`) and,
 for networks, a layer vocabulary (``conv``, ``dense``, ``pool``, ``cell``, ``repeat`` ...), so a
 new space needs no subclassing: see :class:`DeclaredSpace`. The built-ins (``nb201``, ``chain``,
-``mlp``) are such declarations and are registered in :data:`SPACES` on import.
+``mlp``) are such declarations and are registered in :data:`SPACES` on import. A space of plain
+named decisions (for lookup benchmarks and your own builders) is :class:`ChoicesSpace`; a network
+written in PyTorch with its decisions asked where they are needed is a define-by-run space
+(:func:`define`, :class:`FunctionSpace`).
 """
 
 from __future__ import annotations
 
 from nasforge.space._chain import ChainSpace
+from nasforge.space._choices import ChoicesSpace
 from nasforge.space._declared import DeclaredSpace
+from nasforge.space._function import Answers, FunctionSpace, define
 from nasforge.space._layers import (
     LAYER_FIELDS,
     LAYER_TYPES,
@@ -41,6 +46,7 @@ NB201 = NB201Space
 Chain = ChainSpace
 MLP = MLPSpace
 Declared = DeclaredSpace
+Choices = ChoicesSpace
 
 __all__ = [
     "ACTIVATIONS",
@@ -54,11 +60,14 @@ __all__ = [
     "NB201_OPS",
     "SPACES",
     "Activation",
+    "Answers",
     "Cell",
     "CellLayer",
     "Chain",
     "ChainSpace",
     "Choice",
+    "Choices",
+    "ChoicesSpace",
     "Conv",
     "Decision",
     "Declared",
@@ -66,6 +75,7 @@ __all__ = [
     "DeclaredSpace",
     "Dense",
     "Dropout",
+    "FunctionSpace",
     "LayerSpace",
     "MLPSpace",
     "NB201Space",
@@ -77,5 +87,6 @@ __all__ = [
     "Structure",
     "StructuredSpace",
     "arch_to_nb201",
+    "define",
     "nb201_to_arch",
 ]

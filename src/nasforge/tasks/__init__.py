@@ -1,9 +1,17 @@
 """Tasks: datasets split into train / validation / test, and what a network needs to know of them.
 
-Built-in tasks register on import: ``mnist1d``, ``digits``, ``breast_cancer``, ``wine``,
-``fashion_mnist``, plus user data through ``arrays`` (:class:`ArrayTask`) and ``csv``
-(:class:`CsvTask`). Heavy dependencies (mnist1d, scikit-learn, pandas) load only when a task's
-data is first loaded, so importing this package is cheap.
+Built-in tasks register on import: the classification tasks ``mnist1d``, ``digits``,
+``breast_cancer``, ``wine`` and ``fashion_mnist``, the regression task ``diabetes``, and user
+data through ``arrays`` (:class:`ArrayTask`), ``csv`` (:class:`CsvTask`), ``dataset`` (torch
+Datasets or DataLoaders, :class:`DatasetTask`; in YAML
+``task: {name: dataset, path: "mymodule:make_datasets"}``) and ``image_folder`` (one subfolder
+per class, :class:`ImageFolderTask`). Arrays, CSV and Datasets may be classification or
+regression (``problem: regression``). Heavy dependencies (mnist1d, scikit-learn, pandas, torch,
+Pillow) load only when a task's data is first loaded, so importing this package is cheap.
+
+A task's data is a :class:`TaskData` of three :class:`Split` objects; read one in batches with
+``split.loader(batch_size, shuffle=True, seed=0)`` (a torch DataLoader, for arrays and Datasets
+alike) or whole with ``split.tensors()``.
 
 Example:
     >>> task = get_task({"name": "wine", "seed": 1})
@@ -17,9 +25,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from nasforge.errors import ConfigError, Problem
+from nasforge.tasks._dataset import DatasetTask, from_datasets
 from nasforge.tasks._fashion import FashionMNISTTask
+from nasforge.tasks._images import ImageFolderDataset, ImageFolderTask
 from nasforge.tasks._mnist1d import MNIST1DTask
-from nasforge.tasks._sklearn import BreastCancerTask, DigitsTask, SklearnTask, WineTask
+from nasforge.tasks._sklearn import (
+    BreastCancerTask,
+    DiabetesTask,
+    DigitsTask,
+    SklearnTask,
+    WineTask,
+)
 from nasforge.tasks._user import ArrayTask, CsvTask
 from nasforge.tasks.base import TASKS, Kind, Split, Task, TaskData, TaskInfo
 
@@ -65,8 +81,12 @@ __all__ = [
     "ArrayTask",
     "BreastCancerTask",
     "CsvTask",
+    "DatasetTask",
+    "DiabetesTask",
     "DigitsTask",
     "FashionMNISTTask",
+    "ImageFolderDataset",
+    "ImageFolderTask",
     "Kind",
     "MNIST1DTask",
     "SklearnTask",
@@ -75,5 +95,6 @@ __all__ = [
     "TaskData",
     "TaskInfo",
     "WineTask",
+    "from_datasets",
     "get_task",
 ]

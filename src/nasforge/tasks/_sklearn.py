@@ -1,7 +1,9 @@
-"""Small classification tasks from scikit-learn's bundled datasets (no download).
+"""Small tasks from scikit-learn's bundled datasets (no download).
 
-Each is split into train / validation / test with seeded stratified splits (test first, then
-validation out of the rest) and standardised with statistics of the training split only.
+Each classification task is split into train / validation / test with seeded stratified splits
+(test first, then validation out of the rest) and standardised with statistics of the training
+split only. The regression task ``diabetes`` is split the same way but unstratified, and both its
+features and its target are standardised with the training split's mean and std.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from nasforge.errors import ConfigError, Problem
-from nasforge.tasks._split import make_split, standardize, stratified_split
+from nasforge.tasks._split import make_split, random_split, standardize, stratified_split
 from nasforge.tasks.base import TASKS, Kind, Task, TaskData, TaskInfo
 
 Fraction = Annotated[float, Field(gt=0, lt=1)]
@@ -153,3 +155,41 @@ class DigitsTask(SklearnTask):
         if self.as_image:
             return x.reshape(-1, 1, 8, 8), (1, 8, 8)
         return x, (x.shape[1],)
+
+
+@TASKS.register("diabetes")
+class DiabetesTask(SklearnTask):
+    """Diabetes progression (regression): 442 patients, 10 features, one target.
+
+    The target is a measure of disease progression one year after baseline (25-346 in the raw
+    data). Features and target are standardised with the training split's mean and std, so
+    ``val_mse`` and ``test_mse`` are in units of the training target's variance: 1.0 is as good
+    as always predicting the training mean, and ``r2`` is the same as on the raw target. Splits
+    are seeded but unstratified (test first, then validation out of the rest).
+    """
+
+    loader = "load_diabetes"
+    dataset = "diabetes"
+
+    def _load(self) -> TaskData:
+        import sklearn.datasets  # imported lazily: sklearn is slow to import
+
+        # scaled=False: the raw features, standardised below with training statistics only
+        # (sklearn's own scaling uses every row, test rows included).
+        x, y = sklearn.datasets.load_diabetes(return_X_y=True, scaled=False)
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)[:, None]
+        rest, test = random_split(len(y), self.test_fraction, self.seed, field="task.test_fraction")
+        sub_keep, sub_val = random_split(len(rest), self.val_fraction, self.seed + 1)
+        train, val = rest[sub_keep], rest[sub_val]
+        x_train, x_val, x_test = standardize(x[train], x[val], x[test], axis=(0,))
+        y_train, y_val, y_test = standardize(y[train], y[val], y[test], axis=(0,))
+        info = TaskInfo(
+            name=self.name or self.dataset, input_shape=(x.shape[1],), n_classes=0,
+            kind="tabular", problem="regression", n_targets=1,
+        )  # fmt: skip
+        return TaskData(
+            info=info,
+            train=make_split(x_train, y_train, regression=True),
+            val=make_split(x_val, y_val, regression=True),
+            test=make_split(x_test, y_test, regression=True),
+        )

@@ -2,7 +2,7 @@
 
 Every built-in task carves its validation (and, where the source has none, test) examples out of
 the training data with :func:`stratified_split`, so class proportions match across splits and the
-same seed always gives the same split.
+same seed always gives the same split; regression tasks use the unstratified :func:`random_split`.
 """
 
 from __future__ import annotations
@@ -67,11 +67,40 @@ def standardize(train: np.ndarray, *others: np.ndarray, axis: tuple[int, ...]) -
     return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
 
 
-def make_split(x: np.ndarray, y: np.ndarray) -> Split:
-    """A :class:`Split` with contiguous float32 inputs and int64 labels."""
-    return Split(
-        x=np.ascontiguousarray(x, dtype=np.float32), y=np.ascontiguousarray(y, dtype=np.int64)
-    )
+def make_split(x: np.ndarray, y: np.ndarray, *, regression: bool = False) -> Split:
+    """A :class:`Split` with contiguous float32 inputs and int64 labels, or, for regression,
+    float32 targets of shape ``(n, n_targets)`` (a 1-D ``y`` becomes one column)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if regression:
+        targets = np.asarray(y, dtype=np.float32)
+        return Split(x=x, y=np.ascontiguousarray(targets.reshape(len(targets), -1)))
+    return Split(x=x, y=np.ascontiguousarray(y, dtype=np.int64))
+
+
+def random_split(
+    n: int, fraction: float, seed: int, *, field: str = "task.val_fraction"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``range(n)`` into sorted (kept, held-out) indices, ``round(fraction * n)`` held out.
+
+    The unstratified counterpart of :func:`stratified_split`, for regression targets.
+
+    Raises:
+        ConfigError: naming ``field`` when the held-out or the kept part would be empty.
+    """
+    n_out = round(fraction * n)
+    if fraction > 0 and not 0 < n_out < n:
+        raise ConfigError(
+            [
+                Problem(
+                    field,
+                    f"{fraction} of {n} examples leaves no held-out or no kept examples",
+                    f"change {field.rsplit('.', 1)[-1]} or provide more data",
+                )
+            ]
+        )
+    out = np.sort(np.random.default_rng(seed).permutation(n)[:n_out])
+    keep = np.setdiff1d(np.arange(n), out, assume_unique=True)
+    return keep, out
 
 
 def encode_labels(y: np.ndarray) -> tuple[np.ndarray, list[str]]:

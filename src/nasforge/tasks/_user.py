@@ -1,25 +1,39 @@
 """User data: tasks from numpy arrays (Python API) and from CSV files.
 
-Both map labels of any type to ``0..K-1`` in sorted order and keep the original names
-(:meth:`ArrayTask.classes`, :meth:`CsvTask.classes`) for reports. When no test data is given,
-a stratified, seeded test split is carved out first, then validation out of the rest.
+Classification (the default): both map labels of any type to ``0..K-1`` in sorted order and keep
+the original names (:meth:`ArrayTask.classes`, :meth:`CsvTask.classes`) for reports. When no test
+data is given, a stratified, seeded test split is carved out first, then validation out of the
+rest.
+
+Regression (``problem="regression"``): targets are floats, one column (``(n,)``) or several
+(``(n, n_targets)``; in a CSV, ``targets: [a, b]``); the splits are seeded but unstratified.
+With ``standardize_targets`` (the default) targets are standardised with the training split's
+mean and std, so ``mse`` and ``mae`` are in units of the training std (an ``mse`` of 1 is as good
+as predicting the mean) and ``r2`` is unchanged; turn it off for metrics in the targets' units.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
 
 from nasforge.errors import ConfigError, DataNotFoundError, Problem
 from nasforge.imports import try_import
-from nasforge.tasks._split import encode_labels, make_split, standardize, stratified_split
+from nasforge.tasks._split import (
+    encode_labels,
+    make_split,
+    random_split,
+    standardize,
+    stratified_split,
+)
 from nasforge.tasks.base import TASKS, Kind, Task, TaskData, TaskInfo
 
 Fraction = Annotated[float, Field(gt=0, lt=1)]
+ProblemKind = Literal["classification", "regression"]
 _KINDS: dict[int, Kind] = {2: "tabular", 3: "signal", 4: "image"}
 _CLASSES: dict[tuple[str, str], list[str]] = {}
 
@@ -49,8 +63,17 @@ def _assemble(
     test_fraction: float,
     seed: int,
     standardize_inputs: bool,
+    problem: ProblemKind = "classification",
+    standardize_targets: bool = False,
 ) -> tuple[TaskData, list[str]]:
-    """Encode labels, split, standardise; return the task data and the class names."""
+    """Encode labels (or take float targets), split, standardise; return the task data and the
+    class names (none for regression)."""
+    if problem == "regression":
+        return _assemble_regression(
+            name, x, y, x_test, y_test, val_fraction=val_fraction, test_fraction=test_fraction,
+            seed=seed, standardize_inputs=standardize_inputs,
+            standardize_targets=standardize_targets,
+        )  # fmt: skip
     n_train = len(y)
     all_y = y if y_test is None else np.concatenate([y, y_test])
     codes, classes = encode_labels(all_y)
@@ -62,9 +85,7 @@ def _assemble(
     keep, val = stratified_split(y_codes, val_fraction, seed + 1)
     x_train, x_val = x[keep], x[val]
     if standardize_inputs:
-        # Per feature for tabular data, per channel for signals and images.
-        axis = (0,) if x.ndim == 2 else tuple(i for i in range(x.ndim) if i != 1)
-        x_train, x_val, x_test = standardize(x_train, x_val, x_test, axis=axis)
+        x_train, x_val, x_test = _standardize_inputs(x_train, x_val, x_test)
     info = TaskInfo(
         name=name, input_shape=tuple(x.shape[1:]), n_classes=len(classes), kind=_KINDS[x.ndim]
     )
@@ -75,6 +96,102 @@ def _assemble(
         test=make_split(x_test, y_test_codes),
     )
     return data, classes
+
+
+def _standardize_inputs(*arrays: np.ndarray) -> list[np.ndarray]:
+    # Per feature for tabular data, per channel for signals and images.
+    ndim = arrays[0].ndim
+    axis = (0,) if ndim == 2 else tuple(i for i in range(ndim) if i != 1)
+    return standardize(*arrays, axis=axis)
+
+
+def _assemble_regression(
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    x_test: np.ndarray | None,
+    y_test: np.ndarray | None,
+    *,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    standardize_inputs: bool,
+    standardize_targets: bool,
+) -> tuple[TaskData, list[str]]:
+    """Regression: seeded unstratified splits; targets kept as ``(n, n_targets)`` floats."""
+    y = y.reshape(len(y), -1).astype(np.float64)
+    if x_test is None or y_test is None:
+        rest, test = random_split(len(y), test_fraction, seed, field="task.test_fraction")
+        x_test, y_test = x[test], y[test]
+        x, y = x[rest], y[rest]
+    y_test = y_test.reshape(len(y_test), -1).astype(np.float64)
+    keep, val = random_split(len(y), val_fraction, seed + 1)
+    x_train, x_val = x[keep], x[val]
+    y_train, y_val = y[keep], y[val]
+    if standardize_inputs:
+        x_train, x_val, x_test = _standardize_inputs(x_train, x_val, x_test)
+    if standardize_targets:
+        y_train, y_val, y_test = standardize(y_train, y_val, y_test, axis=(0,))
+    info = TaskInfo(
+        name=name, input_shape=tuple(x.shape[1:]), n_classes=0, kind=_KINDS[x.ndim],
+        problem="regression", n_targets=y.shape[1],
+    )  # fmt: skip
+    data = TaskData(
+        info=info,
+        train=make_split(x_train, y_train, regression=True),
+        val=make_split(x_val, y_val, regression=True),
+        test=make_split(x_test, y_test, regression=True),
+    )
+    return data, []
+
+
+def _as_targets(value: Any, n: int, field: str, problem: ProblemKind) -> np.ndarray:
+    """Labels (1-D, any type) or regression targets (1-D or 2-D, finite numbers)."""
+    array = np.asarray(value)
+    if problem == "classification":
+        if array.ndim != 1 or len(array) != n:
+            raise ConfigError(
+                [
+                    Problem(
+                        field,
+                        f"must be 1-D with one label per row of x ({n}); got shape {array.shape}",
+                        "pass class labels, not one-hot vectors (or problem='regression' for "
+                        "float targets)",
+                    )
+                ]
+            )
+        if array.dtype.kind == "f" and len(array) and not np.all(array == np.round(array)):
+            raise ConfigError(
+                [
+                    Problem(
+                        field,
+                        "classification labels must be class ids; got non-integer floats",
+                        "set problem: regression to predict them as numbers",
+                    )
+                ]
+            )
+        return array
+    if array.ndim not in (1, 2) or len(array) != n:
+        raise ConfigError(
+            [
+                Problem(
+                    field,
+                    f"regression targets must be (n,) or (n, n_targets) with n = {n} rows; got "
+                    f"shape {array.shape}",
+                    "give one row of targets per example",
+                )
+            ]
+        )
+    try:
+        targets = array.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            [Problem(field, f"regression targets must be numbers; got {array.dtype}",
+                     "convert them to numbers, or use problem: classification")]
+        ) from None  # fmt: skip
+    if not np.isfinite(targets).all():
+        raise ConfigError([Problem(field, "contains NaN or inf", "impute or drop those rows")])
+    return targets
 
 
 def _as_inputs(value: Any, field: str) -> np.ndarray:
@@ -116,13 +233,17 @@ class ArrayTask(Task):
 
     Args:
         x: training inputs, first axis = examples.
-        y: training labels of any type (mapped to ``0..K-1`` in sorted order).
+        y: training labels of any type (mapped to ``0..K-1`` in sorted order), or for
+            regression float targets ``(n,)`` or ``(n, n_targets)``.
         x_test: test inputs; when ``None``, ``test_fraction`` of ``x`` is held out.
-        y_test: test labels (required with ``x_test``).
+        y_test: test labels or targets (required with ``x_test``).
         val_fraction: share of the training examples held out for validation.
         test_fraction: share held out for test when no test data is given.
         seed: seeds the splits.
         standardize: standardise inputs with training statistics (per feature or per channel).
+        problem: ``classification`` or ``regression``.
+        standardize_targets: standardise regression targets with training statistics (see the
+            module docstring).
 
     Example:
         >>> x = np.random.default_rng(0).normal(size=(60, 4)); y = np.arange(60) % 3
@@ -141,26 +262,21 @@ class ArrayTask(Task):
         test_fraction: Fraction = 0.2,
         seed: Annotated[int, Field(ge=0)] = 0,
         standardize: bool = True,
+        problem: ProblemKind = "classification",
+        standardize_targets: bool = True,
     ) -> None:
         self.x = _as_inputs(x, "task.x")
-        self.y = np.asarray(y)
-        if self.y.ndim != 1 or len(self.y) != len(self.x):
-            raise ConfigError(
-                [
-                    Problem(
-                        "task.y",
-                        f"must be 1-D with one label per row of x ({len(self.x)}); got shape "
-                        f"{self.y.shape}",
-                        "pass class labels, not one-hot vectors",
-                    )
-                ]
-            )
+        self.y = _as_targets(y, len(self.x), "task.y", problem)
         if (x_test is None) != (y_test is None):
             raise ConfigError(
                 [Problem("task.x_test", "x_test and y_test go together", "give both or neither")]
             )
         self.x_test = None if x_test is None else _as_inputs(x_test, "task.x_test")
-        self.y_test = None if y_test is None else np.asarray(y_test)
+        self.y_test = (
+            None
+            if y_test is None or self.x_test is None
+            else _as_targets(y_test, len(self.x_test), "task.y_test", problem)
+        )
         if self.x_test is not None and self.y_test is not None:
             if self.x_test.shape[1:] != self.x.shape[1:]:
                 raise ConfigError(
@@ -173,22 +289,20 @@ class ArrayTask(Task):
                         )
                     ]
                 )
-            if self.y_test.ndim != 1 or len(self.y_test) != len(self.x_test):
+            if problem == "regression" and self.y_test.reshape(len(self.y_test), -1).shape[
+                1
+            ] != self.y.reshape(len(self.y), -1).shape[1]:
                 raise ConfigError(
-                    [
-                        Problem(
-                            "task.y_test",
-                            f"must be 1-D with one label per row of x_test ({len(self.x_test)});"
-                            f" got shape {self.y_test.shape}",
-                            "pass class labels",
-                        )
-                    ]
-                )
+                    [Problem("task.y_test", "y_test must have as many targets as y",
+                             "give the same target columns")]
+                )  # fmt: skip
         _check_fractions(val_fraction, test_fraction, self.x_test is not None)
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self.seed = seed
         self.standardize = standardize
+        self.problem = problem
+        self.standardize_targets = standardize_targets
         self._data: tuple[TaskData, list[str]] | None = None
 
     def _load(self) -> TaskData:
@@ -206,6 +320,8 @@ class ArrayTask(Task):
                 test_fraction=self.test_fraction,
                 seed=self.seed,
                 standardize_inputs=self.standardize,
+                problem=self.problem,
+                standardize_targets=self.standardize_targets,
             )
         return self._data
 
@@ -218,7 +334,7 @@ class ArrayTask(Task):
         return self._prepared()[0]
 
     def classes(self) -> list[str]:
-        """Original label of each class index."""
+        """Original label of each class index (empty for regression)."""
         return self._prepared()[1]
 
     def _key(self) -> tuple[object, ...]:
@@ -231,6 +347,8 @@ class ArrayTask(Task):
             self.test_fraction,
             self.seed,
             self.standardize,
+            self.problem,
+            self.standardize_targets,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -256,13 +374,14 @@ class ArrayTask(Task):
 class CsvTask(Task):
     """A tabular task from a CSV file read with pandas (the ``pandas`` extra).
 
-    Every column but ``target`` is a feature unless ``features`` names them. Features must be
+    Every column but the target(s) is a feature unless ``features`` names them. Features must be
     numeric and complete; labels may be anything (mapped to ``0..K-1`` in sorted order, names
-    kept in :meth:`classes`).
+    kept in :meth:`classes`); regression targets must be numeric and complete.
 
     Args:
         path: the CSV file.
-        target: the label column.
+        target: the label column (or the one regression target).
+        targets: several regression target columns (instead of ``target``).
         test_path: a CSV file with the same columns used as the test split; when ``None``,
             ``test_fraction`` of ``path`` is held out.
         features: the feature columns (default: all columns except ``target``).
@@ -270,29 +389,56 @@ class CsvTask(Task):
         test_fraction: share held out for test when there is no ``test_path``.
         seed: seeds the splits.
         standardize: standardise features with training statistics.
+        problem: ``classification`` or ``regression``.
+        standardize_targets: standardise regression targets with training statistics.
     """
 
     def __init__(
         self,
         *,
         path: str,
-        target: str,
+        target: str | None = None,
+        targets: list[str] | None = None,
         test_path: str | None = None,
         features: list[str] | None = None,
         val_fraction: Fraction = 0.2,
         test_fraction: Fraction = 0.2,
         seed: Annotated[int, Field(ge=0)] = 0,
         standardize: bool = True,
+        problem: ProblemKind = "classification",
+        standardize_targets: bool = True,
     ) -> None:
         _check_fractions(val_fraction, test_fraction, test_path is not None)
+        if (target is None) == (targets is None):
+            raise ConfigError(
+                [Problem("task.target", "give target (one column) or targets (a list), not "
+                         f"{'both' if target else 'neither'}", "e.g. target: label")]
+            )  # fmt: skip
+        if targets is not None and problem != "regression":
+            raise ConfigError(
+                [Problem("task.targets", "several target columns need problem: regression",
+                         "set problem: regression, or give one target column")]
+            )  # fmt: skip
+        if targets is not None and (not targets or len(set(targets)) != len(targets)):
+            raise ConfigError(
+                [Problem("task.targets", f"must list distinct columns; got {targets}",
+                         "name each target column once")]
+            )  # fmt: skip
         self.path = path
         self.target = target
+        self.targets = targets
         self.test_path = test_path
         self.features = features
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self.seed = seed
         self.standardize = standardize
+        self.problem = problem
+        self.standardize_targets = standardize_targets
+
+    @property
+    def _target_columns(self) -> list[str]:
+        return self.targets if self.targets is not None else [str(self.target)]
 
     def _read(self, path: str, field: str) -> tuple[np.ndarray, np.ndarray]:
         # Imported here: pandas is slow to import, and optional (the ``pandas`` extra).
@@ -306,17 +452,21 @@ class CsvTask(Task):
             )
         frame = pd.read_csv(path)
         columns = [str(c) for c in frame.columns]
-        if self.target not in frame.columns:
+        wanted = self._target_columns
+        field_name = "task.target" if self.targets is None else "task.targets"
+        absent = [c for c in wanted if c not in frame.columns]
+        if absent:
             raise ConfigError(
                 [
                     Problem(
-                        "task.target",
-                        f"column {self.target!r} not in {path}",
+                        field_name,
+                        f"column{'s' if len(absent) > 1 else ''} "
+                        f"{', '.join(map(repr, absent))} not in {path}",
                         f"choose one of: {', '.join(columns)}",
                     )
                 ]
             )
-        features = self.features or [c for c in columns if c != self.target]
+        features = self.features or [c for c in columns if c not in wanted]
         missing = [c for c in features if c not in frame.columns]
         if missing:
             raise ConfigError(
@@ -328,9 +478,10 @@ class CsvTask(Task):
                     )
                 ]
             )
-        if self.target in features:
+        doubled = [c for c in wanted if c in features]
+        if doubled:
             raise ConfigError(
-                [Problem("task.features", f"the target {self.target!r} is listed as a feature",
+                [Problem("task.features", f"the target {doubled[0]!r} is listed as a feature",
                          "remove it from features")]
             )  # fmt: skip
         non_numeric = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
@@ -357,14 +508,29 @@ class CsvTask(Task):
                     )
                 ]
             )
-        if frame[self.target].isna().any():
+        unlabelled = [c for c in wanted if frame[c].isna().any()]
+        if unlabelled:
             raise ConfigError(
-                [Problem("task.target", f"missing labels in column {self.target!r} of {path}",
+                [Problem(field_name, f"missing values in column {unlabelled[0]!r} of {path}",
                          "drop the unlabelled rows")]
             )  # fmt: skip
         x = frame[features].to_numpy(dtype=np.float32)
+        if self.problem == "regression":
+            text = [c for c in wanted if not pd.api.types.is_numeric_dtype(frame[c])]
+            if text:
+                raise ConfigError(
+                    [Problem(field_name, f"regression target column {text[0]!r} of {path} is "
+                             "not numeric", "encode it as numbers, or use problem: "
+                             "classification")]
+                )  # fmt: skip
+            return x, frame[wanted].to_numpy(dtype=np.float64)
         # Labels as strings, unless all numeric, so "10" sorts after "9" as a number would.
-        labels = frame[self.target]
+        labels = frame[wanted[0]]
+        if pd.api.types.is_float_dtype(labels) and not (labels == labels.round()).all():
+            raise ConfigError(
+                [Problem("task.target", f"column {wanted[0]!r} of {path} holds non-integer "
+                         "numbers, not class labels", "set problem: regression to predict them")]
+            )  # fmt: skip
         y = labels.to_numpy() if pd.api.types.is_numeric_dtype(labels) else labels.astype(str)
         return x, np.asarray(y)
 
@@ -377,7 +543,9 @@ class CsvTask(Task):
         y_test: np.ndarray | None = None
         if self.test_path is not None:
             x_test, y_test = self._read(self.test_path, "task.test_path")
-        if y_test is not None and y.dtype.kind != y_test.dtype.kind:
+        if self.problem == "classification" and y_test is not None and (
+            y.dtype.kind != y_test.dtype.kind
+        ):
             y, y_test = y.astype(str), y_test.astype(str)
         name = os.path.splitext(os.path.basename(self.path))[0] or "csv"
         data, classes = _assemble(
@@ -390,12 +558,15 @@ class CsvTask(Task):
             test_fraction=self.test_fraction,
             seed=self.seed,
             standardize_inputs=self.standardize,
+            problem=self.problem,
+            standardize_targets=self.standardize_targets,
         )
         _CLASSES[self._key()] = classes
         return data
 
     def classes(self) -> list[str]:
-        """Original label of each class index (loads the data if needed)."""
+        """Original label of each class index (loads the data if needed; empty for
+        regression)."""
         key = self._key()
         if key not in _CLASSES:
             self._load()

@@ -1,10 +1,18 @@
 """The shared metric vocabulary. Evaluators may add keys but never rename these.
 
 Accuracies are in percent (0-100), as in NAS-Bench-201 and the MNIST-1D paper, so figures read
-the same in reports, benchmarks and tables.
+the same in reports, benchmarks and tables. Regression metrics (``val_mse``, ``val_mae``,
+``val_r2`` and their test counterparts) are in the units of the task's targets (standardised
+targets for the built-in ``diabetes`` task); ``r2`` is the coefficient of determination, averaged
+over targets as scikit-learn's ``r2_score`` does.
+
+:data:`DIRECTIONS` says which way each metric is better, and :data:`DEFAULT_OBJECTIVE` which
+metric a study of each kind of problem optimises when it names none.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 VAL_ACCURACY = "val_accuracy"
 """Validation accuracy in percent (the search signal)."""
@@ -24,6 +32,20 @@ EPOCHS = "epochs"
 """Epochs actually trained (less than the budget after early stopping)."""
 MEMORY_MB = "memory_mb"
 ENERGY_KWH = "energy_kwh"
+TEST_LOSS = "test_loss"
+BEST_EPOCH = "best_epoch"
+"""The epoch (1-based) whose weights were kept: best validation accuracy, or lowest val_mse."""
+
+VAL_MSE = "val_mse"
+"""Validation mean squared error (regression; the search signal, minimised)."""
+VAL_MAE = "val_mae"
+"""Validation mean absolute error (regression)."""
+VAL_R2 = "val_r2"
+"""Validation coefficient of determination, 1 - SSE / SST (regression; 1 is perfect)."""
+TEST_MSE = "test_mse"
+"""Test mean squared error at the best-validation epoch; reported, never searched on."""
+TEST_MAE = "test_mae"
+TEST_R2 = "test_r2"
 
 ALL = (
     VAL_ACCURACY,
@@ -37,4 +59,44 @@ ALL = (
     EPOCHS,
     MEMORY_MB,
     ENERGY_KWH,
+    TEST_LOSS,
+    BEST_EPOCH,
+    VAL_MSE,
+    VAL_MAE,
+    VAL_R2,
+    TEST_MSE,
+    TEST_MAE,
+    TEST_R2,
 )
+
+Direction = Literal["max", "min"]
+
+DIRECTIONS: dict[str, Direction] = {
+    VAL_ACCURACY: "max",
+    TEST_ACCURACY: "max",
+    TRAIN_LOSS: "min",
+    VAL_LOSS: "min",
+    TEST_LOSS: "min",
+    PARAMS: "min",
+    FLOPS: "min",
+    LATENCY_MS: "min",
+    TRAIN_SECONDS: "min",
+    MEMORY_MB: "min",
+    ENERGY_KWH: "min",
+    VAL_MSE: "min",
+    VAL_MAE: "min",
+    VAL_R2: "max",
+    TEST_MSE: "min",
+    TEST_MAE: "min",
+    TEST_R2: "max",
+}
+"""The natural direction of each shared metric: ``max`` when larger is better. An objective that
+names one of these without a direction gets this one (:class:`~nasforge.objective.Objective`)."""
+
+DEFAULT_OBJECTIVE: dict[str, str] = {"classification": VAL_ACCURACY, "regression": VAL_MSE}
+"""The metric a study optimises by default, per problem (``TaskInfo.problem``)."""
+
+
+def direction(metric: str) -> Direction | None:
+    """The natural direction of ``metric``, or ``None`` for metrics outside the vocabulary."""
+    return DIRECTIONS.get(metric)

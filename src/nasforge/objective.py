@@ -2,16 +2,21 @@
 
 An :class:`Objective` names a metric and a direction and may carry a ``limit`` that turns it into a
 constraint as well (``params`` minimised with ``limit=1e6`` means "params <= 1e6 is required").
-With one objective, results rank by it; with several, by Pareto dominance.
+With one objective, results rank by it; with several, by Pareto dominance. An objective that
+gives no direction takes its metric's natural one (:data:`nasforge.metrics.DIRECTIONS`:
+``val_mse`` is minimised, ``val_accuracy`` maximised), and ``max`` for metrics outside that
+vocabulary.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from nasforge.metrics import direction as natural_direction
 
 if TYPE_CHECKING:
     from nasforge.trial import Trial
@@ -23,6 +28,8 @@ class Objective(BaseModel):
     Example:
         >>> Objective(metric="params", direction="min", limit=1e6).is_feasible({"params": 2e6})
         False
+        >>> Objective(metric="val_mse").direction
+        'min'
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -32,6 +39,16 @@ class Objective(BaseModel):
     limit: float | None = Field(
         default=None, description="hard bound: value must be <= limit (min) or >= limit (max)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _natural_direction(cls, data: Any) -> Any:
+        """Fill in a missing direction from the metric's natural one."""
+        if isinstance(data, dict) and data.get("direction") is None:
+            metric = data.get("metric")
+            found = natural_direction(metric) if isinstance(metric, str) else None
+            data = {**data, "direction": found or "max"}
+        return data
 
     def oriented(self, metrics: Mapping[str, float]) -> float:
         """The metric turned so that larger is better; -inf when missing or not finite."""

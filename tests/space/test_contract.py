@@ -16,6 +16,10 @@ with contextlib.suppress(ImportError):  # registers the toy space, so the set is
 
 # Spaces whose constructor needs arguments get a small example here.
 EXAMPLE_PARAMS: dict[str, dict[str, Any]] = {
+    "function": {"path": "tests.space.function_spaces:conv_net"},
+    "choices": {"decisions": {"width": [4, 8], "ops": {"repeat": 2,
+                                                       "options": ["relu", "tanh", "skip"]}},
+                "builder": "tests.space.function_spaces:build_choices"},
     "declared": {
         "layers": [
             {"type": "conv", "width": [4, 8], "kernel": [3, 5], "activation": ["relu", "gelu"]},

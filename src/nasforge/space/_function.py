@@ -681,6 +681,8 @@ class FunctionSpace(SearchSpace):
     @classmethod
     def from_function(cls, function: Callable[..., Any]) -> FunctionSpace:
         """The space of ``function``, discovered on first use (what :func:`define` returns)."""
+        if isinstance(function, FunctionSpace):
+            function = function.function
         if not callable(function):
             raise ConfigError([Problem(FIELD, f"define needs a function; got {function!r}",
                                        "decorate a function net(a, task)")])

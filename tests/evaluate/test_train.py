@@ -288,7 +288,9 @@ def test_best_weights_saved_for_export_and_not_replaced_by_lower_fidelity(
     weights = torch.load(tmp_path / WEIGHTS_FILE, weights_only=True)
     model = ctx.space.build(arch, ctx.task.info())
     model.load_state_dict(weights)  # strict: the plain state_dict of the built network
-    acc, _ = _fast()._score(model, train_module._Data.of(ctx.task.load().test, torch.device("cpu")))
+    data = ctx.task.load()
+    test = train_module._Data(data.test, data.info, torch.device("cpu"))
+    acc = _fast()._score(model, test, data.info)["accuracy"]
     assert acc == result.metrics[M.TEST_ACCURACY]
     _fast().evaluate(Candidate(arch, fidelity=2), ctx)
     again = torch.load(tmp_path / WEIGHTS_FILE, weights_only=True)

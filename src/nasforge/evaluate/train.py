@@ -6,6 +6,16 @@ of the best validation epoch are kept and measured on the test split. Early stop
 accuracy, a cooperative time limit, a non-finite-loss check and checkpointed continuation to a
 higher fidelity are built in.
 
+Data: array splits (every built-in task) are moved to the device once and batched by indexing,
+the fast path; Dataset splits (:class:`~nasforge.tasks.DatasetTask`, a lazily read image folder)
+are read through a DataLoader with the same seeded order of examples, so both kinds train the
+same way and are reproducible.
+
+Problems: classification trains with cross-entropy and keeps the epoch of best validation
+accuracy; regression trains with mean squared error and keeps the epoch of lowest ``val_mse``.
+After every epoch the validation values are reported to ``ctx.reporter`` (when the study has a
+pruner), and a trial the pruner stops raises :class:`~nasforge.errors.TrialPruned`.
+
 Schedule and continuation: the cosine learning-rate schedule always spans the evaluator's full
 ``epochs`` (its :attr:`~TrainEvaluator.max_fidelity`), whatever the fidelity asked for. A
 low-fidelity run is therefore exactly the first part of a full run (its learning rate is not
@@ -21,6 +31,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -32,7 +43,7 @@ from torch import nn
 
 from nasforge import metrics as M
 from nasforge.architecture import Architecture
-from nasforge.errors import Problem
+from nasforge.errors import Problem, TrialPruned
 from nasforge.evaluate.base import (
     EVALUATORS,
     WEIGHTS_FILE,
@@ -42,7 +53,7 @@ from nasforge.evaluate.base import (
 )
 from nasforge.evaluate.costs import count_flops, count_params, measure_latency_ms
 from nasforge.space.base import SearchSpace
-from nasforge.tasks.base import Split, Task
+from nasforge.tasks.base import Split, Task, TaskInfo
 from nasforge.trial import Candidate, Result, Status
 
 _CHECKPOINT_VERSION = 1
@@ -59,6 +70,11 @@ class _Progress:
     """Optimiser steps taken (drives the per-step cosine schedule)."""
     best_val_accuracy: float = -1.0
     best_val_loss: float = math.inf
+    """Cross-entropy at the best epoch; for regression the best (lowest) mean squared error."""
+    best_val_mae: float = math.nan
+    """Regression: mean absolute error at the best epoch."""
+    best_val_r2: float = math.nan
+    """Regression: R^2 at the best epoch."""
     best_epoch: int = 0
     bad_epochs: int = 0
     """Epochs since the last improvement (for early stopping)."""
@@ -70,14 +86,49 @@ class _Progress:
     """Seconds spent training and validating, over all continuations."""
 
 
-@dataclass(frozen=True)
 class _Data:
-    x: torch.Tensor
-    y: torch.Tensor
+    """One split as batches on the training device: arrays moved there once and indexed (the
+    fast path), or a Dataset read through a DataLoader in the order asked for."""
 
-    @classmethod
-    def of(cls, split: Split, device: torch.device) -> _Data:
-        return cls(torch.from_numpy(split.x).to(device), torch.from_numpy(split.y).to(device))
+    def __init__(self, split: Split, info: TaskInfo, device: torch.device) -> None:
+        self.split = split
+        self.device = device
+        self.n_targets = info.n_targets if info.is_regression else 0
+        self.x: torch.Tensor | None = None
+        self.y: torch.Tensor | None = None
+        if not split.is_dataset:
+            x, y = split.tensors()
+            self.x, self.y = x.to(device), y.to(device)
+        self.n = len(split)
+
+    def _targets(self, y: torch.Tensor) -> torch.Tensor:
+        y = y.to(self.device)
+        if self.n_targets:  # regression: float targets (n, n_targets), however the data gave them
+            return y.to(torch.float32).reshape(len(y), self.n_targets)
+        return y.long()
+
+    def epoch(self, order: torch.Tensor, size: int, steps: int) -> Iterator[
+        tuple[torch.Tensor, torch.Tensor]
+    ]:
+        """The ``steps`` training batches of ``size`` examples each, in ``order``."""
+        if self.x is not None and self.y is not None:
+            order = order.to(self.y.device)
+            for s in range(steps):
+                index = order[s * size : (s + 1) * size]
+                yield self.x[index], self.y[index]
+            return
+        chunks = [order[s * size : (s + 1) * size].tolist() for s in range(steps)]
+        for x, y in self.split.batches(chunks):
+            yield x.to(self.device), self._targets(y)
+
+    def in_order(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Every example once, in batches, for validation and test."""
+        if self.x is not None and self.y is not None:
+            for lo in range(0, self.n, batch_size):
+                yield self.x[lo : lo + batch_size], self.y[lo : lo + batch_size]
+            return
+        for x, y in self.split.loader(batch_size):
+            yield x.to(self.device), self._targets(y)
 
 
 class _Stop(Exception):
@@ -104,13 +155,21 @@ def _fingerprint(obj: Any) -> dict[str, Any]:
 
 @EVALUATORS.register("train")
 class TrainEvaluator(Evaluator):
-    """Train each candidate on the task; report best validation accuracy and costs.
+    """Train each candidate on the task; report its best validation score and costs.
 
-    Metrics: ``val_accuracy`` (best epoch, %), ``val_loss`` (at that epoch), ``test_accuracy`` (%,
-    with the best-validation weights), ``train_loss`` (mean over the last epoch), ``params``,
-    ``flops`` (one example), ``latency_ms`` (if ``measure_latency``), ``train_seconds`` (over all
-    continuations), ``epochs`` (trained; fewer than asked after early stopping) and
-    ``best_epoch``.
+    Metrics of a classification task: ``val_accuracy`` (best epoch, %), ``val_loss`` (at that
+    epoch), ``test_accuracy`` (%, with the best-validation weights) and ``test_loss``. Of a
+    regression task: ``val_mse``, ``val_mae``, ``val_r2`` (the epoch of lowest ``val_mse``) and
+    ``test_mse``, ``test_mae``, ``test_r2`` (with its weights). Both: ``train_loss`` (mean over the
+    last epoch), ``params``, ``flops`` (one example), ``latency_ms`` (if ``measure_latency``),
+    ``train_seconds`` (over all continuations), ``epochs`` (trained; fewer than asked after early
+    stopping) and ``best_epoch``. :meth:`provides_for` lists them for a task;
+    :attr:`provides` is the union.
+
+    Learning curve: after every epoch, ``ctx.reporter.report(epoch_index, values)`` receives that
+    epoch's ``val_accuracy`` and ``val_loss`` (regression: ``val_mse``, ``val_mae``, ``val_r2``),
+    with ``epoch_index`` counting from 0; when ``ctx.reporter.should_prune()`` then says so, the
+    evaluation raises :class:`~nasforge.errors.TrialPruned` (the trial is stored PRUNED).
 
     Outcomes: a NaN/inf training loss gives a FAILED result naming the epoch and step; passing
     ``ctx.time_limit_s`` (checked before every batch) gives TIMEOUT with the metrics so far.
@@ -137,18 +196,28 @@ class TrainEvaluator(Evaluator):
         momentum: SGD momentum (ignored by adam/adamw).
         weight_decay: L2 penalty (sgd, adam) or decoupled decay (adamw).
         schedule: ``cosine`` anneals per step to 0 over ``epochs``; ``constant`` keeps ``lr``.
-        patience: stop after this many epochs without a better validation accuracy (None: off).
+        patience: stop after this many epochs without a better validation accuracy (regression:
+            a lower val_mse) (None: off).
         device: ``auto`` uses CUDA when available.
-        label_smoothing: cross-entropy label smoothing during training.
+        label_smoothing: cross-entropy label smoothing during training (classification only).
         measure_latency: measure ``latency_ms`` (batch 1, on the training device).
         grad_clip: clip the gradient norm to this value (None: off).
         eval_batch_size: batch size for validation and test passes.
     """
 
+    CLASSIFICATION_METRICS: ClassVar[tuple[str, ...]] = (
+        M.VAL_ACCURACY, M.VAL_LOSS, M.TEST_ACCURACY, M.TEST_LOSS,
+    )  # fmt: skip
+    REGRESSION_METRICS: ClassVar[tuple[str, ...]] = (
+        M.VAL_MSE, M.VAL_MAE, M.VAL_R2, M.TEST_MSE, M.TEST_MAE, M.TEST_R2,
+    )  # fmt: skip
+    COMMON_METRICS: ClassVar[tuple[str, ...]] = (
+        M.TRAIN_LOSS, M.PARAMS, M.FLOPS, M.LATENCY_MS, M.TRAIN_SECONDS, M.EPOCHS, M.BEST_EPOCH,
+    )  # fmt: skip
     provides: ClassVar[tuple[str, ...]] = (
-        M.VAL_ACCURACY, M.VAL_LOSS, M.TEST_ACCURACY, "test_loss", M.TRAIN_LOSS, M.PARAMS,
-        M.FLOPS, M.LATENCY_MS, M.TRAIN_SECONDS, M.EPOCHS, "best_epoch",
-    )
+        *CLASSIFICATION_METRICS, *REGRESSION_METRICS, *COMMON_METRICS,
+    )  # fmt: skip
+    """Every metric this evaluator may report (for either kind of task)."""
 
     def __init__(
         self,
@@ -185,8 +254,13 @@ class TrainEvaluator(Evaluator):
     def max_fidelity(self) -> int:
         return self.epochs
 
+    def provides_for(self, info: TaskInfo) -> tuple[str, ...]:
+        """The metrics reported on a task of this shape: classification or regression ones."""
+        own = self.REGRESSION_METRICS if info.is_regression else self.CLASSIFICATION_METRICS
+        return (*own, *self.COMMON_METRICS)
+
     def preflight(self, space: SearchSpace, task: Task) -> list[Problem]:
-        """Load the task and run one sampled network forward on two of its examples."""
+        """Load the task, check its examples and run one sampled network forward on two."""
         return check_forward(space, task)
 
     # -- evaluation -------------------------------------------------------------------------
@@ -197,8 +271,9 @@ class TrainEvaluator(Evaluator):
         target = self._target_epochs(candidate)
         device = self._resolve_device()
         data = ctx.task.load()
-        train, val, test = (_Data.of(s, device) for s in (data.train, data.val, data.test))
-        if len(val.y) == 0:
+        info = data.info
+        train, val, test = (_Data(s, info, device) for s in (data.train, data.val, data.test))
+        if val.n == 0:
             raise ValueError(f"task {ctx.task!r} has no validation examples to select epochs on")
         path = self._checkpoint_path(candidate.arch, ctx)
         rng_devices = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
@@ -225,10 +300,10 @@ class TrainEvaluator(Evaluator):
             try:
                 best_state = self._train(
                     model, optimizer, generator, progress, best_state, train, val, target,
-                    deadline,
+                    deadline, info, ctx,
                 )  # fmt: skip
             except _Stop as stop:
-                partial = {**costs, **self._progress_metrics(progress)}
+                partial = {**costs, **self._progress_metrics(progress, info)}
                 return Result(
                     metrics=partial,
                     status=stop.status,
@@ -248,12 +323,11 @@ class TrainEvaluator(Evaluator):
             )
         if best_state is not None:
             model.load_state_dict(best_state)
-        test_accuracy, test_loss = self._score(model, test)
+        scores = self._score(model, test, info)
         result_metrics = {
             **costs,
-            **self._progress_metrics(progress),
-            M.TEST_ACCURACY: test_accuracy,
-            "test_loss": test_loss,
+            **self._progress_metrics(progress, info),
+            **{f"test_{k}": v for k, v in scores.items()},
         }
         if self.measure_latency:
             result_metrics[M.LATENCY_MS] = measure_latency_ms(model, data.info.input_shape)
@@ -318,9 +392,15 @@ class TrainEvaluator(Evaluator):
         val: _Data,
         target: int,
         deadline: float | None,
+        info: TaskInfo,
+        ctx: EvalContext,
     ) -> dict[str, torch.Tensor] | None:
-        """Train until ``target`` epochs or early stopping; return the best weights."""
-        n = len(train.y)
+        """Train until ``target`` epochs or early stopping; return the best weights.
+
+        Raises:
+            TrialPruned: the study's pruner stopped the trial after an epoch.
+        """
+        n = train.n
         size = min(self.batch_size, n)
         steps = self._steps_per_epoch(n)
         total = self.epochs * steps  # the schedule spans the full fidelity, see module doc
@@ -328,22 +408,21 @@ class TrainEvaluator(Evaluator):
         try:
             while progress.epoch < target and not progress.stopped:
                 model.train()
-                order = torch.randperm(n, generator=generator).to(train.y.device)
+                order = torch.randperm(n, generator=generator)
                 loss_sum, seen = 0.0, 0
+                batches = train.epoch(order, size, steps)
                 for s in range(steps):
                     if deadline is not None and time.perf_counter() > deadline:
                         raise _Stop(
                             Status.TIMEOUT,
                             f"time limit reached at epoch {progress.epoch + 1}, step {s + 1}",
                         )
-                    index = order[s * size : (s + 1) * size]
+                    x, y = next(batches)
                     lr = self._lr_at(progress.step, total)
                     for group in optimizer.param_groups:
                         group["lr"] = lr
                     optimizer.zero_grad(set_to_none=True)
-                    loss = F.cross_entropy(
-                        model(train.x[index]), train.y[index], label_smoothing=self.label_smoothing
-                    )
+                    loss = self._loss(model(x), y, info)
                     value = float(loss.item())
                     if not math.isfinite(value):
                         raise _Stop(
@@ -355,17 +434,13 @@ class TrainEvaluator(Evaluator):
                         nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
                     optimizer.step()
                     progress.step += 1
-                    loss_sum += value * len(index)
-                    seen += len(index)
+                    loss_sum += value * len(y)
+                    seen += len(y)
                 progress.epoch += 1
                 progress.train_loss = loss_sum / max(seen, 1)
-                accuracy, val_loss = self._score(model, val)
-                better = accuracy > progress.best_val_accuracy or (
-                    accuracy == progress.best_val_accuracy and val_loss < progress.best_val_loss
-                )
-                if better:
-                    progress.best_val_accuracy = accuracy
-                    progress.best_val_loss = val_loss
+                scores = self._score(model, val, info)
+                if self._is_better(scores, progress, info):
+                    self._keep_best(scores, progress, info)
                     progress.best_epoch = progress.epoch
                     progress.bad_epochs = 0
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -373,36 +448,104 @@ class TrainEvaluator(Evaluator):
                     progress.bad_epochs += 1
                     if self.patience is not None and progress.bad_epochs >= self.patience:
                         progress.stopped = True
+                self._report(ctx, progress.epoch, scores)
         finally:
             progress.train_seconds += time.perf_counter() - clock
         return best_state
 
-    def _score(self, model: nn.Module, split: _Data) -> tuple[float, float]:
-        """Accuracy (%) and mean cross-entropy of ``model`` on ``split``, in evaluation mode."""
+    @staticmethod
+    def _report(ctx: EvalContext, epoch: int, scores: dict[str, float]) -> None:
+        """Report epoch ``epoch``'s validation values; raise TrialPruned if the pruner says so."""
+        if ctx.reporter is None:
+            return
+        values = {f"val_{k}": v for k, v in scores.items()}
+        ctx.reporter.report(epoch - 1, values)
+        if ctx.reporter.should_prune():
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+            raise TrialPruned(f"pruned after epoch {epoch} (step {epoch - 1}: {shown})")
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor, info: TaskInfo) -> torch.Tensor:
+        if info.is_regression:
+            return F.mse_loss(out, y)
+        return F.cross_entropy(out, y, label_smoothing=self.label_smoothing)
+
+    @staticmethod
+    def _is_better(scores: dict[str, float], progress: _Progress, info: TaskInfo) -> bool:
+        if info.is_regression:
+            return scores["mse"] < progress.best_val_loss
+        accuracy, loss = scores["accuracy"], scores["loss"]
+        return accuracy > progress.best_val_accuracy or (
+            accuracy == progress.best_val_accuracy and loss < progress.best_val_loss
+        )
+
+    @staticmethod
+    def _keep_best(scores: dict[str, float], progress: _Progress, info: TaskInfo) -> None:
+        if info.is_regression:
+            progress.best_val_loss = scores["mse"]
+            progress.best_val_mae = scores["mae"]
+            progress.best_val_r2 = scores["r2"]
+        else:
+            progress.best_val_accuracy = scores["accuracy"]
+            progress.best_val_loss = scores["loss"]
+
+    def _score(self, model: nn.Module, split: _Data, info: TaskInfo) -> dict[str, float]:
+        """``model`` on ``split`` in evaluation mode: ``accuracy`` (%) and mean cross-entropy
+        ``loss``, or for regression ``mse``, ``mae`` and ``r2`` (averaged over targets, as
+        scikit-learn's ``r2_score``; a constant target scores 1 if predicted exactly, else 0)."""
+        if info.is_regression:
+            return self._score_regression(model, split)
         model.eval()
-        correct = torch.zeros((), dtype=torch.long, device=split.y.device)
-        loss = torch.zeros((), dtype=torch.float64, device=split.y.device)
+        correct = torch.zeros((), dtype=torch.long, device=split.device)
+        loss = torch.zeros((), dtype=torch.float64, device=split.device)
         with torch.no_grad():
-            for lo in range(0, len(split.y), self.eval_batch_size):
-                x = split.x[lo : lo + self.eval_batch_size]
-                y = split.y[lo : lo + self.eval_batch_size]
+            for x, y in split.in_order(self.eval_batch_size):
                 logits = model(x)
                 loss += F.cross_entropy(logits, y, reduction="sum").double()
                 correct += (logits.argmax(dim=1) == y).sum()
-        n = max(len(split.y), 1)
-        return 100.0 * float(correct.item()) / n, float(loss.item()) / n
+        n = max(split.n, 1)
+        return {"accuracy": 100.0 * float(correct.item()) / n, "loss": float(loss.item()) / n}
+
+    def _score_regression(self, model: nn.Module, split: _Data) -> dict[str, float]:
+        model.eval()
+        sums = torch.zeros((4, split.n_targets), dtype=torch.float64, device=split.device)
+        with torch.no_grad():
+            for x, y in split.in_order(self.eval_batch_size):
+                out, y64 = model(x).double(), y.double()
+                error = out - y64
+                sums[0] += (error**2).sum(dim=0)  # squared errors
+                sums[1] += error.abs().sum(dim=0)  # absolute errors
+                sums[2] += y64.sum(dim=0)
+                sums[3] += (y64**2).sum(dim=0)
+        n = max(split.n, 1)
+        sse, sae, total, squares = sums.cpu().numpy()
+        sst = squares - total**2 / n
+        perfect = np.where(sse == 0, 1.0, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = np.where(sst > 1e-12 * np.maximum(squares, 1.0), 1.0 - sse / sst, perfect)
+        return {
+            "mse": float(sse.sum() / (n * split.n_targets)),
+            "mae": float(sae.sum() / (n * split.n_targets)),
+            "r2": float(r2.mean()),
+        }
 
     @staticmethod
-    def _progress_metrics(progress: _Progress) -> dict[str, float]:
+    def _progress_metrics(progress: _Progress, info: TaskInfo) -> dict[str, float]:
         if progress.epoch == 0:  # nothing validated yet
             return {M.TRAIN_SECONDS: progress.train_seconds, M.EPOCHS: 0.0}
+        if info.is_regression:
+            best = {
+                M.VAL_MSE: progress.best_val_loss,
+                M.VAL_MAE: progress.best_val_mae,
+                M.VAL_R2: progress.best_val_r2,
+            }
+        else:
+            best = {M.VAL_ACCURACY: progress.best_val_accuracy, M.VAL_LOSS: progress.best_val_loss}
         return {
-            M.VAL_ACCURACY: progress.best_val_accuracy,
-            M.VAL_LOSS: progress.best_val_loss,
+            **best,
             M.TRAIN_LOSS: progress.train_loss,
             M.TRAIN_SECONDS: progress.train_seconds,
             M.EPOCHS: float(progress.epoch),
-            "best_epoch": float(progress.best_epoch),
+            M.BEST_EPOCH: float(progress.best_epoch),
         }
 
     # -- checkpoints ------------------------------------------------------------------------

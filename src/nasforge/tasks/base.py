@@ -9,7 +9,7 @@ A :class:`Split` holds in-memory arrays (the fast path every built-in task uses)
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -190,6 +190,23 @@ class Split:
             drop_last=drop_last,
             collate_fn=collate,
             num_workers=workers,
+        )
+
+    def batches(self, index_batches: Sequence[list[int]]) -> DataLoader[Any]:
+        """A ``DataLoader`` yielding exactly ``index_batches`` (lists of example indices), in
+        order, read as :meth:`loader` reads them (for a trainer that draws its own order)."""
+        import torch
+        from torch.utils.data import DataLoader, TensorDataset
+
+        if self.x is not None and self.y is not None:
+            data: Dataset[Any] = TensorDataset(torch.from_numpy(self.x), torch.from_numpy(self.y))
+            return DataLoader(data, batch_sampler=index_batches)
+        assert self.dataset is not None  # by __post_init__
+        return DataLoader(
+            self.dataset,
+            batch_sampler=index_batches,
+            collate_fn=_Collate(self.collate_fn),
+            num_workers=self.num_workers,
         )
 
 

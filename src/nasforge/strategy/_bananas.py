@@ -35,6 +35,7 @@ from pydantic import Field
 
 from nasforge.strategy._predictors import (
     Acquisition,
+    EncodingOption,
     MLPEnsemble,
     ModelBasedStrategy,
     PoolKind,
@@ -68,8 +69,9 @@ class BANANAS(ModelBasedStrategy):
         pool_size: candidates per ask in ``mutation`` mode.
         top_k: best architectures whose mutations fill the pool.
         n_mutations: most mutations applied to make one candidate.
-        encoding: ``path`` or ``adjacency`` (NB201 cell encodings), or ``onehot`` (the space's own
-            ``encode``); other spaces always use their own encoding.
+        encoding: ``path`` or ``adjacency`` (NB201 cell encodings), ``onehot`` (the space's own
+            ``encode``), or ``auto`` (``path`` on NB201, ``onehot`` elsewhere). ``path`` and
+            ``adjacency`` on a space without cell paths are refused at the pre-flight check.
         proxy: ``{name: ..., **params}`` of a registered zero-cost proxy, or ``None``.
         max_proxy_scores: the most architectures the proxy may score in the whole search.
         n_proxy_warmup: architectures proxy-scored to choose the initial design.
@@ -92,7 +94,7 @@ class BANANAS(ModelBasedStrategy):
         pool_size: Annotated[int, Field(ge=1)] = 200,
         top_k: Annotated[int, Field(ge=1)] = 10,
         n_mutations: Annotated[int, Field(ge=1)] = 2,
-        encoding: Literal["path", "adjacency", "onehot"] = "path",
+        encoding: EncodingOption = "auto",
         proxy: dict[str, Any] | None = None,
         max_proxy_scores: Annotated[int, Field(ge=0)] = 1000,
         n_proxy_warmup: Annotated[int, Field(ge=0)] = 500,

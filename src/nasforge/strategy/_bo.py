@@ -35,6 +35,7 @@ from nasforge.architecture import Architecture
 from nasforge.strategy._dedup import AskedArchs
 from nasforge.strategy._predictors import (
     Acquisition,
+    EncodingOption,
     GaussianProcess,
     ModelBasedStrategy,
     PoolKind,
@@ -74,7 +75,7 @@ class GPBO(ModelBasedStrategy):
         pool_size: candidates per ask in ``mutation`` mode.
         top_k: best architectures whose mutations fill the pool.
         n_mutations: most mutations applied to make one candidate.
-        encoding: ``path``, ``adjacency`` or ``onehot`` (see BANANAS).
+        encoding: ``auto``, ``path``, ``adjacency`` or ``onehot`` (see BANANAS).
         proxy: ``{name: ..., **params}`` of a registered zero-cost proxy used to choose the
             initial design, or ``None``.
         max_proxy_scores: the most architectures the proxy may score.
@@ -92,7 +93,7 @@ class GPBO(ModelBasedStrategy):
         pool_size: Annotated[int, Field(ge=1)] = 200,
         top_k: Annotated[int, Field(ge=1)] = 10,
         n_mutations: Annotated[int, Field(ge=1)] = 2,
-        encoding: Literal["path", "adjacency", "onehot"] = "path",
+        encoding: EncodingOption = "auto",
         proxy: dict[str, Any] | None = None,
         max_proxy_scores: Annotated[int, Field(ge=0)] = 1000,
         n_proxy_warmup: Annotated[int, Field(ge=0)] = 500,

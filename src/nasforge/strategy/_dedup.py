@@ -2,6 +2,10 @@
 
 Order matters for determinism: a ``set`` of architectures is used for membership only, never
 iterated, because ``hash(str)`` is salted per process and set order would differ after a resume.
+
+Asked architectures are remembered by their canonical form (:meth:`SearchSpace.canonical`): an
+architecture isomorphic to one already asked (e.g. an NB201 cell computing the same function)
+counts as asked, so a strategy's budget is spent on distinct networks.
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ ENUMERATE_LIMIT = 100_000
 
 
 class AskedArchs:
-    """The architectures a strategy has asked, with unasked draws.
+    """The architectures a strategy has asked, by canonical form, with unasked draws.
+
+    ``arch in asked`` is true when an architecture isomorphic to ``arch`` was asked;
+    ``len(asked)`` counts the distinct networks asked.
 
     Args:
         space: the search space the strategy is bound to.
@@ -38,12 +45,19 @@ class AskedArchs:
         self.space = space
         self._seen: set[Architecture] = set()
         self._all: list[Architecture] | None = None
+        self._all_canonical: list[Architecture] = []
+
+    def key(self, arch: Architecture) -> Architecture:
+        """The form an architecture is remembered by: its canonical form in the space."""
+        return self.space.canonical(arch)
 
     def add(self, arch: Architecture) -> None:
-        self._seen.add(arch)
+        self._seen.add(self.key(arch))
 
     def __contains__(self, arch: object) -> bool:
-        return arch in self._seen
+        if not isinstance(arch, Architecture):
+            return False
+        return self.key(arch) in self._seen
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -59,7 +73,9 @@ class AskedArchs:
                 self._all = list(self.space.enumerate())
             except NotImplementedError:
                 return None
-        return [a for a in self._all if a not in self._seen]
+            self._all_canonical = [self.key(a) for a in self._all]
+        return [a for a, c in zip(self._all, self._all_canonical, strict=True)
+                if c not in self._seen]
 
     def propose(
         self,
@@ -67,10 +83,11 @@ class AskedArchs:
         propose: Callable[[np.random.Generator], Architecture],
         max_tries: int = MAX_TRIES,
     ) -> Architecture | None:
-        """The first unasked architecture among up to ``max_tries`` calls of ``propose``."""
+        """The first unasked architecture of the space among up to ``max_tries`` calls of
+        ``propose`` (draws that break a rule of the space are skipped too)."""
         for _ in range(max_tries):
             arch = propose(rng)
-            if arch not in self._seen:
+            if arch not in self and self.space.contains(arch):
                 return arch
         return None
 

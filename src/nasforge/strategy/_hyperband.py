@@ -63,6 +63,8 @@ from nasforge.trial import Candidate
 
 if TYPE_CHECKING:
     from nasforge.architecture import Architecture
+    from nasforge.evaluate.base import Evaluator
+    from nasforge.space.base import SearchSpace
     from nasforge.trial import Trial
 
 DEFAULT_MIN_FIDELITY = 1
@@ -84,6 +86,24 @@ def geometric_rungs(min_fidelity: int, max_fidelity: int, eta: int) -> list[int]
         if not rungs or value > rungs[-1]:
             rungs.append(int(value))
     return rungs
+
+
+def fidelity_problems(strategy: Strategy, evaluator: Evaluator) -> list[Problem]:
+    """A multi-fidelity strategy paired with an evaluator that has no fidelity, as a problem.
+
+    Such an evaluator ignores the fidelity it is asked for, so every rung would be the same
+    full evaluation and the schedule would only waste trials.
+    """
+    if evaluator.max_fidelity is not None:
+        return []
+    evaluator_name = evaluator.name or type(evaluator).__name__
+    return [Problem(
+        "strategy.name",
+        f"{strategy.name or type(strategy).__name__} asks for fidelities (epochs), but the "
+        f"evaluator {evaluator_name!r} has no fidelity (its max_fidelity is None) and would "
+        "ignore them",
+        "use an evaluator with a fidelity (e.g. train, or a table with several epochs), or a "
+        "single-fidelity strategy (e.g. regularized_evolution, local_search, bananas)")]
 
 
 def _rungs_problem(rungs: Sequence[int]) -> str | None:
@@ -160,6 +180,10 @@ class _MultiFidelity(Strategy):
 
     def _n_brackets(self) -> int:
         return 1
+
+    def preflight(self, space: SearchSpace, evaluator: Evaluator) -> list[Problem]:
+        """Refuses an evaluator without a fidelity (see :func:`fidelity_problems`)."""
+        return fidelity_problems(self, evaluator)
 
     def bracket_schedule(self) -> list[int]:
         """The bracket of each new architecture over one Hyperband iteration (then repeated)."""
@@ -442,7 +466,7 @@ class BOHB(Hyperband):
         best_ratio = -math.inf
         for _ in range(self.n_candidates):
             arch = sample_table(self._table, wide, rng)
-            if arch in self._asked:
+            if arch in self._asked or not self.space.contains(arch):
                 continue
             ratio = self._log_ratio(arch, good, bad)
             if ratio > best_ratio:
@@ -461,4 +485,4 @@ class BOHB(Hyperband):
         return total
 
 
-__all__ = ["BOHB", "Hyperband", "SuccessiveHalving", "geometric_rungs"]
+__all__ = ["BOHB", "Hyperband", "SuccessiveHalving", "fidelity_problems", "geometric_rungs"]

@@ -20,7 +20,9 @@ Deviations from the paper:
   whose results are kept as candidates for the next (re)start. In ``first`` mode a neighbour that
   is told late and still beats the current point is moved to as well.
 - Architectures are never asked twice: a neighbour evaluated before (e.g. the previous point)
-  counts with its known score. ``ask`` returns ``None`` only when a finite space is exhausted.
+  counts with its known score. Scores are kept by canonical form (``space.canonical``), so a
+  neighbour isomorphic to an evaluated architecture is not asked and counts with that score.
+  ``ask`` returns ``None`` only when a finite space is exhausted.
 - Failed trials score ``-inf``: never moved to, and any real result beats a failed start.
 """
 
@@ -105,9 +107,15 @@ class LocalSearch(Strategy):
         self._pending[arch] = is_neighbour
         return Candidate(arch)
 
+    def _known(self, arch: Architecture) -> bool:
+        return self._asked.key(arch) in self._scores
+
+    def _score_of(self, arch: Architecture) -> float:
+        return self._scores[self._asked.key(arch)]
+
     def _tell(self, trial: Trial) -> None:
         arch, value = trial.arch, self.score(trial)
-        self._scores[arch] = value
+        self._scores[self._asked.key(arch)] = value
         # An architecture asked twice (a repeated draw in a space too big to enumerate, see
         # AskedArchs.sample) is pending once: its second result counts as a random draw.
         is_neighbour = self._pending.pop(arch, False)
@@ -116,14 +124,14 @@ class LocalSearch(Strategy):
         elif (
             self._current is not None
             and self.mode == "first"
-            and value > self._scores[self._current]
+            and value > self._score_of(self._current)
         ):
             self._move(arch)
         self._advance()
 
     def _current_score(self) -> float:
         assert self._current is not None
-        return self._scores[self._current]
+        return self._score_of(self._current)
 
     def _move(self, arch: Architecture) -> None:
         self._current = arch
@@ -140,9 +148,9 @@ class LocalSearch(Strategy):
                 self._pool.clear()
                 self._needed = 1
                 continue
-            known = [a for a in self._neighbourhood if a in self._scores]
-            best_known = max(known, key=self._scores.__getitem__, default=None)
-            improves = best_known is not None and self._scores[best_known] > self._current_score()
+            known = [a for a in self._neighbourhood if self._known(a)]
+            best_known = max(known, key=self._score_of, default=None)
+            improves = best_known is not None and self._score_of(best_known) > self._current_score()
             if self.mode == "first" and improves:
                 # A neighbour evaluated earlier (e.g. from another point) already beats us.
                 assert best_known is not None

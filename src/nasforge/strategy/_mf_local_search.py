@@ -19,7 +19,9 @@ plain query for 200-epoch queries with ``ratio=10`` and ``low_fidelity=12``); re
 both the number of full queries and the total cost.
 
 Deviation from plain local search: there is no full-fidelity neighbourhood walk; full queries
-follow the low-fidelity ranking only. Asynchronous: pending evaluations count toward the ratio,
+follow the low-fidelity ranking only. Architectures are remembered by canonical form
+(``space.canonical``): one isomorphic to an evaluated architecture counts as visited, with its
+result, and is never asked. Asynchronous: pending evaluations count toward the ratio,
 and a point's neighbourhood is only declared a local optimum once every neighbour was told.
 """
 
@@ -40,6 +42,9 @@ if TYPE_CHECKING:
     import numpy as np
 
     from nasforge.architecture import Architecture
+    from nasforge.errors import Problem
+    from nasforge.evaluate.base import Evaluator
+    from nasforge.space.base import SearchSpace
     from nasforge.trial import Trial
 
 
@@ -81,12 +86,20 @@ class MultiFidelityLocalSearch(Strategy):
         self.max_proxy_scores = max_proxy_scores
         self.n_proxy_warmup = n_proxy_warmup
 
+    def preflight(self, space: SearchSpace, evaluator: Evaluator) -> list[Problem]:
+        """Refuses an evaluator without a fidelity: both fidelities would be the same run."""
+        from nasforge.strategy._hyperband import fidelity_problems
+
+        return fidelity_problems(self, evaluator)
+
     def _reset(self) -> None:
         # Insertion-ordered dicts, never sets, are iterated: the order must survive a resume.
+        # Keys are canonical forms; _arch_of maps each to the architecture that was asked.
         self._low: dict[Architecture, float] = {}
-        self._low_pending: dict[Architecture, bool] = {}  # arch -> proposed as a neighbour
+        self._low_pending: dict[Architecture, bool] = {}  # key -> proposed as a neighbour
         self._high: dict[Architecture, float] = {}
         self._high_pending: dict[Architecture, None] = {}
+        self._arch_of: dict[Architecture, Architecture] = {}
         self._current: Architecture | None = None
         self._neighbourhood: list[Architecture] = []
         self._prior: list[Architecture] = []
@@ -121,28 +134,37 @@ class MultiFidelityLocalSearch(Strategy):
             best = self._best_unqueried()
             if best is not None:
                 self._high_pending[best] = None
-                return Candidate(best, self.high_fidelity)
+                return Candidate(self._arch_of[best], self.high_fidelity)
         arch, is_neighbour = self._next_low(rng)
         if arch is None:  # every architecture seen at low fidelity: query what is left
             best = self._best_unqueried()
             if best is None:
                 return None
             self._high_pending[best] = None
-            return Candidate(best, self.high_fidelity)
-        self._low_pending[arch] = is_neighbour
+            return Candidate(self._arch_of[best], self.high_fidelity)
+        key = self._key(arch)
+        self._low_pending[key] = is_neighbour
+        self._arch_of.setdefault(key, arch)
         return Candidate(arch, self.low_fidelity)
 
+    def _key(self, arch: Architecture) -> Architecture:
+        return self.space.canonical(arch)
+
     def _seen_low(self, arch: Architecture) -> bool:
-        return arch in self._low or arch in self._low_pending
+        key = self._key(arch)
+        return key in self._low or key in self._low_pending
+
+    def _low_of(self, arch: Architecture) -> float | None:
+        return self._low.get(self._key(arch))
 
     def _best_unqueried(self) -> Architecture | None:
-        """The best told low-fidelity architecture not (being) evaluated at full fidelity."""
+        """The key of the best told low-fidelity result not (being) evaluated at full."""
         best: Architecture | None = None
-        for arch, value in self._low.items():
-            if arch in self._high or arch in self._high_pending:
+        for key, value in self._low.items():
+            if key in self._high or key in self._high_pending:
                 continue
             if best is None or value > self._low[best]:
-                best = arch
+                best = key
         return best
 
     def _next_low(self, rng: np.random.Generator) -> tuple[Architecture | None, bool]:
@@ -169,13 +191,15 @@ class MultiFidelityLocalSearch(Strategy):
 
     def _tell(self, trial: Trial) -> None:
         arch, value = trial.arch, self.score(trial)
+        key = self._key(arch)
+        self._arch_of.setdefault(key, arch)
         if not self._is_low(trial):
-            del self._high_pending[arch]
-            self._high[arch] = value
+            self._high_pending.pop(key, None)
+            self._high[key] = value
             return
-        is_neighbour = self._low_pending.pop(arch)
-        self._low[arch] = value
-        if self._current is None or (is_neighbour and value > self._low[self._current]):
+        is_neighbour = self._low_pending.pop(key, False)
+        self._low[key] = value
+        if self._current is None or (is_neighbour and value > self._current_low()):
             self._move(arch)
         elif not is_neighbour and self._at_local_optimum():
             self._n_restarts += 1
@@ -188,14 +212,21 @@ class MultiFidelityLocalSearch(Strategy):
             if arch not in self._neighbours:
                 self._neighbours[arch] = self.space.neighbours(arch)
             self._neighbourhood = self._neighbours[arch]
-            here = self._low[arch]
-            better = [a for a in self._neighbourhood if a in self._low and self._low[a] > here]
+            here = self._current_low()
+            known = [(a, self._low_of(a)) for a in self._neighbourhood]
+            better = [(a, v) for a, v in known if v is not None and v > here]
             if not better:
                 return
-            arch = max(better, key=self._low.__getitem__)
+            arch = max(better, key=lambda pair: pair[1])[0]
+
+    def _current_low(self) -> float:
+        assert self._current is not None
+        value = self._low_of(self._current)
+        assert value is not None
+        return value
 
     def _at_local_optimum(self) -> bool:
         """Every neighbour of the current point is told and none is better."""
-        assert self._current is not None
-        here = self._low[self._current]
-        return all(a in self._low and self._low[a] <= here for a in self._neighbourhood)
+        here = self._current_low()
+        values = [self._low_of(a) for a in self._neighbourhood]
+        return all(v is not None and v <= here for v in values)

@@ -252,9 +252,12 @@ class OptunaStrategy(Strategy):
                 self._study.sampler = self._make_sampler(int(rng.integers(2**31 - 1)))
                 trial = self._study.ask(self._distributions)
                 arch = self._to_arch(trial.params)
-                if arch not in self._asked:
+                valid = self.space.contains(arch)
+                if valid and arch not in self._asked:
                     return self._asked_now(number, trial.number, arch)
-                self._tell_optuna(trial.number, self._known.get(arch))
+                # A repeat is told its known result; a rule-breaking draw counts as failed.
+                self._tell_optuna(trial.number, self._known.get(self._asked.key(arch))
+                                  if valid else None)
             fallback = self._asked.sample(rng)
             if fallback is None:
                 return None
@@ -280,7 +283,7 @@ class OptunaStrategy(Strategy):
         with _quiet(optuna):
             optuna_number = self._pending.pop(trial.number)
             values = self._values(trial)
-            self._known[trial.arch] = values
+            self._known[self._asked.key(trial.arch)] = values
             self._tell_optuna(optuna_number, values)
 
     def _tell_optuna(self, optuna_number: int, values: list[float] | None) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from nasforge.errors import Problem
 from nasforge.strategy._dedup import ENUMERATE_LIMIT, AskedArchs
 from nasforge.strategy._zc import ProxyBudget, warmup_ranking
 from nasforge.strategy.base import Strategy
@@ -28,11 +29,36 @@ from nasforge.trial import Candidate
 
 if TYPE_CHECKING:
     from nasforge.architecture import Architecture
-    from nasforge.space._encodings import Encoder
+    from nasforge.evaluate.base import Evaluator
+    from nasforge.space._encodings import Encoder, EncodingKind
+    from nasforge.space.base import SearchSpace
     from nasforge.trial import Trial
 
 Acquisition = Literal["its", "ts", "ucb", "ei"]
 PoolKind = Literal["auto", "all", "mutation"]
+EncodingOption = Literal["auto", "path", "adjacency", "onehot"]
+"""``auto``: the path encoding on spaces with cell paths (NB201), else ``onehot``."""
+
+CELL_ENCODINGS = ("path", "adjacency")
+"""Encodings of a cell's graph, which only spaces with cell paths (NB201) have."""
+
+
+def has_cell_paths(space: SearchSpace) -> bool:
+    """Whether ``space`` has the cell graph the ``path`` and ``adjacency`` encodings read."""
+    from nasforge.space._nb201 import NB201Space
+
+    return isinstance(space, NB201Space)
+
+
+def encoding_problems(encoding: str, space: SearchSpace, where: str) -> list[Problem]:
+    """A path or adjacency encoding asked for on a space without cell paths, as a problem."""
+    if encoding in CELL_ENCODINGS and not has_cell_paths(space):
+        return [Problem(
+            "strategy.encoding",
+            f"{where} was given encoding {encoding!r}, but {type(space).__name__} has no cell "
+            "paths to encode (only the NB201 cell space has); it would silently be one-hot",
+            "use encoding: onehot, or auto (path where the space has paths)")]
+    return []
 
 ALL_POOL_LIMIT = 20_000
 """``candidates="auto"`` scores every unasked architecture of finite spaces up to this size."""
@@ -318,7 +344,7 @@ class ModelBasedStrategy(Strategy):
     pool_size: int
     top_k: int
     n_mutations: int
-    encoding: Literal["path", "adjacency", "onehot"]
+    encoding: EncodingOption
     proxy: dict[str, Any] | None
     max_proxy_scores: int
     n_proxy_warmup: int
@@ -326,7 +352,8 @@ class ModelBasedStrategy(Strategy):
     target: Literal["value", "rank"] = "value"
 
     # Caches that are pure functions of the space, rebuilt after unpickling.
-    _CACHES = ("_encoder", "_codes", "_all", "_all_x", "_all_inverse", "_all_index")
+    _CACHES = ("_encoder", "_codes", "_all", "_all_x", "_all_inverse", "_all_index",
+               "_all_class", "_class_ids")
 
     def _reset(self) -> None:
         self._asked = AskedArchs(self.space)
@@ -347,6 +374,9 @@ class ModelBasedStrategy(Strategy):
         self._all_x: np.ndarray = np.zeros((0, 0), dtype=np.float32)
         self._all_inverse: np.ndarray = np.zeros(0, dtype=np.intp)
         self._all_index: dict[Architecture, int] = {}
+        # The canonical class of each architecture of the whole-space pool, as small ints.
+        self._all_class: np.ndarray = np.zeros(0, dtype=np.intp)
+        self._class_ids: dict[Architecture, int] = {}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -367,7 +397,7 @@ class ModelBasedStrategy(Strategy):
         from nasforge.space._encodings import encoding_for
 
         if self._encoder is None:
-            self._encoder = encoding_for(self.space, self.encoding)
+            self._encoder = encoding_for(self.space, self.encoding_kind())
             self._codes = {}
         encoder = self._encoder
         codes = self._codes
@@ -378,6 +408,16 @@ class ModelBasedStrategy(Strategy):
                 code = codes[arch] = encoder(arch)
             rows.append(code)
         return np.stack(rows).astype(np.float32)
+
+    def encoding_kind(self) -> EncodingKind:
+        """The encoding in use: ``encoding``, with ``auto`` resolved for the bound space."""
+        if self.encoding == "auto":
+            return "path" if has_cell_paths(self.space) else "onehot"
+        return self.encoding
+
+    def preflight(self, space: SearchSpace, evaluator: Evaluator) -> list[Problem]:
+        """Refuses a ``path``/``adjacency`` encoding on a space without cell paths."""
+        return encoding_problems(self.encoding, space, type(self).__name__)
 
     def _whole_space(self) -> bool:
         """Whether the pool is every unasked architecture (enumerating the space once)."""
@@ -397,6 +437,11 @@ class ModelBasedStrategy(Strategy):
             self._all_x, self._all_inverse = np.unique(codes, axis=0, return_inverse=True)
             self._all_inverse = self._all_inverse.reshape(-1)
             self._all_index = {a: i for i, a in enumerate(archs)}
+            classes = [self._asked.key(a) for a in archs]
+            self._class_ids = {}
+            for c in classes:
+                self._class_ids.setdefault(c, len(self._class_ids))
+            self._all_class = np.array([self._class_ids[c] for c in classes], dtype=np.intp)
             self._all = archs
         return True
 
@@ -479,8 +524,10 @@ class ModelBasedStrategy(Strategy):
         if self._whole_space():
             everything = self._all
             assert everything is not None
-            keep = np.ones(len(everything), dtype=np.bool_)
-            keep[[self._all_index[a] for a in self._asked_list if a in self._all_index]] = False
+            # Leave out every architecture isomorphic to an asked one (same canonical class).
+            asked = [self._class_ids[c] for c in map(self._asked.key, self._asked_list)
+                     if c in self._class_ids]
+            keep = ~np.isin(self._all_class, np.asarray(asked, dtype=np.intp))
             index = np.flatnonzero(keep)
             inverse = self._all_inverse[index]
             used, local = np.unique(inverse, return_inverse=True)

@@ -151,9 +151,10 @@ def zc_warmup(
         if len(drawn) >= limit:
             break
         arch = space.sample(rng)
-        if arch in seen:
+        key = space.canonical(arch)  # isomorphic draws would spend the budget twice
+        if key in seen:
             continue
-        seen.add(arch)
+        seen.add(key)
         drawn.append(arch)
     scored: list[tuple[float, int, Architecture]] = []
     for i, arch in enumerate(drawn):

@@ -29,6 +29,8 @@ from nasforge.registry import Registry
 from nasforge.rng import trial_rng
 
 if TYPE_CHECKING:
+    from nasforge.errors import Problem
+    from nasforge.evaluate.base import Evaluator
     from nasforge.space.base import SearchSpace
     from nasforge.trial import Candidate, Trial
 
@@ -67,6 +69,16 @@ class Strategy(Component, ABC):
     def tell(self, trial: Trial) -> None:
         """Learn from a finished trial."""
         self._tell(trial)
+
+    def preflight(self, space: SearchSpace, evaluator: Evaluator) -> list[Problem]:
+        """Problems that make this strategy's options meaningless with ``space`` and
+        ``evaluator``, found before the first trial (the study's pre-flight check calls it).
+
+        An option that cannot apply is refused, not ignored: e.g. a path encoding on a space
+        without paths, or a multi-fidelity schedule with an evaluator that has no fidelity. The
+        default finds none. Each problem names the strategy's field (``strategy.<param>``).
+        """
+        return []
 
     def warm_start(self, trials: Sequence[Trial]) -> None:
         """Learn from finished trials of an earlier study (transfer); called after ``setup``.

@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from nasforge import evaluate, execute, export, report, space, strategy, tasks
     from nasforge.architecture import Architecture
-    from nasforge.errors import ConfigError, InvalidArchitectureError, NasforgeError
+    from nasforge.errors import ConfigError, InvalidArchitectureError, NasforgeError, TrialPruned
     from nasforge.export import load
     from nasforge.objective import Objective
     from nasforge.run.api import open_study, resume, search
@@ -51,6 +51,7 @@ _NAMES = {
     "Study": "nasforge.run.study",
     "StudyFailedError": "nasforge.run.study",
     "Trial": "nasforge.trial",
+    "TrialPruned": "nasforge.errors",
     "TrialState": "nasforge.trial",
     "load": "nasforge.export",
     "load_spec": "nasforge.run.spec",
@@ -74,6 +75,7 @@ __all__ = [
     "Study",
     "StudyFailedError",
     "Trial",
+    "TrialPruned",
     "TrialState",
     "__version__",
     "evaluate",

@@ -1,7 +1,8 @@
 """Evaluators: how good and how costly a candidate is.
 
 Built-ins register on import: ``train`` (:class:`TrainEvaluator`, real training with early
-stopping and checkpointed continuation) and ``nb201_table`` (:class:`TabularNB201Evaluator`,
+stopping and checkpointed continuation), ``function`` (:class:`FunctionEvaluator`, the user's
+own training function) and ``nb201_table`` (:class:`TabularNB201Evaluator`,
 NAS-Bench-201 results looked up with simulated cost, with the ``nb201`` task and the
 ``nb201_table`` proxy). Cost measures (:func:`count_params`,
 :func:`count_flops`, :func:`measure_latency_ms`, :func:`peak_memory_mb`) are pure functions any
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from nasforge.evaluate.base import EVALUATORS, EvalContext, Evaluator, run_evaluation
 from nasforge.evaluate.costs import count_flops, count_params, measure_latency_ms, peak_memory_mb
+from nasforge.evaluate.function import FunctionEvaluator, TrialHandle
 from nasforge.evaluate.proxy import PROXIES, Proxy, TableProxy
 from nasforge.evaluate.tabular import NB201Table, NB201Task, TabularNB201Evaluator
 from nasforge.evaluate.train import TrainEvaluator
@@ -23,6 +25,7 @@ __all__ = [
     "PROXIES",
     "EvalContext",
     "Evaluator",
+    "FunctionEvaluator",
     "NB201Table",
     "NB201Task",
     "Proxy",
@@ -30,6 +33,7 @@ __all__ = [
     "TabularNB201Evaluator",
     "Train",
     "TrainEvaluator",
+    "TrialHandle",
     "count_flops",
     "count_params",
     "measure_latency_ms",

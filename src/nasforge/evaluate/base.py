@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import traceback
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -41,6 +42,7 @@ class EvalContext:
         workdir: a directory for this trial's checkpoints, or ``None``.
         reporter: where the evaluation reports intermediate values (a learning curve) and asks
             whether the study's pruner stops it; ``None`` when nothing listens.
+        number: the trial's number in its study, ``None`` outside a study.
     """
 
     space: SearchSpace
@@ -49,6 +51,7 @@ class EvalContext:
     time_limit_s: float | None = None
     workdir: str | None = None
     reporter: Reporter | None = None
+    number: int | None = None
 
 
 class Evaluator(Component, ABC):
@@ -56,9 +59,33 @@ class Evaluator(Component, ABC):
 
     ``provides`` lists the metric names the evaluator reports, so a run spec whose objective
     names another metric is refused before anything runs; empty means "not declared".
+
+    ``curve`` lists the metrics it reports per step through ``ctx.reporter`` (its learning
+    curve), so a study with a pruner is refused before anything runs when the pruned metric (the
+    first objective's) is not among them; empty means "reports no curve", ``None`` "not
+    declared" (any may come). Subclasses whose curve depends on their parameters or the task
+    override :meth:`curve_metrics`.
+
+    ``units`` maps metric names to their unit for display: ``"%"`` for a percentage
+    (``val_accuracy`` of 98.1), ``""`` or absent for plain numbers, a fraction included (0.81
+    prints as 0.81, never as a percentage).
     """
 
     provides: ClassVar[tuple[str, ...]] = ()
+    curve: ClassVar[tuple[str, ...] | None] = ()
+    units: ClassVar[Mapping[str, str]] = {}
+
+    def declared_metrics(self) -> tuple[str, ...]:
+        """The metrics objectives may name (``provides``; empty: not declared)."""
+        return self.provides
+
+    def curve_metrics(self, task: Task | None = None) -> tuple[str, ...] | None:
+        """The metrics this evaluator reports per step on ``task`` (``None``: not declared)."""
+        return self.curve
+
+    def metric_units(self) -> Mapping[str, str]:
+        """Metric name -> display unit (``"%"``); metrics not listed are plain numbers."""
+        return self.units
 
     @abstractmethod
     def evaluate(self, candidate: Candidate, ctx: EvalContext) -> Result:

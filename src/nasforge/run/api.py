@@ -6,7 +6,7 @@ The CLI's ``search`` and ``resume`` call the same functions (:func:`run_and_fini
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +15,34 @@ from nasforge.errors import ConfigError, Problem
 from nasforge.objective import Objective
 from nasforge.run.finish import Finished
 from nasforge.run.front import Front
-from nasforge.run.parts import Parts, build_parts, component_spec
+from nasforge.run.parts import Parts, build_parts, component_spec, registries
 from nasforge.run.preflight import check_before_first_trial
 from nasforge.run.resume import resume_spec
 from nasforge.run.spec import parse_spec
 from nasforge.run.study import Study, StudyFailedError
 
-ComponentLike = Component | str | Mapping[str, Any]
+ComponentLike = Component | str | Mapping[str, Any] | Callable[..., Any]
+_FUNCTIONS = ("space", "evaluator")  # fields that take a plain function (registered "function")
 
 
 def _section(value: ComponentLike | None, field: str) -> tuple[Any, Component | None]:
     """A spec section for ``value`` and the live object when one was passed."""
     if value is None:
         return None, None
-    if isinstance(value, Component):
+    if isinstance(value, Component) or (
+        callable(value) and not isinstance(value, type) and field in _FUNCTIONS
+    ):
         try:
-            section = component_spec(value, field)
+            obj: Component = (
+                value
+                if isinstance(value, Component)
+                # A plain function: the user's own training loop or model builder.
+                else registries()[field].create("function", {"path": value}, field=field)
+            )
+            section = component_spec(obj, field)
         except ConfigError as exc:
             raise ConfigError(exc.problems, source="nasforge.search()") from None
-        return section.model_dump(), value
+        return section.model_dump(), obj
     if isinstance(value, (str, Mapping)):
         return value, None
     raise ConfigError(
@@ -90,6 +99,7 @@ def search(
     strategy: ComponentLike | None = None,
     evaluator: ComponentLike | None = None,
     executor: ComponentLike | None = None,
+    pruner: ComponentLike | None = None,
     budget: Mapping[str, Any] | Any = None,
     objectives: Sequence[Objective | Mapping[str, Any]] | None = None,
     seed: int = 0,
@@ -103,7 +113,10 @@ def search(
     """Run a search and return its :class:`Study` (``best()``, ``trials()``, ``to_dataframe()``).
 
     Each component may be an object (``nf.space.NB201Space(dims=1)``), a registered name
-    (``"nb201"``) or a mapping (``{"name": "nb201", "dims": 1}``). Anything not given takes the
+    (``"nb201"``) or a mapping (``{"name": "nb201", "dims": 1}``); ``evaluator`` may also be a
+    plain function ``fit(model, task, trial) -> dict`` (your own training loop, see
+    :class:`nasforge.evaluate.FunctionEvaluator`), and ``pruner`` stops hopeless trials early
+    (``{"name": "median", "n_startup_trials": 5}``). Anything not given takes the
     :class:`RunSpec` default; other run-spec fields are keyword arguments
     (``trial_time_limit_s=60``, ``reproducible=True``, ``export_best=False``).
     ``in_memory=True`` keeps the store in memory (nothing written). As with ``nasforge
@@ -130,6 +143,7 @@ def search(
         ("strategy", strategy),
         ("evaluator", evaluator),
         ("executor", executor),
+        ("pruner", pruner),
     ):
         section, obj = _section(value, field)
         if section is not None:
@@ -169,7 +183,7 @@ def open_for_resume(
         study.parts = parts or build_parts(spec)
     source = "nasforge resume" if front is Front.CLI else "nasforge.resume()"
     try:
-        check_before_first_trial(study.parts)
+        check_before_first_trial(study.parts, objectives=study.spec.objectives)
     except ConfigError as exc:
         raise ConfigError(exc.problems, source=source) from None
     return study

@@ -3,7 +3,11 @@
 One trial's path, and nothing else holds trial state::
 
     strategy.ask(n) -> store.create_trial (RUNNING) -> executor.submit(evaluate)
-    -> Result -> store.finish_trial (COMPLETE/FAILED/TIMEOUT/PRUNED) -> strategy.tell(trial)
+    -> (reports -> store.add_curve_values, pruner) -> Result
+    -> store.finish_trial (COMPLETE/FAILED/TIMEOUT/PRUNED) -> strategy.tell(trial)
+
+Each evaluation gets a reporter (:mod:`nasforge.run.reports`): its reports reach a thread of
+this process, which stores them and asks the study's pruner (:mod:`nasforge.run.curves`).
 
 Every turn of the scheduling loop reads steering events, checks the budget, fills the executor's
 free slots and waits at most :data:`POLL_S` for a result, so a budget or a stop request is seen
@@ -26,10 +30,12 @@ from nasforge.errors import InvalidArchitectureError, NasforgeError, TrialTimeou
 from nasforge.evaluate.base import EvalContext, run_evaluation
 from nasforge.execute.base import ExecutorShutdownError, WorkerCrashedError
 from nasforge.rng import derive_seed
+from nasforge.run.curves import CurveBook
+from nasforge.run.reports import ReportServer
 from nasforge.run.resume import replay
 from nasforge.run.tell_policy import tell_policy
 from nasforge.store.base import EventKind
-from nasforge.trial import Candidate, Result, Status, Trial, TrialState
+from nasforge.trial import Result, Status, Trial, TrialState
 
 if TYPE_CHECKING:
     from nasforge.run.study import Study
@@ -92,6 +98,14 @@ class Loop:
         self.next_number = 0
         self.cost_s = 0.0
         self.failure_streak = 0
+        self.curves = CurveBook(
+            study.store,
+            self.sid,
+            self.parts.pruner,
+            self.spec.objectives[0],
+            reproducible=self.spec.reproducible,
+        )
+        self.reports: ReportServer | None = None
         record = study.store.get_study(study.name)  # not study.record: an earlier run moved on
         self.elapsed_before = record.elapsed_s if record is not None else 0.0
         self.started = time.monotonic()
@@ -101,6 +115,7 @@ class Loop:
     def _tell(self, trial: Trial) -> None:
         self.parts.strategy.tell(trial)
         self.store.mark_told(self.sid, trial.number, self.told)
+        self.curves.told(trial.number, self.told)
         self.told += 1
         del self.untold[trial.number]
 
@@ -124,7 +139,8 @@ class Loop:
         return quota is None or self.told >= quota
 
     # -- one trial --------------------------------------------------------------------------
-    def _context(self, candidate: Candidate) -> EvalContext:
+    def _context(self, trial: Trial) -> EvalContext:
+        candidate = trial.candidate
         workdir = self.study.workdir(candidate)
         return EvalContext(
             space=self.parts.space,
@@ -132,6 +148,8 @@ class Loop:
             seed=derive_seed(self.spec.seed, candidate.arch.arch_id, candidate.fidelity or 0),
             time_limit_s=self.spec.trial_time_limit_s,
             workdir=str(workdir) if workdir else None,
+            reporter=None if self.reports is None else self.reports.reporter(trial.number),
+            number=trial.number,
         )
 
     def _submit(self, trial: Trial) -> None:
@@ -143,7 +161,7 @@ class Loop:
                 run_evaluation,
                 self.parts.evaluator,
                 trial.candidate,
-                self._context(trial.candidate),
+                self._context(trial),
                 time_limit_s=hard_limit,
             )
         except (ExecutorShutdownError, WorkerCrashedError) as exc:
@@ -157,7 +175,9 @@ class Loop:
         self.pending[future] = trial
 
     def _finish(self, trial: Trial, result: Result) -> None:
+        result = self.curves.pruned_result(trial.number, result)
         finished = self.store.finish_trial(self.sid, trial.number, result)
+        self.curves.finished(finished)
         self.cost_s += result.cost_s
         self.untold[trial.number] = finished
         self.store.update_study(self.sid, elapsed_s=self._elapsed())
@@ -208,6 +228,7 @@ class Loop:
             self.study.stop_reason = "the strategy has nothing more to propose"
             return False
         trial = self.store.create_trial(self.sid, number, candidate, asked_after=self.told)
+        self.curves.started(trial)
         self.next_number += 1
         self.untold[number] = None
         try:
@@ -285,11 +306,15 @@ class Loop:
                 return
 
     def _restore(self) -> None:
-        state = replay(self.parts.strategy, self.store.trials(self.sid))
+        trials = self.store.trials(self.sid)
+        state = replay(self.parts.strategy, trials)
         self.told, self.untold = state.told, state.untold
         self.next_number, self.cost_s = state.next_number, state.cost_s
+        if trials:
+            self.curves.load(trials, self.store.curves(self.sid))
         self.rerun = [self.store.restart_trial(self.sid, t.number) for t in state.rerun]
         for trial in self.rerun:
+            self.curves.started(trial)
             log.info("re-running %s (attempt %d): it was running when the study stopped",
                      trial.label, trial.attempts)
 
@@ -310,6 +335,7 @@ class Loop:
         call_hook(self.callbacks, "on_start", self.study)
         status, ended = "interrupted", "interrupted"
         try:
+            self.reports = ReportServer(self.curves.report)
             while True:
                 self._check_stop()
                 self._fill_free_slots()
@@ -334,6 +360,9 @@ class Loop:
             status, ended = "failed", str(exc)
             raise
         finally:
+            if self.reports is not None:
+                self.reports.close()
+                self.reports = None
             self.store.update_study(self.sid, status=status, elapsed_s=self._elapsed())
             self.study.record = self.store.get_study(self.study.name) or self.study.record
             # Progress bars and dashboards close whatever the ending, Ctrl-C included.

@@ -11,6 +11,7 @@ from nasforge.errors import ConfigError, Problem
 from nasforge.evaluate.base import Evaluator
 from nasforge.execute.base import Executor
 from nasforge.registry import Registry
+from nasforge.run.pruners import Pruner
 from nasforge.run.spec import ComponentSpec, RunSpec
 from nasforge.space.base import SearchSpace
 from nasforge.strategy.base import Strategy
@@ -26,6 +27,7 @@ class Parts:
     strategy: Strategy
     evaluator: Evaluator
     executor: Executor
+    pruner: Pruner
 
 
 def registries() -> dict[str, Registry[Any]]:
@@ -42,13 +44,14 @@ def registries() -> dict[str, Registry[Any]]:
     from nasforge.evaluate.base import EVALUATORS
     from nasforge.execute.base import EXECUTORS
     from nasforge.plugins import load_plugins_once
+    from nasforge.run.pruners import PRUNERS
     from nasforge.space.base import SPACES
     from nasforge.strategy.base import STRATEGIES
     from nasforge.tasks.base import TASKS
 
     load_plugins_once()
     return {"task": TASKS, "space": SPACES, "strategy": STRATEGIES, "evaluator": EVALUATORS,
-            "executor": EXECUTORS}
+            "executor": EXECUTORS, "pruner": PRUNERS}
 
 
 def build_parts(spec: RunSpec, given: Mapping[str, Component | None] | None = None) -> Parts:
@@ -73,7 +76,7 @@ def build_parts(spec: RunSpec, given: Mapping[str, Component | None] | None = No
     evaluator = built.get("evaluator")
     if "task" not in built and evaluator is not None:
         built["task"] = default_task(evaluator)
-    provides = getattr(evaluator, "provides", ())
+    provides = evaluator.declared_metrics() if isinstance(evaluator, Evaluator) else ()
     for i, objective in enumerate(spec.objectives):
         if provides and objective.metric not in provides:
             problems.append(Problem(
@@ -116,6 +119,7 @@ _REGISTRY_NAMES = {
     "strategy": "strategy.STRATEGIES",
     "evaluator": "evaluate.EVALUATORS",
     "executor": "execute.EXECUTORS",
+    "pruner": "run.pruners.PRUNERS",
 }
 
 

@@ -7,18 +7,52 @@ validation (unknown names, bad values, objectives the evaluator does not report)
 
 from __future__ import annotations
 
-from nasforge.errors import ConfigError
+from collections.abc import Sequence
+
+from nasforge.errors import ConfigError, Problem
+from nasforge.objective import Objective
 from nasforge.run.parts import Parts
 
 
-def check_before_first_trial(parts: Parts, *, source: str = "") -> None:
-    """Load the task, and check that the evaluator can evaluate the space on it.
+def check_before_first_trial(
+    parts: Parts, *, source: str = "", objectives: Sequence[Objective] = ()
+) -> None:
+    """Load the task, and check that the evaluator can evaluate the space on it, and that the
+    pruner can judge what the evaluator reports.
+
+    Args:
+        parts: the study's components.
+        source: where the settings came from, for the message.
+        objectives: the study's objectives; the first one's metric is what a pruner judges.
 
     Raises:
         ConfigError: listing every problem found (a missing or unreadable data file, a space
             whose networks do not fit the task, a table evaluator given a space it cannot look
-            up).
+            up, a pruner whose metric the evaluator does not report per step).
     """
     problems = parts.evaluator.preflight(parts.space, parts.task)
+    problems += pruner_problems(parts, objectives)
     if problems:
         raise ConfigError(problems, source=source)
+
+
+def pruner_problems(parts: Parts, objectives: Sequence[Objective]) -> list[Problem]:
+    """A pruner needs the first objective's metric in the evaluator's learning curve."""
+    if not parts.pruner.is_active or not objectives:
+        return []
+    metric = objectives[0].metric
+    curve = parts.evaluator.curve_metrics(parts.task)
+    if curve is None or metric in curve:
+        return []
+    evaluator = parts.evaluator.name or type(parts.evaluator).__name__
+    reported = (f"it reports {', '.join(curve)} per step" if curve
+                else "it reports no learning curve")
+    return [
+        Problem(
+            "pruner",
+            f"the {parts.pruner.name} pruner judges the first objective's metric {metric!r}, "
+            f"but evaluator {evaluator!r} does not report it per step ({reported})",
+            "use pruner: none, an evaluator that reports the metric after each step "
+            "(trial.report(step, " + metric + "=...)), or make that metric the first objective",
+        )
+    ]

@@ -105,6 +105,9 @@ class RunSpec(BaseModel):
         root: the folder holding study folders; the study lives in ``root/name``.
         export_best: when the study ends, export the best trained network to ``STUDY_DIR/best``.
         warm_start: pass the best trials of an earlier study to the strategy before it starts.
+        pruner: stops hopeless trials early from their learning curves
+            (:mod:`nasforge.run.pruners`: ``none``, ``median``, ``successive_halving``); it
+            judges the first objective's metric, which the evaluator must report per step.
         plugins: modules to import before the components are built (filled in automatically
             with the modules of components that are not built in, so ``show`` and ``resume``
             find them).
@@ -123,6 +126,7 @@ class RunSpec(BaseModel):
     )
     budget: Budget = Budget(trials=20)
     executor: ComponentSpec = ComponentSpec(name="process", params={"workers": 2})
+    pruner: ComponentSpec = ComponentSpec(name="none")
     trial_time_limit_s: float | None = Field(default=None, gt=0)
     max_consecutive_failures: int | None = Field(default=10, ge=1)
     reproducible: bool = False
@@ -147,7 +151,7 @@ class RunSpec(BaseModel):
 
     def to_yaml_dict(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
-        for key in ("task", "space", "strategy", "evaluator", "executor"):
+        for key in ("task", "space", "strategy", "evaluator", "executor", "pruner"):
             section = getattr(self, key)
             if section is not None:
                 data[key] = section.to_yaml_dict()

@@ -186,7 +186,7 @@ class Study:
         if spec.warm_start is not None:
             prior_trials(spec)  # fail now, before anything is written, if the study is missing
         parts = parts or build_parts(spec)
-        check_before_first_trial(parts)
+        check_before_first_trial(parts, objectives=spec.objectives)
         if spec.task is None:  # store the task used, so a resume rebuilds the same one
             spec = spec.model_copy(update={"task": component_spec(parts.task, "task")})
         spec = spec.model_copy(update={"plugins": plugin_modules(spec)})

@@ -91,7 +91,7 @@ def test_unknown_space(export_dir: Path) -> None:
 
 def test_space_rejects_stored_params(export_dir: Path) -> None:
     _edit_metadata(export_dir, space={"name": "export_toy", "params": {"width": 0}})
-    with pytest.raises(ExportError, match=r"rejects the stored parameters.*width"):
+    with pytest.raises(ExportError, match=r"cannot be rebuilt from the stored parameters.*width"):
         load(export_dir)
 
 

@@ -19,7 +19,12 @@ from nasforge.space.base import SPACES
 from nasforge.tasks.base import TaskInfo
 
 # Smaller than the defaults where the defaults are slow to build and trace on a CPU.
-_SMALL: dict[str, dict[str, Any]] = {"nb201": {"channels": 4, "cells_per_stage": 1}}
+_SMALL: dict[str, dict[str, Any]] = {
+    "nb201": {"channels": 4, "cells_per_stage": 1},
+    "function": {"path": "tests.space.function_spaces:conv_net"},
+    "choices": {"decisions": {"width": [4, 8], "ops": {"repeat": 2, "options": ["relu", "skip"]}},
+                "builder": "tests.space.function_spaces:build_choices"},
+}
 _TOY = {"export_toy"}  # the export tests' own space, tested elsewhere
 
 TASKS = {

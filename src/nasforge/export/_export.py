@@ -9,6 +9,8 @@ An export directory holds:
   (generated from a torch.fx trace), or, when fx cannot trace it, ``model.pt2``: a
   ``torch.export`` program, which also needs only torch;
 - ``model.onnx``: ONNX with a dynamic batch axis, checked against PyTorch with onnxruntime;
+- ``loader.py`` (define-by-run spaces only): rebuilds the network by calling the user's function
+  with the architecture and loads ``weights.pt``; it works where torch.fx cannot trace;
 - ``README.md``: how to load it with nasforge, with plain torch, and with onnxruntime.
 
 Everything is written to a temporary sibling directory and moved into place only when all checks
@@ -40,6 +42,7 @@ from torch import nn
 from nasforge.architecture import Architecture
 from nasforge.export._codegen import generate_standalone
 from nasforge.export._errors import ExportError, ExportExistsError, StandaloneUnsupportedError
+from nasforge.export._function_loader import write_function_loader
 from nasforge.export._onnx import (
     INPUT_NAME,
     OUTPUT_NAME,
@@ -88,6 +91,8 @@ class ExportInfo:
         onnx_exporter: ``"dynamo"`` or ``"torchscript"``; ``None`` without ONNX.
         onnx_max_abs_diff: largest difference of onnxruntime's output against PyTorch's.
         onnx_max_rel_diff: the same, relative to the largest absolute PyTorch output.
+        loader: ``loader.py``, which calls the define-by-run function (``None`` for other
+            spaces).
     """
 
     out_dir: Path
@@ -101,6 +106,7 @@ class ExportInfo:
     onnx_exporter: str | None
     onnx_max_abs_diff: float | None
     onnx_max_rel_diff: float | None
+    loader: Path | None = None
 
 
 def export_model(
@@ -220,6 +226,13 @@ def _export(
     try:
         torch.save(weights, tmp / WEIGHTS_FILE)
         standalone = _write_standalone(tmp, network, space, arch, task, example, probe)
+        loader = None
+        function_path = _function_path(space)
+        if function_path is not None:
+            loader = write_function_loader(
+                tmp, path=function_path, arch=arch, task=task, weights_file=WEIGHTS_FILE,
+                network=network, probe=probe,
+            )
         onnx_check = None
         if onnx:
             used = export_onnx(network, example, tmp / ONNX_FILE, exporter)
@@ -254,6 +267,7 @@ def _export(
                 "reload_max_abs_diff": reload_diff,
             },
             "standalone": standalone,
+            "function_loader": loader,
             "onnx": (
                 {
                     "file": ONNX_FILE,
@@ -302,7 +316,15 @@ def _export(
         onnx_exporter=onnx_check.exporter if onnx_check else None,
         onnx_max_abs_diff=onnx_check.max_abs_diff if onnx_check else None,
         onnx_max_rel_diff=onnx_check.max_rel_diff if onnx_check else None,
+        loader=out / loader["file"] if loader else None,
     )
+
+
+def _function_path(space: SearchSpace) -> str | None:
+    """The ``module:function`` of a define-by-run space, else ``None``."""
+    from nasforge.space import FunctionSpace
+
+    return space.path if isinstance(space, FunctionSpace) else None
 
 
 def _check_target(out: Path, overwrite: bool) -> None:
@@ -444,6 +466,7 @@ def _write_standalone(
     constants = {
         "INPUT_SHAPE": tuple(task.input_shape),
         "N_CLASSES": task.n_classes,
+        "N_OUTPUTS": task.n_outputs,
         "ARCH": arch.to_dict(),
     }
     try:
@@ -566,7 +589,11 @@ def _readme(meta: dict[str, Any], out: Path) -> str:
         f"- space: `{meta['space']['name']}` with `{json.dumps(meta['space']['params'])}`",
         f"- architecture: `{meta['arch_string']}`",
         f"- task: `{task['name']}` ({task['kind']}), input `(batch, {shape})`, "
-        f"{task['n_classes']} classes (the network returns logits)",
+        + (
+            f"{task['n_targets']} regression target(s) (one output per target)"
+            if task.get("problem") == "regression"
+            else f"{task['n_classes']} classes (the network returns logits)"
+        ),
         f"- {provenance}exported by nasforge {meta['nasforge_version']} with torch "
         f"{meta['torch_version']}",
         "",
@@ -616,6 +643,34 @@ def _readme(meta: dict[str, Any], out: Path) -> str:
         ]
     else:
         lines += ["No standalone module could be written; see `architecture.json`."]
+    if standalone["format"] != "fx" and standalone.get("fx_error"):
+        lines += ["", f"torch.fx could not trace the network: {standalone['fx_error']}"]
+    loader = meta.get("function_loader")
+    if loader:
+        lines += [
+            "",
+            "## 2b. By calling the function that defines it",
+            "",
+            f"The network is defined by the function `{loader['function']}` (a define-by-run "
+            f"space). `{loader['file']}` imports it, answers each `a.choice` with this "
+            f"architecture and loads `{WEIGHTS_FILE}`. It needs torch and that function's "
+            "module on `sys.path`; it works however the network's forward is written"
+            + (
+                ", which is the way to load this export without nasforge, as torch.fx could "
+                "not trace it."
+                if standalone["format"] != "fx"
+                else "."
+            ),
+            "",
+            "```python",
+            "import sys",
+            "",
+            f'sys.path.insert(0, "{where}")',
+            "from loader import load_model",
+            "",
+            "model = load_model()  # eval mode, on the CPU",
+            "```",
+        ]
     lines += ["", "## 3. With onnxruntime", ""]
     if meta["onnx"]:
         check = meta["onnx_check"]

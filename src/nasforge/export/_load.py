@@ -161,9 +161,10 @@ def _space(meta: dict[str, Any], where: Path) -> SearchSpace:
         return SPACES.create(name, params)
     except ConfigError as exc:
         raise ExportError(
-            f"{where / METADATA_FILE}: space {name!r} rejects the stored parameters "
-            f"({'; '.join(str(p) for p in exc.problems)}); load it with the nasforge version "
-            f"that wrote it ({meta.get('nasforge_version', 'unknown')})"
+            f"{where / METADATA_FILE}: space {name!r} cannot be rebuilt from the stored "
+            f"parameters ({'; '.join(str(p) for p in exc.problems)}); where a module is named, "
+            "make it importable, otherwise load it with the nasforge version that wrote it "
+            f"({meta.get('nasforge_version', 'unknown')})"
         ) from exc
 
 

@@ -14,6 +14,11 @@ Plugin authors run it on their own spaces the same way::
 
 A registered space (``space.name`` set) is also checked to rebuild from ``get_params()`` through
 the registry.
+
+Optional fixtures: ``equivalent_pairs`` (pairs of architectures the space must treat as
+isomorphic: equal :meth:`~nasforge.space.base.SearchSpace.canonical` forms; default none) and
+``ruled_space`` (the space with one validity rule and an architecture that breaks it; by default
+derived from the space when its constructor takes ``rules``, see :func:`forbid_one_choice`).
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ from __future__ import annotations
 import json
 import math
 import pickle
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
 from nasforge.architecture import Architecture
-from nasforge.errors import InvalidArchitectureError
+from nasforge.errors import ConfigError, InvalidArchitectureError
 from nasforge.space.base import SPACES, SearchSpace
 from nasforge.tasks.base import TaskInfo
 
@@ -41,12 +47,43 @@ def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+RuledSpace = tuple[SearchSpace, str, Architecture]
+"""A space with one rule, the decision the rule is about, and an architecture that breaks it."""
+
+
+def forbid_one_choice(space: SearchSpace, seed: int = 0) -> RuledSpace | None:
+    """``space`` rebuilt with ``rules=[{forbid: {name: value}}]`` for one choice of a sample.
+
+    The choice is one of a sampled architecture's decisions that a neighbour changes alone, so
+    the rule removes part of the space and leaves the rest. ``None`` when the space's
+    constructor takes no ``rules`` or no such decision exists.
+    """
+    if "rules" not in type(space).param_names():
+        return None
+    arch = space.sample(_rng(seed))
+    for other in space.neighbours(arch):
+        changed = [k for k in arch if other.get(k) != arch[k]]
+        if set(other) == set(arch) and len(changed) == 1:
+            name = changed[0]
+            params = {**space.get_params(), "rules": [{"forbid": {name: arch[name]}}]}
+            return type(space)(**params), name, arch
+    return None
+
+
 class SearchSpaceContract:
     """The :class:`~nasforge.space.base.SearchSpace` contract; needs a ``space`` fixture."""
 
     @pytest.fixture
     def task_info(self) -> TaskInfo:
         return TaskInfo(name="tiny", input_shape=(1, 16), n_classes=3, kind="signal")
+
+    @pytest.fixture
+    def equivalent_pairs(self) -> Sequence[tuple[Architecture, Architecture]]:
+        return ()
+
+    @pytest.fixture
+    def ruled_space(self, space: SearchSpace) -> RuledSpace | None:
+        return forbid_one_choice(space)
 
     def _samples(self, space: SearchSpace, seed: int = 0, n: int = N_DRAWS) -> list[Architecture]:
         rng = _rng(seed)
@@ -175,3 +212,90 @@ class SearchSpaceContract:
             model.eval()
             with torch.no_grad():
                 assert model(x[:1]).shape == (1, task_info.n_classes)
+
+    # -- canonical forms ------------------------------------------------------------------------
+    def test_canonical_is_an_idempotent_member(self, space: SearchSpace) -> None:
+        for arch in self._samples(space, seed=12):
+            canonical = space.canonical(arch)
+            assert isinstance(canonical, Architecture)
+            space.validate(canonical)
+            assert space.canonical(canonical) == canonical, "canonical must be idempotent"
+            assert space.canonical(arch) == canonical, "canonical must be deterministic"
+            assert space.canonical(space.parse(space.format(arch))) == canonical
+        # A mutation may change the class or not; either way both are members of their class.
+        rng = _rng(13)
+        for arch in self._samples(space, seed=14, n=5):
+            child = space.mutate(arch, rng)
+            assert space.canonical(space.canonical(child)) == space.canonical(child)
+
+    def test_canonical_joins_equivalent_archs(
+        self, space: SearchSpace, equivalent_pairs: Sequence[tuple[Architecture, Architecture]]
+    ) -> None:
+        if not equivalent_pairs:
+            pytest.skip("no equivalent_pairs fixture for this space")
+        for a, b in equivalent_pairs:
+            assert space.canonical(a) == space.canonical(b), f"{a} and {b} are isomorphic"
+
+    # -- validity rules -------------------------------------------------------------------------
+    @staticmethod
+    def _ruled(ruled_space: RuledSpace | None) -> RuledSpace:
+        if ruled_space is None:
+            pytest.skip("the space takes no rules (or none can be derived)")
+        return ruled_space
+
+    def test_rules_refuse_what_they_forbid(self, ruled_space: RuledSpace | None) -> None:
+        space, _, bad = self._ruled(ruled_space)
+        with pytest.raises(InvalidArchitectureError, match=r"rules\.0") as info:
+            space.validate(bad)
+        assert info.value.path, "the error must name the rule"
+        assert not space.contains(bad)
+        with pytest.raises(ValueError):
+            space.parse(str(bad))
+
+    def test_rules_are_kept_by_every_operation(self, ruled_space: RuledSpace | None) -> None:
+        space, name, bad = self._ruled(ruled_space)
+
+        def keeps(arch: Architecture) -> bool:
+            return arch.get(name) != bad[name] or type(arch[name]) is not type(bad[name])
+
+        rng = _rng(21)
+        archs = self._samples(space, seed=20, n=2 * N_DRAWS)
+        assert all(keeps(a) for a in archs), "sample broke the rule"
+        for arch in archs[:5]:
+            space.validate(arch)
+            child = space.mutate(arch, rng)
+            assert child != arch and keeps(child), "mutate broke the rule"
+            neighbours = space.neighbours(arch)
+            assert all(keeps(n) for n in neighbours), "neighbours broke the rule"
+            assert keeps(space.canonical(arch)), "canonical left the space"
+
+    def test_rules_shrink_size_and_enumeration(
+        self, space: SearchSpace, ruled_space: RuledSpace | None
+    ) -> None:
+        ruled, _, bad = self._ruled(ruled_space)
+        assert 1 <= ruled.size < space.size
+        if math.isfinite(space.size) and space.size <= ENUMERATE_LIMIT:
+            try:
+                archs = list(ruled.enumerate())
+            except NotImplementedError:
+                return
+            assert len(archs) == ruled.size, "size must count the architectures that keep rules"
+            assert bad not in set(archs)
+            assert all(ruled.contains(a) for a in archs[:: max(1, len(archs) // 100)])
+
+    def test_rules_naming_unknown_decisions_are_refused(
+        self, ruled_space: RuledSpace | None
+    ) -> None:
+        space, _, _ = self._ruled(ruled_space)
+        params = {**space.get_params(), "rules": [{"forbid": {"no_such_decision_xyz": 1}}]}
+        with pytest.raises(ConfigError, match=r"rules\.0\.forbid") as info:
+            type(space)(**params)
+        assert "no_such_decision_xyz" in str(info.value)
+
+    def test_ruled_space_round_trips(self, ruled_space: RuledSpace | None) -> None:
+        space, _, _ = self._ruled(ruled_space)
+        stored = json.loads(json.dumps(space.get_params()))
+        rebuilt = SPACES.create(space.name, stored) if space.name else type(space)(**stored)
+        assert rebuilt == space
+        clone = pickle.loads(pickle.dumps(space))
+        assert self._samples(clone) == self._samples(rebuilt) == self._samples(space)

@@ -94,7 +94,7 @@ def test_pruners_are_registered_and_validate_parameters() -> None:
 # -- the channel ----------------------------------------------------------------------------
 def test_reporter_rules() -> None:
     assert checked_report(2, {"a": 1, "b": 2.5}, 2) == {"a": 1.0, "b": 2.5}  # same step again
-    with pytest.raises(ValueError, match="step 1 goes backwards .step 2 was already reported"):
+    with pytest.raises(ValueError, match=r"step 1 goes backwards \(step 2 was already reported"):
         checked_report(1, {"a": 1.0}, 2)
     with pytest.raises(ValueError, match=r"val_accuracy at step 3 is nan"):
         checked_report(3, {"val_accuracy": float("nan")}, None)
@@ -129,7 +129,7 @@ def test_server_answers_stores_errors_and_pickled_reporters() -> None:
 def test_a_wrong_key_is_refused() -> None:
     with ReportServer(lambda *_: False) as server:
         forged = ChannelReporter(server.address, b"not the key", 0)
-        with pytest.raises(Exception, match="digest|authentication|reach"):
+        with pytest.raises(Exception, match=r"digest|authentication|reach"):
             forged.report(0, {"x": 1.0})
         server.reporter(0).report(0, {"x": 1.0})  # the server still serves
 
@@ -171,7 +171,8 @@ def test_nan_report_fails_the_trial_naming_the_step() -> None:
     study.run()
     (trial,) = study.trials()
     assert trial.state is TrialState.FAILED
-    assert trial.result is not None and "val_accuracy at step 2 is nan" in (trial.result.reason or "")
+    assert trial.result is not None
+    assert "val_accuracy at step 2 is nan" in (trial.result.reason or "")
     assert [p.step for p in study.store.curve(study.record.id, 0)] == [0, 0, 1, 1]
 
 

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -21,6 +21,7 @@ from pydantic import Field
 from nasforge.errors import ConfigError, Problem
 from nasforge.space._structured import LayerSpace
 from nasforge.space.base import SPACES
+from nasforge.space.rules import normalize_rules
 
 
 @SPACES.register("chain")
@@ -37,6 +38,7 @@ class ChainSpace(LayerSpace):
         skips: residual options of every block.
         stem_width: channels of the fixed stem convolution.
         dims: 1 for 1-D signals, 2 for images, ``auto`` to follow the task.
+        rules: validity rules over the decisions (see :mod:`nasforge.space.rules`).
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class ChainSpace(LayerSpace):
         skips: Sequence[bool] = (True, False),
         stem_width: Annotated[int, Field(ge=1)] = 16,
         dims: Literal[1, 2, "auto"] = "auto",
+        rules: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         if widths is not None and len(widths) != n_stages:
             raise ConfigError([Problem("ChainSpace.widths", f"expected one list of width "
@@ -63,7 +66,9 @@ class ChainSpace(LayerSpace):
         self.skips = list(skips)
         self.stem_width = stem_width
         self.dims = dims
+        self.rules = normalize_rules(rules)
         self.structure  # noqa: B018 - check the options eagerly
+        self.space_rules  # noqa: B018 - and the rules
 
     def stage_widths(self, stage: int) -> list[int]:
         if self.widths is not None:

@@ -10,13 +10,14 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from nasforge.space._structured import LayerSpace
 from nasforge.space.base import SPACES
+from nasforge.space.rules import normalize_rules
 
 
 @SPACES.register("mlp")
@@ -29,6 +30,7 @@ class MLPSpace(LayerSpace):
         activations: activation options of each layer.
         dropouts: dropout-rate options of each layer (after its activation).
         norm: normalisation after each linear layer: ``none``, ``batch`` or ``layer``.
+        rules: validity rules over the decisions (see :mod:`nasforge.space.rules`).
     """
 
     dims = 1
@@ -41,13 +43,16 @@ class MLPSpace(LayerSpace):
         activations: Sequence[str] = ("relu", "gelu", "tanh"),
         dropouts: Sequence[Annotated[float, Field(ge=0, lt=1)]] = (0.0, 0.2),
         norm: Literal["none", "batch", "layer"] = "none",
+        rules: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         self.depths = list(depths)
         self.widths = list(widths)
         self.activations = list(activations)
         self.dropouts = [float(p) for p in dropouts]
         self.norm = norm
+        self.rules = normalize_rules(rules)
         self.structure  # noqa: B018 - check the options eagerly
+        self.space_rules  # noqa: B018 - and the rules
 
     def layer_specs(self) -> list[dict[str, Any]]:
         dense = {"type": "dense", "width": self.widths, "activation": self.activations,

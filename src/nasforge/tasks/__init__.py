@@ -37,6 +37,7 @@ from nasforge.tasks._sklearn import (
     WineTask,
 )
 from nasforge.tasks._user import ArrayTask, CsvTask
+from nasforge.tasks._validate import check_splits
 from nasforge.tasks.base import TASKS, Kind, Split, Task, TaskData, TaskInfo
 
 
@@ -95,6 +96,7 @@ __all__ = [
     "TaskData",
     "TaskInfo",
     "WineTask",
+    "check_splits",
     "from_datasets",
     "get_task",
 ]

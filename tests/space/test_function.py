@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import pickle
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -310,3 +312,20 @@ def test_random_trees(tree: Tree) -> None:
         assert arch in members
         if space.size > 1:
             assert space.mutate(arch, rng) in members
+
+
+def test_path_is_found_in_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if "" in sys.path:
+        pytest.skip("the current directory is already on sys.path")
+    (tmp_path / "a1_user_space_mod.py").write_text(
+        "from torch import nn\n\n\ndef net(a, task):\n"
+        "    return nn.Linear(2, a.choice('width', [1, 2]))\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    monkeypatch.delitem(sys.modules, "a1_user_space_mod", raising=False)
+    space = SPACES.create("function", {"path": "a1_user_space_mod:net"})
+    assert space.decisions == ["width"]
+    assert sys.path[-1] == str(tmp_path)

@@ -41,6 +41,8 @@ import contextlib
 import difflib
 import importlib
 import logging
+import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -609,6 +611,25 @@ def _path_of(function: Callable[..., Any]) -> str:
     return f"{function.__module__}:{function.__qualname__}"
 
 
+def import_user_module(name: str) -> Any:
+    """``importlib.import_module(name)``, also looking in the current directory.
+
+    As ``python -m`` (and uvicorn's ``module:app``) do: the ``nasforge`` command is a console
+    script, which does not put the current directory on ``sys.path``, so ``path: "mymodule:net"``
+    next to the config would not import. The directory is added once, at the end of the path, so
+    it never shadows installed packages; spawned workers inherit it.
+    """
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        cwd = os.getcwd()
+        top = name.partition(".")[0]
+        if exc.name != top or cwd in sys.path or "" in sys.path:
+            raise
+        sys.path.append(cwd)
+        return importlib.import_module(name)
+
+
 def resolve_path(path: object, field: str, example: str = "mymodule:net") -> Callable[..., Any]:
     """The function ``"module:qualname"`` names, imported; a decorated space gives its function.
 
@@ -624,10 +645,11 @@ def resolve_path(path: object, field: str, example: str = "mymodule:net") -> Cal
         raise ConfigError([Problem(field, f"expected 'module:function'; got {path!r}",
                                    f"e.g. {example!r}")])
     try:
-        obj: Any = importlib.import_module(module_name)
+        obj: Any = import_user_module(module_name)
     except ImportError as exc:
         raise ConfigError([Problem(
-            field, f"cannot import module {module_name!r} of {path!r} ({exc})",
+            field, f"cannot import module {module_name!r} of {path!r} ({exc}; the current "
+            "directory was searched too)",
             f"make {module_name!r} importable: put its folder on PYTHONPATH or install it")],
         ) from None
     for part in qualname.split("."):
@@ -814,7 +836,7 @@ class FunctionSpace(SearchSpace):
 def _load_space(path: str) -> FunctionSpace:
     """Unpickle a :class:`FunctionSpace`: the decorated object itself, or a new space."""
     module_name, _, qualname = path.partition(":")
-    obj: Any = importlib.import_module(module_name)
+    obj: Any = import_user_module(module_name)
     with contextlib.suppress(AttributeError):
         for part in qualname.split("."):
             obj = getattr(obj, part)

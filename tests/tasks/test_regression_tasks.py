@@ -51,7 +51,8 @@ def test_array_regression_bad_input_is_named() -> None:
 def test_csv_regression_one_or_several_targets(tmp_path: Path) -> None:
     x, y = _data(targets=2)
     path = tmp_path / "houses.csv"
-    rows = ["a,b,c,d,price,rent"] + [",".join(map(str, [*r, *t])) for r, t in zip(x, y, strict=True)]
+    lines = [",".join(map(str, [*r, *t])) for r, t in zip(x, y, strict=True)]
+    rows = ["a,b,c,d,price,rent", *lines]
     path.write_text("\n".join(rows) + "\n")
     one = CsvTask(path=str(path), target="price", problem="regression", features=["a", "b"])
     info = one.info()

@@ -17,8 +17,11 @@ if TYPE_CHECKING:
 out = Console()
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}%"
+def _value(value: float | None, unit: str) -> str:
+    """A metric as the summary prints it: ``98.12%`` for a percentage, ``0.8123`` otherwise."""
+    if value is None:
+        return "—"
+    return f"{value:.2f}{unit}" if unit else f"{value:.4g}"
 
 
 def print_finished(study: Study, finished: Finished) -> None:
@@ -34,14 +37,17 @@ def print_finished(study: Study, finished: Finished) -> None:
     if best is not None:
         metrics = best["metrics"]
         out.print(f"best: Trial#{best['number']}  [cyan]{escape(best['arch_string'])}[/]")
-        table = Table(title="accuracy (percent)", show_header=True, header_style="bold")
+        units = data.get("units", {})
+        percent = units.get("val_accuracy") == "%" or units.get("test_accuracy") == "%"
+        table = Table(title="accuracy (percent)" if percent else "accuracy", show_header=True,
+                      header_style="bold")
         table.add_column("model")
         table.add_column("validation", justify="right")
         table.add_column("test", justify="right")
         table.add_row(
             f"nasforge best (Trial#{best['number']})",
-            _pct(metrics.get("val_accuracy")),
-            _pct(metrics.get("test_accuracy")),
+            _value(metrics.get("val_accuracy"), units.get("val_accuracy", "")),
+            _value(metrics.get("test_accuracy"), units.get("test_accuracy", "")),
         )
         for name, acc in getattr(study.parts.task, "references", {}).items():
             table.add_row(f"[dim]{name}[/]", "", f"[dim]{acc:.0f}%[/]")

@@ -15,7 +15,15 @@ from nasforge.cli.main import app, format_number, user_errors
 SHOWN = ("val_accuracy", "test_accuracy", "params", "flops", "train_seconds", "epochs")
 
 
-HEADERS = {"val_accuracy": "val %", "test_accuracy": "test %", "train_seconds": "train s"}
+HEADERS = {"val_accuracy": "val", "test_accuracy": "test", "train_seconds": "train s"}
+
+
+def header(metric: str, units: dict[str, str]) -> str:
+    """A column header: the short name, with the metric's unit when its evaluator declares one
+    (``val %``); a metric without a unit (a 0-1 fraction, say) gets none."""
+    name = HEADERS.get(metric, metric)
+    unit = units.get(metric, "")
+    return f"{name} {unit}" if unit else name
 
 
 def _free_width(table: Table, console: Console, header: str, rows: list[list[str]]) -> int:
@@ -58,7 +66,10 @@ def show(
     """Show the top trials of a study as a table, and every failed trial with its reason.
 
     Architectures print in their space's readable form (decision=value pairs, or NB201
-    strings); numbers print as 98.88, 125.0k, 3.2M throughout.
+    strings); numbers print as 98.88, 125.0k, 3.2M throughout, with ``%`` in the header only for
+    metrics the evaluator declares as percentages. When evaluations reported learning curves, a
+    ``steps`` column says how many steps each trial reported, and pruned trials are listed with
+    the step and value where they stopped.
     """
     from nasforge.run.finish import summary
     from nasforge.run.study import Study
@@ -83,9 +94,16 @@ def show(
     )
     # Trial numbers are identifiers (``--trial 12``), so they print in full.
     table.add_column("#", justify="right", no_wrap=True)
+    units = study.units()
+    steps: dict[int, set[int]] = {}
+    for point in study.curves():
+        steps.setdefault(point.trial, set()).add(point.step)
     for column in present:
-        table.add_column(HEADERS.get(column, column), justify="right", no_wrap=True)
-    rows = [[str(t.number), *(format_number(t.metrics.get(c)) for c in present)] for t in best]
+        table.add_column(header(column, units), justify="right", no_wrap=True)
+    if steps:
+        table.add_column("steps", justify="right", no_wrap=True)
+    rows = [[str(t.number), *(format_number(t.metrics.get(c)) for c in present),
+             *([str(len(steps.get(t.number, ())))] if steps else [])] for t in best]
     archs = [study.parts.space.format(t.arch) for t in best]
     # An architecture is never split inside a decision: when the widest one does not fit
     # beside the numbers, the architectures are listed under the table instead.
@@ -98,6 +116,14 @@ def show(
     if not beside:
         for trial, arch in zip(best, archs, strict=True):
             console.print(f"[bold]#{trial.number}[/]  {escape(arch)}", highlight=False)
+    pruned = [t for t in trials if t.state is TrialState.PRUNED]
+    if steps:
+        console.print(
+            f"learning curves: {len(steps)} trials reported up to "
+            f"{max(len(s) for s in steps.values())} steps; {len(pruned)} pruned "
+            f"(pruner: {escape(study.spec.pruner.name)})",
+            highlight=False,
+        )
     bad = [t for t in trials if t.state is not TrialState.COMPLETE]
     if bad:
         failures = Table(title="not completed", header_style="bold")

@@ -218,6 +218,9 @@ class TrainEvaluator(Evaluator):
         *CLASSIFICATION_METRICS, *REGRESSION_METRICS, *COMMON_METRICS,
     )  # fmt: skip
     """Every metric this evaluator may report (for either kind of task)."""
+    curve = (M.VAL_ACCURACY, M.VAL_LOSS, M.VAL_MSE, M.VAL_MAE, M.VAL_R2)
+    """What it reports after each epoch (``val_`` + the epoch's scores), for a pruner to judge."""
+    units: ClassVar[dict[str, str]] = {M.VAL_ACCURACY: "%", M.TEST_ACCURACY: "%"}
 
     def __init__(
         self,

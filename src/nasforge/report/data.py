@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nasforge.objective import Objective, pareto_front, score
+from nasforge.store.base import CurvePoint
 from nasforge.trial import Trial, TrialState
 
 
@@ -50,3 +51,28 @@ def state_counts(trials: Sequence[Trial]) -> dict[str, int]:
     for t in trials:
         counts[t.state.value] = counts.get(t.state.value, 0) + 1
     return counts
+
+
+@dataclass(frozen=True)
+class CurveRow:
+    """One trial's learning curve in brief: how many steps, where it ended, whether pruned."""
+
+    number: int
+    steps: int
+    last_step: int
+    last_value: float | None
+    pruned: bool
+
+
+def curve_rows(points: Sequence[CurvePoint], metric: str, pruned: set[int]) -> list[CurveRow]:
+    """One :class:`CurveRow` per trial that reported, in trial order; ``last_value`` is
+    ``metric`` at the trial's last step (``None`` if that step did not report it)."""
+    by_trial: dict[int, dict[int, dict[str, float]]] = {}
+    for p in points:
+        by_trial.setdefault(p.trial, {}).setdefault(p.step, {})[p.metric] = p.value
+    rows = []
+    for number in sorted(by_trial):
+        steps = by_trial[number]
+        last = max(steps)
+        rows.append(CurveRow(number, len(steps), last, steps[last].get(metric), number in pruned))
+    return rows

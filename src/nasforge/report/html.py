@@ -1,4 +1,10 @@
-"""A self-contained HTML report of a study: summary, history plot, top trials, failures.
+"""A self-contained HTML report of a study: summary, history plot, learning curves, top trials,
+failures.
+
+Learning curves (what evaluations reported per step, :meth:`Study.curves`) are drawn as one line
+per trial of the first objective's metric, pruned trials in grey ending where they stopped;
+without matplotlib they are a table (trial, steps, last step and value, pruned or not). Column
+headers carry the unit the evaluator declares (``val_accuracy (%)``); other metrics are plain.
 
 Plots are drawn with matplotlib and embedded as PNG, so the file opens offline anywhere.
 matplotlib comes with the ``plot`` extra (``pip install 'nasforge[plot]'``); without it the report
@@ -17,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from nasforge.imports import MissingDependencyError, try_import
 from nasforge.objective import rank
-from nasforge.report.data import history, pareto_trials, state_counts
+from nasforge.report.data import curve_rows, history, pareto_trials, state_counts
 from nasforge.trial import Trial, TrialState
 
 if TYPE_CHECKING:
@@ -71,6 +77,61 @@ def _history_plot(study: Study, trials: Sequence[Trial]) -> str:
     return encoded
 
 
+def _curves_plot(metric: str, curves: dict[int, list[tuple[int, float]]],
+                 pruned: set[int]) -> str:
+    """The learning curves of ``metric`` as base64 PNG (:class:`MissingDependencyError` without
+    matplotlib)."""
+    with try_import("plot", "Drawing the report's plots") as imports:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    imports.check()
+
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for number, points in sorted(curves.items()):
+        steps, values = [p[0] for p in points], [p[1] for p in points]
+        if number in pruned:
+            ax.plot(steps, values, color="0.6", lw=0.8, alpha=0.7)
+            ax.plot(steps[-1:], values[-1:], "x", color="0.4", ms=4)
+        else:
+            ax.plot(steps, values, lw=1.0, alpha=0.8)
+    ax.set_xlabel("step")
+    ax.set_ylabel(metric)
+    ax.set_title("learning curves (grey: pruned, x where it stopped)", fontsize=10)
+    ax.grid(alpha=0.3)
+    encoded = _png(fig)
+    plt.close(fig)
+    return encoded
+
+
+def _curves_section(study: Study, trials: Sequence[Trial]) -> str:
+    """The learning-curve section: a plot, or a table without matplotlib; ``""`` if none."""
+    points = study.curves()
+    if not points:
+        return ""
+    metric = study.spec.objectives[0].metric
+    curves: dict[int, list[tuple[int, float]]] = {}
+    for p in points:
+        if p.metric == metric:
+            curves.setdefault(p.trial, []).append((p.step, p.value))
+    pruned = {t.number for t in trials if t.state is TrialState.PRUNED}
+    head = f"<h2>Learning curves</h2><p>{len({p.trial for p in points})} trials reported " \
+           f"curves; {len(pruned)} were pruned (pruner {html.escape(study.spec.pruner.name)}).</p>"
+    if curves:
+        try:
+            plot = _curves_plot(metric, curves, pruned)
+            return f'{head}<img alt="learning curves" src="data:image/png;base64,{plot}">'
+        except MissingDependencyError as exc:
+            head += f"<p>No curve plot: {html.escape(str(exc))}.</p>"
+    rows = "".join(
+        f"<tr><td>{r.number}</td><td>{r.steps}</td><td>{r.last_step}</td>"
+        f"<td>{_fmt(r.last_value)}</td><td class=l>{'pruned' if r.pruned else ''}</td></tr>"
+        for r in curve_rows(points, metric, pruned)[:200])
+    return (f"{head}<table><tr><th>#</th><th>steps</th><th>last step</th>"
+            f"<th>{html.escape(metric)}</th><th class=l></th></tr>{rows}</table>")
+
+
 def _fmt(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -93,7 +154,8 @@ def write_report(study: Study, path: str | Path, *, trials: Sequence[Trial] | No
              f"<h1>nasforge study <code>{html.escape(study.name)}</code></h1>",
              f"<p>{len(trials)} trials ({counts}). Objectives: "
              f"{html.escape(', '.join(map(str, study.spec.objectives)))}. "
-             f"Task {html.escape(study.parts.task.name)}, space {html.escape(study.spec.space.name)}"
+             f"Task {html.escape(study.parts.task.name)}, "
+             f"space {html.escape(study.spec.space.name)}"
              f", strategy {html.escape(study.spec.strategy.name)}, seed {study.spec.seed}.</p>"]
     if any(t.state is TrialState.COMPLETE for t in trials):
         try:
@@ -101,7 +163,11 @@ def write_report(study: Study, path: str | Path, *, trials: Sequence[Trial] | No
             parts.append(f'<img alt="history" src="data:image/png;base64,{plot}">')
         except MissingDependencyError as exc:
             parts.append(f"<p>No history plot: {html.escape(str(exc))}.</p>")
-    header = "".join(f"<th>{html.escape(m)}</th>" for m in metrics)
+    parts.append(_curves_section(study, trials))
+    units = study.units()
+    header = "".join(
+        f"<th>{html.escape(m)}{f' ({html.escape(units[m])})' if units.get(m) else ''}</th>"
+        for m in metrics)
     rows = []
     for t in rank(trials, study.spec.objectives)[:20]:
         cells = "".join(f"<td>{_fmt(t.metrics.get(m))}</td>" for m in metrics)

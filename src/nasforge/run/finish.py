@@ -47,7 +47,8 @@ class Finished:
 
 
 def summary(study: Study, trials: Sequence[Trial] | None = None) -> dict[str, Any]:
-    """A JSON-able summary of a study: counts, the best trial and its metrics.
+    """A JSON-able summary of a study: counts, the best trial and its metrics, and the units of
+    the metrics that have one (``{"val_accuracy": "%"}``; a metric not listed is a plain number).
 
     ``trials`` are the study's trials if already read (a 50,000-trial study takes a second to
     read).
@@ -61,6 +62,7 @@ def summary(study: Study, trials: Sequence[Trial] | None = None) -> dict[str, An
         "elapsed_s": record.elapsed_s if record else None,
         "objectives": [str(o) for o in study.spec.objectives],
         "stop_reason": study.stop_reason,
+        "units": study.units(),
     }
     try:
         best = study.best(trials)

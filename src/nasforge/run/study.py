@@ -27,7 +27,7 @@ from nasforge.run.lock import StudyLock
 from nasforge.run.parts import Parts, build_parts, component_spec, registries
 from nasforge.run.preflight import check_before_first_trial
 from nasforge.run.spec import RunSpec, parse_spec
-from nasforge.store.base import EventKind, Store
+from nasforge.store.base import CurvePoint, EventKind, Store
 from nasforge.trial import Candidate, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ DB_NAME = "study.db"
 SPEC_NAME = "spec.yaml"
 
 _BUILT_IN = ("nasforge.space", "nasforge.strategy", "nasforge.evaluate", "nasforge.tasks",
-             "nasforge.execute")
+             "nasforge.execute", "nasforge.run")
 
 
 class StudyFailedError(NasforgeError, RuntimeError):
@@ -263,19 +263,40 @@ class Study:
             raise NasforgeError(f"study {self.name!r} has no completed, feasible trial yet")
         return BestTrial(ranked[0], self)
 
+    def curves(self, trial: int | None = None) -> list[CurvePoint]:
+        """The learning curves the evaluations reported: one ``(trial, step, metric, value)``
+        row per value, by trial, step and metric (``pd.DataFrame(study.curves())`` is a tidy
+        frame). ``trial`` gives one trial's curve only. A pruned trial's curve ends at the step
+        where it stopped."""
+        if trial is not None:
+            return self.store.curve(self.record.id, trial)
+        return self.store.curves(self.record.id)
+
+    def units(self) -> dict[str, str]:
+        """Metric -> display unit (``"%"``) as the study's evaluator declares them."""
+        return dict(self.parts.evaluator.metric_units())
+
     def to_dataframe(self) -> pd.DataFrame:
         """One row per trial, like Optuna's ``trials_dataframe``.
 
         Columns: ``number``, ``state``, ``arch`` (the space's human form), ``arch_id``, one
         ``arch.DECISION`` column per decision (absent decisions are empty), ``fidelity``, the
         metrics, ``reason``, ``cost_s``, ``attempts``, ``datetime_start``,
-        ``datetime_complete`` and ``duration_s``.
+        ``datetime_complete`` and ``duration_s``. When evaluations reported learning curves,
+        ``curve.steps`` (how many steps a trial reported) and one ``curve.METRIC`` column per
+        reported metric with its value at the trial's last step follow; the whole curves are in
+        :meth:`curves`.
         """
         from nasforge.imports import try_import
 
         with try_import("pandas", "Study.to_dataframe()") as imports:
             import pandas as pd
         imports.check()
+        last: dict[int, dict[str, float]] = {}
+        steps: dict[int, set[int]] = {}
+        for point in self.curves():  # in step order: the last value of each metric wins
+            last.setdefault(point.trial, {})[f"curve.{point.metric}"] = point.value
+            steps.setdefault(point.trial, set()).add(point.step)
         rows = []
         for t in self.trials():
             row: dict[str, Any] = {
@@ -297,6 +318,9 @@ class Study:
                 if t.finished_at is not None and t.started_at is not None
                 else None
             )
+            if steps:
+                row["curve.steps"] = len(steps.get(t.number, ()))
+                row.update(last.get(t.number, {}))
             rows.append(row)
         return pd.DataFrame(rows)
 

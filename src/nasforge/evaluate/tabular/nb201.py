@@ -80,6 +80,7 @@ class TabularNB201Evaluator(Evaluator):
     )
     """The metrics every OK result carries (``source: nats`` adds ``latency_ms``), so a spec can
     check that its objectives name metrics that exist."""
+    units: ClassVar[dict[str, str]] = {M.VAL_ACCURACY: "%", M.TEST_ACCURACY: "%"}
 
     def __init__(
         self,

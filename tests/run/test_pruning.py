@@ -219,3 +219,45 @@ def test_resume_prunes_from_the_stored_curves(tmp_path: Path) -> None:
     straight = make(reproducible=True)
     straight.run()
     assert _outcome(reopened)[:12] == _outcome(straight)
+
+
+# -- showing curves and units -----------------------------------------------------------------
+def test_curves_in_the_dataframe_summary_report_and_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nasforge.cli.main import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    study = Study.create(parse_spec({**BASE, "root": str(tmp_path)}))
+    study.run()
+    finished = study.finish()
+    frame = study.to_dataframe()
+    complete = frame[frame.state == "COMPLETE"]
+    assert set(complete["curve.steps"]) == {6}
+    assert list(complete["curve.val_accuracy"]) == list(complete["val_accuracy"])
+    pruned = frame[frame.state == "PRUNED"]
+    assert (pruned["curve.steps"] < 6).all()
+    number = int(pruned.number.iloc[0])
+    assert study.curves(number) == [p for p in study.curves() if p.trial == number]
+    assert finished.summary["units"] == {}  # curve_toy declares none: values print plain
+    assert finished.report_path is not None
+    text = finished.report_path.read_text()
+    assert "<h2>Learning curves</h2>" in text and "were pruned (pruner median)" in text
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "p")]) == 0
+    output = capsys.readouterr().out
+    assert "steps" in output and "pruned by the median pruner at step" in output
+    assert f"learning curves: 12 trials reported up to 6 steps; {len(pruned)} pruned" in output
+    assert "val %" not in output
+
+
+def test_units_decide_how_values_print() -> None:
+    from nasforge.cli.finish import _value
+    from nasforge.cli.show import header
+
+    assert _value(0.8123, "") == "0.8123" and _value(81.234, "%") == "81.23%"
+    assert header("val_accuracy", {"val_accuracy": "%"}) == "val %"
+    assert header("val_accuracy", {}) == "val"
+    train = Study.create(parse_spec({**BASE, "evaluator": "train", "pruner": "none"}),
+                         in_memory=True)
+    assert train.units() == {"val_accuracy": "%", "test_accuracy": "%"}

@@ -132,18 +132,27 @@ def _splits_of(returned: Any, field: str) -> dict[str, Any]:
     )
 
 
-def example(split: Split, index: int) -> tuple[Any, Any]:
-    """Example ``index`` of a Dataset split as ``(input, target)``, or a ConfigError naming the
-    split's index when it is not a pair."""
+def example(split: Split, index: int, name: str = "train") -> tuple[Any, Any]:
+    """Example ``index`` of Dataset split ``name`` as ``(input, target)``.
+
+    Raises:
+        ConfigError: naming the split and index when reading fails or the item is not a pair.
+    """
     assert split.dataset is not None
-    item = split.dataset[index]
+    try:
+        item = split.dataset[index]
+    except Exception as exc:
+        raise ConfigError(
+            [Problem(f"task.{name}", f"reading {name} example {index} failed "
+                     f"({type(exc).__name__}: {exc})", "fix the Dataset's __getitem__")]
+        ) from exc  # fmt: skip
     if not isinstance(item, (tuple, list)) or len(item) < 2:
         raise ConfigError(
             [
                 Problem(
-                    "task",
-                    f"dataset[{index}] is a {type(item).__name__}, expected an (input, target) "
-                    "pair",
+                    f"task.{name}",
+                    f"{name} example {index} is a {type(item).__name__}, expected an (input, "
+                    "target) pair",
                     "make __getitem__ return (input_tensor, target)",
                 )
             ]
@@ -177,11 +186,17 @@ def labels_of(dataset: Any) -> np.ndarray | None:
     return None
 
 
-def _all_labels(split: Split) -> np.ndarray:
+def _all_labels(split: Split, name: str) -> np.ndarray:
     known = labels_of(split.dataset)
     if known is not None:
         return known
-    return np.asarray([np.asarray(example(split, i)[1]).item() for i in range(len(split))])
+    values = [np.asarray(example(split, i, name)[1]) for i in range(len(split))]
+    if any(v.size != 1 for v in values):
+        raise ConfigError(
+            [Problem(f"task.{name}", "classification targets must be one class id each",
+                     "return int(label), or set problem: regression")]
+        )  # fmt: skip
+    return np.asarray([v.item() for v in values])
 
 
 @TASKS.register("dataset")
@@ -357,7 +372,7 @@ class DatasetTask(Task):
                             problem="regression", n_targets=n_targets)  # fmt: skip
         n_classes = self.n_classes
         if n_classes is None:
-            labels = np.concatenate([_all_labels(splits[s]).reshape(-1) for s in _SPLITS])
+            labels = np.concatenate([_all_labels(splits[s], s).reshape(-1) for s in _SPLITS])
             if labels.dtype.kind not in "iub":
                 raise ConfigError(
                     [

@@ -95,7 +95,8 @@ class StructuredSpace(SearchSpace):
     def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
         """One active decision changed (see :meth:`Structure.mutate`), keeping the rules."""
         return self.space_rules.mutate(
-            self.structure.mutate, arch, rng, self.structure.neighbours, self.sample
+            self.structure.mutate, arch, rng, self.structure.neighbours, self.sample,
+            self._everything,
         )
 
     def neighbours(self, arch: Architecture) -> list[Architecture]:

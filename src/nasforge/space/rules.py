@@ -35,9 +35,10 @@ space of up to :data:`ENUMERATE_LIMIT` architectures draws uniformly among its v
 and any other space raises a ConfigError saying the rules leave (almost) nothing. ``mutate`` tries
 up to :data:`MAX_MUTATE_TRIES` mutations, then the valid neighbours, then a fresh valid draw.
 ``size`` is exact (by enumeration) for finite spaces of up to :data:`COUNT_LIMIT` architectures;
-for larger ones it is a Monte-Carlo estimate from :data:`N_SIZE_DRAWS` draws of a fixed seed,
-weighted by each draw's inverse sampling probability (so it is unbiased even where sampling is
-not uniform over architectures), a ``float``.
+for larger ones it is a Monte-Carlo estimate, a ``float``: the size without rules times the
+valid share of :data:`N_SIZE_DRAWS` draws of a fixed seed, each draw weighted by its inverse
+sampling probability (self-normalised importance sampling, so the share is that of
+architectures even where sampling is not uniform over them, e.g. per-decision uniform depths).
 
 For space authors: :class:`StructuredSpace` (and so every declared space) does all of this from
 its ``rules`` parameter. Any other space compiles its rules once with :meth:`Rules.compile` from
@@ -46,7 +47,8 @@ its decision table (``{name: options}``) and routes its operations through :clas
     self._rules = Rules.compile(rules, {"width": [16, 32], "kernel": [3, 5]})
     def sample(self, rng):    return self._rules.sample(self._raw_sample, rng, self._raw_all)
     def mutate(self, a, rng): return self._rules.mutate(self._raw_mutate, a, rng,
-                                                        self._raw_neighbours, self.sample)
+                                                        self._raw_neighbours, self.sample,
+                                                        self._raw_all)
     def neighbours(self, a):  return self._rules.filter(self._raw_neighbours(a))
     def enumerate(self):      return self._rules.enumerate(self._raw_enumerate())
     def validate(self, a):    self._raw_validate(a); self._rules.check(a)
@@ -546,14 +548,16 @@ class Rules:
         rng: np.random.Generator,
         neighbours: Callable[[Architecture], list[Architecture]] | None = None,
         sample: Draw | None = None,
+        everything: Callable[[], Iterable[Architecture] | None] | None = None,
         *,
         max_tries: int = MAX_MUTATE_TRIES,
     ) -> Architecture:
         """A mutation of ``arch`` that keeps every rule.
 
         Tries ``mutate`` up to ``max_tries`` times, then a uniform pick among the valid
-        ``neighbours``, then (an architecture whose neighbours all break a rule) a valid
-        ``sample`` that differs from ``arch``.
+        ``neighbours``, then (an architecture whose neighbours all break a rule) a uniform pick
+        among the other valid architectures of a small space (``everything``, as for
+        :meth:`sample`), else a valid ``sample`` that differs from ``arch``.
 
         Raises:
             ConfigError: nothing valid differs from ``arch``.
@@ -568,8 +572,13 @@ class Rules:
             nearby = self.filter(neighbours(arch))
             if nearby:
                 return nearby[int(rng.integers(len(nearby)))]
-        if sample is not None:
-            for _ in range(MAX_SAMPLE_TRIES):
+        valid = self.valid_list(everything) if everything is not None else None
+        if valid is not None:
+            others = [a for a in valid if a != arch]
+            if others:
+                return others[int(rng.integers(len(others)))]
+        elif sample is not None:
+            for _ in range(MAX_MUTATE_TRIES):
                 child = sample(rng)
                 if child != arch:
                     return child
@@ -600,11 +609,14 @@ class Rules:
             elif total <= COUNT_LIMIT:
                 self._size = sum(1 for a in everything() if self.allows(a))
             else:
+                # Self-normalised importance sampling: the valid share of the draws, each
+                # weighted by 1 / P(draw), times the total.
                 rng = np.random.default_rng(SIZE_SEED)
-                weight = inverse_probability or (lambda _: total)
+                weight = inverse_probability or (lambda _: 1.0)
                 draws = [draw(rng) for _ in range(N_SIZE_DRAWS)]
-                self._size = float(np.mean([weight(a) if self.allows(a) else 0.0
-                                            for a in draws]))
+                weights = np.array([weight(a) for a in draws], dtype=np.float64)
+                valid = np.array([self.allows(a) for a in draws], dtype=np.float64)
+                self._size = float(total * (weights * valid).sum() / weights.sum())
         return self._size
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nasforge.architecture import Architecture
+from nasforge.errors import InvalidArchitectureError
 from nasforge.space.base import SearchSpace
 
 if TYPE_CHECKING:
@@ -57,7 +58,10 @@ class AskedArchs:
     def __contains__(self, arch: object) -> bool:
         if not isinstance(arch, Architecture):
             return False
-        return self.key(arch) in self._seen
+        try:
+            return self.key(arch) in self._seen
+        except InvalidArchitectureError:  # not in the space (e.g. it breaks a rule): never asked
+            return False
 
     def __len__(self) -> int:
         return len(self._seen)

@@ -19,7 +19,9 @@ the strategy promises never to ask an architecture twice; default ``True``).
 
 Everything runs on :class:`~nasforge.testing.toys.ToySpace` with the toy score, in step (no
 threads, no clocks), with the study loop's asynchronous interleaving simulated by
-:class:`AsyncDriver`.
+:class:`AsyncDriver`. :class:`RuledToySpace` adds a validity rule and isomorphic architectures,
+to check that a strategy never asks an architecture that breaks a rule, nor (when it promises
+unique asks) one isomorphic to an architecture it asked before.
 """
 
 from __future__ import annotations
@@ -29,14 +31,18 @@ import os
 import pickle
 import subprocess
 import sys
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
+from typing import Annotated, Any
 
+import numpy as np
 import pytest
+from pydantic import Field
 
 from nasforge import metrics
 from nasforge.architecture import Architecture
 from nasforge.objective import Objective
+from nasforge.space.rules import Rules
 from nasforge.strategy.base import STRATEGIES, Strategy
 from nasforge.testing.toys import ToySpace, toy_optimum, toy_result, toy_score
 from nasforge.trial import Candidate, Result, Status, Trial, TrialState
@@ -64,6 +70,78 @@ budget, with every seed of :data:`OPTIMUM_SEEDS`); with a larger budget a strate
 optimise would pass too often for the test to show anything."""
 MAX_OPTIMUM_BUDGET = int(OPTIMUM_SPACE.size * MAX_RANDOM_PASS ** (1 / len(OPTIMUM_SEEDS)))
 """The largest ``optimum_budget`` the contract accepts (471 trials)."""
+
+
+class RuledToySpace(ToySpace):
+    """:class:`ToySpace` with a validity rule and isomorphic architectures.
+
+    - The rule: at most ``max_zeros`` decisions may be 0 (``None``: no rule). It is a
+      ``count`` rule of :mod:`nasforge.space.rules`, applied through :class:`Rules` the way any
+      space that is not a ``StructuredSpace`` applies its rules.
+    - Isomorphism: ``d0`` and ``d1`` are interchangeable, so ``canonical`` sorts their values
+      (``{d0: 2, d1: 1, ...}`` and ``{d0: 1, d1: 2, ...}`` are one network).
+
+    Not registered: it stands in for a user's space in :class:`StrategyContract`.
+
+    Args:
+        n_decisions: number of decisions (>= 2).
+        n_options: choices per decision.
+        max_zeros: most decisions equal to 0, or ``None`` for no rule.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_decisions: Annotated[int, Field(ge=2, le=32)] = 4,
+        n_options: Annotated[int, Field(ge=2, le=64)] = 4,
+        max_zeros: Annotated[int, Field(ge=0)] | None = 1,
+    ) -> None:
+        super().__init__(n_decisions=n_decisions, n_options=n_options)
+        self.max_zeros = max_zeros
+
+    @property
+    def rules(self) -> Rules:
+        if "_rules" not in self.__dict__:
+            specs = [] if self.max_zeros is None else [
+                {"count": {"decisions": "d*", "equal": 0, "max": self.max_zeros}}]
+            table = {d: list(range(self.n_options)) for d in self.decisions}
+            self.__dict__["_rules"] = Rules.compile(specs, table)
+        rules: Rules = self.__dict__["_rules"]
+        return rules
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_rules"}
+
+    def breaks_rule(self, arch: Architecture) -> bool:
+        """Whether ``arch`` breaks the rule, counted here independently of :class:`Rules`."""
+        zeros = sum(1 for d in self.decisions if arch.get(d) == 0)
+        return self.max_zeros is not None and zeros > self.max_zeros
+
+    def sample(self, rng: np.random.Generator) -> Architecture:
+        return self.rules.sample(super().sample, rng, super().enumerate)
+
+    def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
+        return self.rules.mutate(super().mutate, arch, rng, super().neighbours, self.sample,
+                                 super().enumerate)
+
+    def neighbours(self, arch: Architecture) -> list[Architecture]:
+        return self.rules.filter(super().neighbours(arch))
+
+    def enumerate(self) -> Iterator[Architecture]:
+        return self.rules.enumerate(super().enumerate())
+
+    def validate(self, arch: Architecture) -> None:
+        super().validate(arch)
+        self.rules.check(arch)
+
+    @property
+    def size(self) -> float:
+        return self.rules.size(super().size, super().enumerate, super().sample)
+
+    def canonical(self, arch: Architecture) -> Architecture:
+        self.validate(arch)
+        low, high = sorted((int(arch["d0"]), int(arch["d1"])))
+        return arch.replace(d0=low, d1=high)
 
 
 def random_pass_probability(budget: int, space: ToySpace = OPTIMUM_SPACE) -> float:
@@ -385,6 +463,44 @@ class StrategyContract:
         run = run_async(self._setup(strategy_factory, space), space, 10)
         assert run.exhausted, "ask must return None once a finite space is exhausted"
         assert sorted(map(str, run.archs)) == sorted(map(str, space.enumerate()))
+
+    def test_never_asks_an_arch_that_breaks_a_rule(
+        self, strategy_factory: StrategyFactory
+    ) -> None:
+        space = RuledToySpace()
+        run = run_async(self._setup(strategy_factory, space, seed=6), space, 60)
+        assert len(run.asked) == 60
+        bad = [str(c.arch) for c in run.asked if space.breaks_rule(c.arch)]
+        assert not bad, f"asked architectures that break the rule: {bad[:3]}"
+
+    def test_never_asks_an_isomorphic_arch(
+        self, strategy_factory: StrategyFactory, unique_asks: bool
+    ) -> None:
+        space = RuledToySpace(max_zeros=None)
+        run = run_async(self._setup(strategy_factory, space, seed=8), space, 80)
+        if not unique_asks:
+            # Promotions ask an architecture again; a new one is still never isomorphic to
+            # another architecture asked before.
+            first: dict[Architecture, Architecture] = {}
+            for arch in run.archs:
+                assert first.setdefault(space.canonical(arch), arch) == arch, (
+                    f"{arch} is isomorphic to {first[space.canonical(arch)]}, asked before")
+            return
+        classes = [space.canonical(a) for a in run.archs]
+        assert len(set(classes)) == len(classes), "asked two isomorphic architectures"
+
+    def test_exhausts_tiny_space_up_to_isomorphism(
+        self, strategy_factory: StrategyFactory, unique_asks: bool
+    ) -> None:
+        if not unique_asks:
+            pytest.skip("the strategy does not promise unique asks")
+        # d0, d1 in 0..2 with d0 ~ d1 swapped and at most one zero: 5 distinct networks.
+        space = RuledToySpace(n_decisions=2, n_options=3, max_zeros=1)
+        run = run_async(self._setup(strategy_factory, space), space, 20)
+        assert run.exhausted, "ask must return None once every distinct network was asked"
+        classes = sorted(str(space.canonical(a)) for a in run.archs)
+        assert classes == sorted({str(space.canonical(a)) for a in space.enumerate()})
+        assert len(classes) == 5
 
     def test_tolerates_failed_and_nan_trials(self, strategy_factory: StrategyFactory) -> None:
         space = ToySpace()

@@ -26,6 +26,7 @@ from nasforge.space import (
     nb201_to_arch,
 )
 from nasforge.space._modules import CellModule
+from nasforge.space._nb201 import nb201_expression
 from nasforge.tasks.base import TaskInfo
 
 EXAMPLE = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|"
@@ -172,3 +173,105 @@ def test_same_space_declared_by_hand() -> None:
     declared = DeclaredSpace(layers=[CellLayer(ops=list(NB201_OPS), name="cell")])
     assert declared.decisions == NB201Space().decisions
     assert declared.size == NB201Space().size
+
+
+# -- canonical forms ------------------------------------------------------------------------------
+
+N_CLASSES = 4930
+"""Distinct functions among the 15,625 cells (see the NB201 module docstring)."""
+
+
+def _numeric_outputs(space: NB201Space) -> dict[Architecture, tuple[float, ...]]:
+    """Each cell's output on a fixed input, with one fixed random map per operation type.
+
+    A brute force of the isomorphism rules: every op maps zero to zero (tanh/sin of a linear
+    map), ``skip_connect`` is the identity, ``none`` is zero, nodes sum their inputs.
+    """
+    rng = np.random.default_rng(0)
+    maps = {op: rng.normal(size=(6, 6)) for op in NB201_OPS[2:]}
+    funcs = {
+        "nor_conv_1x1": lambda v: np.tanh(maps["nor_conv_1x1"] @ v),
+        "nor_conv_3x3": lambda v: np.sin(maps["nor_conv_3x3"] @ v),
+        "avg_pool_3x3": lambda v: np.tanh(maps["avg_pool_3x3"] @ v) ** 3 + 0.5 * v,
+    }
+    x = rng.normal(size=6)
+    out = {}
+    for arch in space.enumerate():
+        nodes = [x]
+        for j in range(1, 4):
+            total = np.zeros(6)
+            for i in range(j):
+                op = arch[f"cell.edge_{j}_{i}"]
+                if op == "skip_connect":
+                    total = total + nodes[i]
+                elif op != "none":
+                    total = total + funcs[op](nodes[i])
+            nodes.append(total)
+        out[arch] = tuple(np.round(nodes[3], 9).tolist())
+    return out
+
+
+def test_canonical_classes_are_the_distinct_functions() -> None:
+    space = NB201Space(dims=1)
+    outputs = _numeric_outputs(space)
+    by_output: dict[tuple[float, ...], Architecture] = {}
+    for arch, value in outputs.items():  # enumeration order: the first is the representative
+        by_output.setdefault(value, arch)
+    assert len(by_output) == N_CLASSES
+    assert len({space.canonical(a) for a in outputs}) == N_CLASSES
+    for arch, value in outputs.items():
+        assert space.canonical(arch) == by_output[value]
+
+
+def test_an_unreachable_output_is_the_all_none_cell() -> None:
+    space = NB201Space(dims=1)
+    all_none = Architecture(dict.fromkeys(NB201_DECISIONS, "none"))
+    # Node 3 reads only nodes 1 and 2, which see nothing of the input.
+    dead = nb201_to_arch("|none~0|+|none~0|nor_conv_3x3~1|"
+                         "+|none~0|avg_pool_3x3~1|skip_connect~2|")
+    assert space.canonical(dead) == all_none
+    assert space.canonical(all_none) == all_none
+    assert nb201_expression(dead) == "0"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # Sums commute: the two paths into node 3 swapped between the edges that carry them.
+        ("|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|",
+         "|avg_pool_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|"),
+        # A skip chain is the identity: x -> 1 -> 3 equals x -> 3.
+        ("|skip_connect~0|+|none~0|none~1|+|none~0|nor_conv_1x1~1|none~2|",
+         "|none~0|+|none~0|none~1|+|nor_conv_1x1~0|none~1|none~2|"),
+        # A dead branch (node 2 feeds nothing) does not matter.
+        ("|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|none~1|none~2|",
+         "|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|"),
+    ],
+)
+def test_isomorphic_cells_share_a_canonical_form(a: str, b: str) -> None:
+    space = NB201Space(dims=1)
+    arch_a, arch_b = nb201_to_arch(a), nb201_to_arch(b)
+    assert arch_a != arch_b
+    assert space.canonical(arch_a) == space.canonical(arch_b)
+    assert space.canonical(space.canonical(arch_a)) == space.canonical(arch_a)
+
+
+def test_different_functions_stay_apart() -> None:
+    space = NB201Space(dims=1)
+    one = nb201_to_arch("|none~0|+|none~0|none~1|+|nor_conv_1x1~0|none~1|none~2|")
+    zero_input = nb201_to_arch("|none~0|+|none~0|none~1|+|nor_conv_1x1~0|nor_conv_1x1~1|none~2|")
+    two = nb201_to_arch("|skip_connect~0|+|none~0|none~1|+|nor_conv_1x1~0|nor_conv_1x1~1|none~2|")
+    assert space.canonical(one) == space.canonical(zero_input)  # conv(x) + conv(0) = conv(x)
+    assert space.canonical(one) != space.canonical(two)  # conv(x) vs two convs of x
+
+
+def test_canonical_respects_rules_and_refuses_outsiders() -> None:
+    # Forbid the all-none cell: the zero class is then led by the next zero cell.
+    space = NB201Space(dims=1, rules=[{"count": {"decisions": "cell.edge_*", "equal": "none",
+                                                 "max": 5}}])
+    dead = nb201_to_arch("|none~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|")
+    representative = space.canonical(dead)
+    space.validate(representative)
+    assert nb201_expression(representative) == "0"
+    with pytest.raises(InvalidArchitectureError, match="rules"):
+        space.canonical(Architecture(dict.fromkeys(NB201_DECISIONS, "none")))

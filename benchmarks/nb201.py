@@ -7,12 +7,16 @@ architecture whose 200-epoch result was looked up; 12-epoch lookups (multi-fidel
 architectures are not queries. At each budget the figure is the test accuracy of the
 best-by-validation architecture among the queries so far; ``val_mean`` is its validation accuracy.
 Strategies that use zero-cost proxies (table columns) report how many architectures they scored.
+*Distinct queries* count the distinct networks among the queries: architectures with the same
+canonical form (``NB201Space.canonical``: cells that compute the same function) count once.
+nasforge's strategies de-duplicate by canonical form, so for them the two numbers agree.
 
     python benchmarks/nb201.py --seeds 100 --budgets 25,50,100 --datasets cifar10 \\
         --strategies bananas,regularized_evolution,optuna_tpe
 
 writes ``benchmarks/results/nb201.json`` (``{dataset: {strategy: {budget: {"mean", "std",
-"val_mean", "n", ...}}}}``) and a PNG of the curves beside it, and prints a table.
+"val_mean", "distinct_mean", "n", ...}}}}``) and a PNG of the curves beside it, and prints a
+table.
 """
 
 from __future__ import annotations
@@ -111,6 +115,37 @@ class _QueryCounter:
             study.stop_reason = f"query budget of {self.limit} reached"
 
 
+_SPACE: Any = None
+
+
+def canonical_key(arch: str) -> str:
+    """The canonical form of an architecture given as canonical JSON or an NB201 string."""
+    global _SPACE
+    from nasforge.architecture import Architecture
+    from nasforge.space import NB201Space, nb201_to_arch
+
+    if _SPACE is None:
+        _SPACE = NB201Space(dims=2)  # its table of representatives is built once per process
+    parsed = Architecture.parse(arch) if arch.startswith("{") else nb201_to_arch(arch)
+    return str(_SPACE.canonical(parsed))
+
+
+def distinct_queries(archs: Sequence[str], budgets: Sequence[int]) -> dict[int, int]:
+    """Distinct networks (canonical forms) among the first ``b`` unique queries, per budget."""
+    seen: set[str] = set()
+    classes: set[str] = set()
+    out: dict[int, int] = {}
+    pending = sorted(budgets)
+    for arch in archs:
+        if arch in seen:
+            continue
+        seen.add(arch)
+        classes.add(canonical_key(arch))
+        while pending and len(seen) >= pending[0]:
+            out[pending.pop(0)] = len(classes)
+    return out
+
+
 def _curve(points: Sequence[tuple[str, float, float]], budgets: Sequence[int]) -> dict[int, Any]:
     """Best-by-validation (val, test) after each budget of unique queries."""
     seen: set[str] = set()
@@ -161,7 +196,8 @@ def run_nasforge(name: str, dataset: str, seed: int, budgets: Sequence[int],
             cost[pending.pop(0)] = epochs
     return {"curve": _curve(points, budgets), "seconds": seconds, "epochs": cost,
             "proxy_scores": getattr(strategy, "n_proxy_scores", 0),
-            "trials": len(study.trials())}
+            "trials": len(study.trials()),
+            "distinct": distinct_queries([p[0] for p in points], budgets)}
 
 
 def run_optuna(name: str, dataset: str, seed: int, budgets: Sequence[int],
@@ -190,9 +226,11 @@ def run_optuna(name: str, dataset: str, seed: int, budgets: Sequence[int],
         seen.add(arch)
         if len(seen) >= max(budgets):
             break
-    return {"curve": _curve(points, budgets), "seconds": time.perf_counter() - start,
+    seconds = time.perf_counter() - start
+    return {"curve": _curve(points, budgets), "seconds": seconds,
             "proxy_scores": 0, "trials": len(points),
-            "epochs": {b: 200.0 * _first_reaching(points, b) for b in budgets}}
+            "epochs": {b: 200.0 * _first_reaching(points, b) for b in budgets},
+            "distinct": distinct_queries([p[0] for p in points], budgets)}
 
 
 def _first_reaching(points: Sequence[tuple[str, float, float]], budget: int) -> int:
@@ -247,6 +285,9 @@ def aggregate(rows: list[tuple[str, str, int, dict[str, Any]]], budgets: Sequenc
                 spent = [r["epochs"][b] for r in ok if b in r.get("epochs", {})]
                 if spent:  # simulated training epochs, all fidelities (plain queries: 200 each)
                     entry[str(b)]["epochs_per_query"] = statistics.fmean(spent) / b
+                distinct = [r["distinct"][b] for r in ok if b in r.get("distinct", {})]
+                if distinct:  # distinct networks (canonical forms) among the b queries
+                    entry[str(b)]["distinct_mean"] = statistics.fmean(distinct)
             if ok:
                 entry["proxy_scores_mean"] = statistics.fmean(r["proxy_scores"] for r in ok)
                 entry["seconds_per_search"] = statistics.fmean(r["seconds"] for r in ok)
@@ -259,7 +300,8 @@ def print_table(results: dict[str, Any], budgets: Sequence[int]) -> None:
             continue
         print(f"\n{dataset}: test accuracy of the best-by-validation architecture "
               "(mean ± std over seeds; [validation regret])")
-        print(f"{'strategy':<24}" + "".join(f"{b:>22}" for b in budgets) + f"{'proxy':>8}")
+        print(f"{'strategy':<24}" + "".join(f"{b:>22}" for b in budgets) + f"{'proxy':>8}"
+              + f"{'distinct':>10}")
         for name, entry in sorted(by_name.items()):
             cells = []
             for b in budgets:
@@ -267,7 +309,11 @@ def print_table(results: dict[str, Any], budgets: Sequence[int]) -> None:
                 cells.append(f"{e['mean']:6.2f}±{e['std']:4.2f} [{e['val_regret']:5.2f}]"
                              if e else "—")
             proxy = entry.get("proxy_scores_mean", 0)
-            print(f"{name:<24}" + "".join(f"{c:>22}" for c in cells) + f"{proxy:>8.0f}")
+            top = entry.get(str(max(budgets))) or {}
+            distinct = (f"{top['distinct_mean']:.1f}/{max(budgets)}"
+                        if "distinct_mean" in top else "—")
+            print(f"{name:<24}" + "".join(f"{c:>22}" for c in cells) + f"{proxy:>8.0f}"
+                  + f"{distinct:>10}")
             if "errors" in entry:
                 print(f"{'':<24}errors: {entry['errors']}")
 
@@ -284,8 +330,8 @@ def markdown(stored: dict[str, Any]) -> str:
         what = "validation regret (lower is better)" if regret else "test of best-by-val (%)"
         lines += [f"\n**{dataset}**, {what}:\n",
                   "| strategy | " + " | ".join(f"{b} q" for b in budgets)
-                  + " | proxy scores | epochs / query |",
-                  "|---|" + "---|" * (len(budgets) + 2)]
+                  + f" | distinct queries at {budgets[-1]} q | proxy scores | epochs / query |",
+                  "|---|" + "---|" * (len(budgets) + 3)]
 
         def key(item: tuple[str, dict[str, Any]], regret: bool = regret) -> float:
             cell = item[1].get("100") or {}
@@ -299,7 +345,9 @@ def markdown(stored: dict[str, Any]) -> str:
                              else f"{c['mean']:.2f} ± {c['std']:.2f}")
             spent = (entry.get("100") or entry.get("50") or {}).get("epochs_per_query")
             label = f"{name} (Optuna's own API)" if name in PEERS else f"`{name}`"
+            distinct = (entry.get(str(budgets[-1])) or {}).get("distinct_mean")
             lines.append(f"| {label} | " + " | ".join(cells)
+                         + (f" | {distinct:.1f}" if distinct is not None else " | ")
                          + f" | {entry.get('proxy_scores_mean', 0):.0f} | "
                          + (f"{spent:.0f} |" if spent else " |"))
     return "\n".join(lines)

@@ -103,3 +103,24 @@ def test_results_go_beside_an_out_file_spoilt_during_the_run(
     assert json.loads(written.read_text()) == results
     assert out.read_text() == ""
     assert f"wrote this run's results to {written} instead" in capsys.readouterr().err
+
+
+def test_distinct_queries_count_canonical_forms_in_either_notation() -> None:
+    # The first two compute the same function (a skip chain is the identity), in two notations;
+    # the third is another network; the repeat of "a" is not a new query.
+    a = "|skip_connect~0|+|none~0|none~1|+|none~0|nor_conv_1x1~1|none~2|"
+    b = ('{"cell.edge_1_0":"none","cell.edge_2_0":"none","cell.edge_2_1":"none",'
+         '"cell.edge_3_0":"nor_conv_1x1","cell.edge_3_1":"none","cell.edge_3_2":"none"}')
+    c = "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|"
+    assert nb201.canonical_key(a) == nb201.canonical_key(b) != nb201.canonical_key(c)
+    assert nb201.distinct_queries([a, a, b, c], [1, 2, 3]) == {1: 1, 2: 1, 3: 2}
+
+
+def test_aggregate_reports_distinct_queries_beside_queries() -> None:
+    rows = [("s", "cifar10", seed, {"curve": {10: (90.0, 94.0)}, "seconds": 1.0,
+                                    "proxy_scores": 0, "distinct": {10: 8 + seed}})
+            for seed in (0, 1)]
+    out = nb201.aggregate(rows, [10], {"cifar10": {"best_val": 92.0}})
+    assert out["cifar10"]["s"]["10"]["distinct_mean"] == pytest.approx(8.5)
+    table = nb201.markdown(out)
+    assert "distinct queries at 10 q" in table and "| 8.5 |" in table

@@ -98,3 +98,22 @@ def test_the_cli_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.Captu
     err = capsys.readouterr().err
     assert "space 'preflight_wrong_input' on task 'toy'" in err and "Traceback" not in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_path_encoding_on_a_space_without_paths_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(nf.ConfigError, match=r"strategy\.encoding: BANANAS was given encoding "
+                                             r"'path', but ToySpace has no cell paths"):
+        search(tmp_path, task="toy", space="toy", evaluator="toy",
+               strategy={"name": "bananas", "encoding": "path"})
+    assert not (tmp_path / "runs").exists()
+
+
+def fit(model: Any, task: Any, trial: Any) -> dict[str, float]:
+    """A training function without a fidelity (for the multi-fidelity refusal)."""
+    return {"val_accuracy": 1.0}
+
+
+def test_a_multi_fidelity_strategy_needs_an_evaluator_with_a_fidelity(tmp_path: Path) -> None:
+    with pytest.raises(nf.ConfigError, match=r"hyperband asks for fidelities .* has no fidelity"):
+        search(tmp_path, task="toy", space="toy", strategy="hyperband", evaluator=fit)
+    assert not (tmp_path / "runs").exists()

@@ -28,9 +28,11 @@ def check_before_first_trial(
     Raises:
         ConfigError: listing every problem found (a missing or unreadable data file, a space
             whose networks do not fit the task, a table evaluator given a space it cannot look
-            up, a pruner whose metric the evaluator does not report per step).
+            up, a strategy option that cannot apply to the space or evaluator, a pruner whose
+            metric the evaluator does not report per step).
     """
     problems = parts.evaluator.preflight(parts.space, parts.task)
+    problems += parts.strategy.preflight(parts.space, parts.evaluator)
     problems += pruner_problems(parts, objectives)
     if problems:
         raise ConfigError(problems, source=source)

@@ -35,11 +35,13 @@ from nasforge.space._nb201 import (
     NB201_OPS,
     NB201Space,
     arch_to_nb201,
+    nb201_expression,
     nb201_to_arch,
 )
 from nasforge.space._primitives import Cell, Choice, Decision, Repeat, Structure
 from nasforge.space._structured import LayerSpace, StructuredSpace
 from nasforge.space.base import SPACES, SearchSpace
+from nasforge.space.rules import Rule, Rules
 
 # Short names, as written in the design (``nf.space.NB201(dims=1)``).
 NB201 = NB201Space
@@ -83,10 +85,13 @@ __all__ = [
     "Pool",
     "Repeat",
     "ResBlock",
+    "Rule",
+    "Rules",
     "SearchSpace",
     "Structure",
     "StructuredSpace",
     "arch_to_nb201",
     "define",
+    "nb201_expression",
     "nb201_to_arch",
 ]

@@ -261,3 +261,19 @@ def test_units_decide_how_values_print() -> None:
     train = Study.create(parse_spec({**BASE, "evaluator": "train", "pruner": "none"}),
                          in_memory=True)
     assert train.units() == {"val_accuracy": "%", "test_accuracy": "%"}
+
+
+def test_the_train_evaluator_is_prunable() -> None:
+    study = make(space="mlp", evaluator={"name": "train", "epochs": 4, "batch_size": 16},
+                 budget={"trials": 6}, pruner={"name": "median", "n_startup_trials": 1})
+    study.run()
+    trials = study.trials()
+    sid = study.record.id
+    complete = [t for t in trials if t.state is COMPLETE]
+    assert complete
+    for t in complete:  # one report per epoch trained
+        steps = {p.step for p in study.store.curve(sid, t.number) if p.metric == "val_accuracy"}
+        assert steps == set(range(int(t.metrics["epochs"])))
+    for t in trials:
+        if t.state is PRUNED:
+            assert t.result is not None and t.result.info["pruned_by"] == "median"

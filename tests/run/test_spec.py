@@ -23,7 +23,8 @@ def test_component_sections_flat_or_string() -> None:
 
 def test_defaults_make_a_complete_spec() -> None:
     spec = RunSpec()
-    assert spec.task is None and spec.space.name == "nb201"  # None: the evaluator's own, else mnist1d
+    assert spec.task is None  # the evaluator's own task, else mnist1d
+    assert spec.space.name == "nb201"
     assert spec.objectives[0].metric == "val_accuracy"
 
 

@@ -104,7 +104,7 @@ def test_every_problem_is_listed() -> None:
         ("no_such_module_xyz:build", "space.builder: cannot import module 'no_such_module_xyz'"),
         (f"{fs.PATH}:missing", "space.builder: module 'tests.space.function_spaces' has no "
                                "attribute 'missing'"),
-        (f"{fs.PATH}:NOT_A_FUNCTION", "space.builder: .* is not a function"),
+        (f"{fs.PATH}:NOT_A_FUNCTION", "space.builder: .* not a function"),
     ],
 )
 def test_bad_builders(builder: str, match: str) -> None:

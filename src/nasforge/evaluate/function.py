@@ -22,20 +22,16 @@ local function or lambda cannot be referred to at all and is refused with the fi
 
 from __future__ import annotations
 
-import importlib
-import importlib.machinery
-import importlib.util
 import logging
 import math
 import numbers
-import sys
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
+from nasforge import references
 from nasforge.errors import ConfigError, Problem
 from nasforge.evaluate._checks import check_forward
 from nasforge.evaluate.base import EVALUATORS, EvalContext, Evaluator
@@ -49,7 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_RESOLVED: dict[str, Callable[..., Any]] = {}  # path -> function, per process
 
 
 class TrialHandle:
@@ -108,98 +103,18 @@ class TrialHandle:
 
 
 def function_path(fn: Callable[..., Any], *, field: str = "evaluator") -> str:
-    """The path another process imports ``fn`` by: ``module:qualname``, or ``file.py:qualname``
-    for a function of the main script or of a module loaded from a file outside ``sys.path``.
-
-    Raises:
-        ConfigError: ``fn`` is a lambda or a local function, or was defined where no file
-            names it (an interactive session).
-    """
-    qualname = getattr(fn, "__qualname__", None)
-    module_name = getattr(fn, "__module__", None)
-    name = getattr(fn, "__name__", repr(fn))
-    if not qualname or not module_name or "<" in qualname:
-        raise ConfigError([Problem(
-            f"{field}.path",
-            f"{name} is a lambda or a function defined inside another function, so worker "
-            "processes cannot import it",
-            f"define {name} at the top level of a module (e.g. mymodule.py) and pass it, or "
-            "name it in YAML as path: 'mymodule:" + name.strip("<>") + "'")])
-    module = sys.modules.get(module_name)
-    top = module_name.split(".")[0]
-    importable = module_name != "__main__" and (
-        top in sys.builtin_module_names
-        or importlib.machinery.PathFinder.find_spec(top) is not None
-    )
-    if importable:
-        return f"{module_name}:{qualname}"
-    file = getattr(module, "__file__", None)
-    if not file:
-        place = "the interactive session" if module_name == "__main__" else repr(module_name)
-        raise ConfigError([Problem(
-            f"{field}.path",
-            f"{name} is defined in {place}, which no other process can import",
-            f"move {name} into a module file (e.g. mymodule.py next to your notebook) and "
-            "import it from there")])
-    return f"{Path(file).resolve()}:{qualname}"
+    """The reference another process imports ``fn`` by (see
+    :func:`nasforge.references.reference_of`): ``module:qualname``, or ``file.py:qualname`` for a
+    function of the main script or of a module loaded from a file outside ``sys.path``."""
+    return references.reference_of(fn, field=f"{field}.path")
 
 
 def resolve_path(path: str, *, field: str = "evaluator") -> Callable[..., Any]:
     """Import the function ``path`` names (``module:qualname`` or ``file.py:qualname``)."""
-    if path in _RESOLVED:
-        return _RESOLVED[path]
-    where, sep, qualname = path.rpartition(":")
-    if not sep or not where or not qualname:
-        raise ConfigError([Problem(f"{field}.path", f"expected 'module:function', got {path!r}",
-                                   "write e.g. path: 'mymodule:fit' or 'my_file.py:fit'")])
-    try:
-        if where.endswith(".py"):
-            module = _load_file(Path(where))
-        else:
-            module = importlib.import_module(where)
-    except Exception as exc:
-        raise ConfigError([Problem(
-            f"{field}.path",
-            f"cannot import {where!r} for {path!r} ({type(exc).__name__}: {exc})",
-            "make the module importable (install it or put its folder on PYTHONPATH), or name "
-            "the file: path: 'path/to/file.py:" + qualname + "'")]) from None
-    obj: Any = module
-    try:
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except AttributeError:
-        public = sorted(n for n in vars(module) if not n.startswith("_")
-                        and callable(getattr(module, n)))
-        raise ConfigError([Problem(
-            f"{field}.path", f"{where!r} has no {qualname!r}",
-            f"use one of: {', '.join(public[:20]) or '(no functions)'}")]) from None
-    if not callable(obj):
-        raise ConfigError([Problem(f"{field}.path",
-                                   f"{path!r} is a {type(obj).__name__}, not a function",
-                                   "name a function fit(model, task, trial)")])
-    _RESOLVED[path] = obj
-    function: Callable[..., Any] = obj
+    function: Callable[..., Any] = references.resolve_callable(
+        path, field=f"{field}.path", example="mymodule:fit",
+        what="a function fit(model, task, trial)")
     return function
-
-
-def _load_file(file: Path) -> Any:
-    """The module of a ``.py`` file, loaded once per process under its file's stem (so what it
-    defines pickles by that name in this process)."""
-    file = file.resolve()
-    if not file.is_file():
-        raise FileNotFoundError(f"no such file: {file}")
-    for module in list(sys.modules.values()):
-        known = getattr(module, "__file__", None)
-        if known and Path(known).resolve() == file and module.__name__ != "__main__":
-            return module
-    name = file.stem
-    spec = importlib.util.spec_from_file_location(name, file)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {file}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(name, module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _number(value: Any) -> float | None:

@@ -24,15 +24,16 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from nasforge import references
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError, Problem
-from nasforge.space._function import resolve_path
 from nasforge.space._primitives import Choice, Repeat, options_problem
 from nasforge.space._structured import StructuredSpace
 from nasforge.space.base import SPACES
+from nasforge.space.rules import normalize_rules
 
 if TYPE_CHECKING:
     from torch import nn
@@ -94,23 +95,38 @@ class ChoicesSpace(StructuredSpace):
             ``{"repeat": n, "options": [...]}`` for ``n`` decisions ``<name>.<i>``. A single
             option is a fixed value, not a decision.
         builder: ``"module:function"`` of ``build(arch, task) -> nn.Module``, called by
-            :meth:`build`; ``None`` for a space that is only looked up, never built.
+            :meth:`build` (in Python the function itself, stored as its reference); ``None``
+            for a space that is only looked up, never built.
+        rules: validity rules over the decisions (see :mod:`nasforge.space.rules`), e.g.
+            ``[{not_all: {decisions: "ops.*", equal: skip}}]``.
     """
 
     _builder: Callable[..., Any] | None = None
 
-    def __init__(self, *, decisions: dict[str, Any], builder: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        decisions: dict[str, Any],
+        builder: str | Callable[..., Any] | None = None,
+        rules: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         problems = decisions_problems(decisions)
         if problems:
             raise ConfigError(problems)
         self.decisions_spec = decisions
+        if callable(builder):
+            self._builder = builder
+            builder = references.reference_of(builder, field="space.builder")
         self.builder = builder
-        if builder is not None:
-            self._builder = resolve_path(builder, "space.builder", "mymodule:build_net")
+        self.rules = normalize_rules(rules)
+        if builder is not None and self._builder is None:
+            self._builder = references.resolve_callable(builder, field="space.builder",
+                                                         example="mymodule:build_net")
         self.structure  # noqa: B018 - compile eagerly
+        self.space_rules  # noqa: B018 - and the rules
 
     def get_params(self) -> dict[str, Any]:
-        return {"decisions": self.decisions_spec, "builder": self.builder}
+        return {"decisions": self.decisions_spec, "builder": self.builder, "rules": self.rules}
 
     def declaration(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -139,7 +155,8 @@ class ChoicesSpace(StructuredSpace):
                 "set builder: 'mymodule:build_net' to a function build_net(arch, task) that "
                 "returns an nn.Module, or use a lookup evaluator")])
         if self._builder is None:
-            self._builder = resolve_path(self.builder, "space.builder", "mymodule:build_net")
+            self._builder = references.resolve_callable(
+                self.builder, field="space.builder", example="mymodule:build_net")
         model = self._builder(arch, task)
         if not isinstance(model, nn.Module):
             raise ConfigError([Problem(

@@ -37,18 +37,15 @@ the same name twice with the same options gives the same value both times (one s
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import importlib
 import logging
-import os
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nasforge import references
 from nasforge.architecture import Architecture, Value
 from nasforge.errors import ConfigError, InvalidArchitectureError, Problem
 from nasforge.space._primitives import options_problem, value_key
@@ -608,67 +605,32 @@ def _check_module(result: object, label: str, decisions: Mapping[str, Value]) ->
 
 
 def _path_of(function: Callable[..., Any]) -> str:
-    return f"{function.__module__}:{function.__qualname__}"
-
-
-def import_user_module(name: str) -> Any:
-    """``importlib.import_module(name)``, also looking in the current directory.
-
-    As ``python -m`` (and uvicorn's ``module:app``) do: the ``nasforge`` command is a console
-    script, which does not put the current directory on ``sys.path``, so ``path: "mymodule:net"``
-    next to the config would not import. The directory is added once, at the end of the path, so
-    it never shadows installed packages; spawned workers inherit it.
-    """
+    """The function's reference (see :func:`nasforge.references.reference_of`); for a function
+    no other process can import (a notebook's, a local one) its bare ``module:qualname``, which
+    works in this process and is refused, with the fix, once it must cross a process."""
     try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        cwd = os.getcwd()
-        top = name.partition(".")[0]
-        if exc.name != top or cwd in sys.path or "" in sys.path:
-            raise
-        sys.path.append(cwd)
-        return importlib.import_module(name)
+        return references.reference_of(function, field=FIELD)
+    except ConfigError:
+        return f"{function.__module__}:{function.__qualname__}"
 
 
 def resolve_path(path: object, field: str, example: str = "mymodule:net") -> Callable[..., Any]:
-    """The function ``"module:qualname"`` names, imported; a decorated space gives its function.
+    """The function a reference names (``module:qualname`` or ``file.py:qualname``, see
+    :mod:`nasforge.references`), imported; a decorated space gives its function.
 
     Raises:
-        ConfigError: under ``field``: the text is not ``module:name``, the module does not
-            import, it lacks the attribute, or the attribute is not callable.
+        ConfigError: under ``field``: the text is malformed, the module does not import, it
+            lacks the attribute, or the attribute is not callable.
     """
-    if not isinstance(path, str):
-        raise ConfigError([Problem(field, f"expected a 'module:function' string; got {path!r}",
-                                   f"e.g. {example!r}")])
-    module_name, sep, qualname = path.partition(":")
-    if not sep or not module_name or not qualname:
-        raise ConfigError([Problem(field, f"expected 'module:function'; got {path!r}",
-                                   f"e.g. {example!r}")])
-    try:
-        obj: Any = import_user_module(module_name)
-    except ImportError as exc:
-        raise ConfigError([Problem(
-            field, f"cannot import module {module_name!r} of {path!r} ({exc}; the current "
-            "directory was searched too)",
-            f"make {module_name!r} importable: put its folder on PYTHONPATH or install it")],
-        ) from None
-    for part in qualname.split("."):
-        if part == "<locals>" or not hasattr(obj, part):
-            where = ("the main script" if module_name == "__main__"
-                     else f"module {module_name!r}")
-            raise ConfigError([Problem(
-                field, f"{where} has no attribute {qualname!r}",
-                f"define {qualname.rsplit('.', 1)[-1]} at module level of an importable "
-                f"module and name it as 'module:function' (not inside a function"
-                f"{' or the main script' if module_name == '__main__' else ''})")])
-        obj = getattr(obj, part)
+    obj = references.resolve(path, field=field, example=example)
     if isinstance(obj, FunctionSpace):
         return obj.function
     if not callable(obj):
         raise ConfigError([Problem(
             field, f"{path!r} is not a function (it is {type(obj).__name__} {obj!r})",
             f"name a function, e.g. {example!r}")])
-    return obj
+    function: Callable[..., Any] = obj
+    return function
 
 
 _DISCOVERED: dict[str, tuple[Callable[..., Any], DecisionModel]] = {}
@@ -821,27 +783,18 @@ class FunctionSpace(SearchSpace):
         return {"path": self.path}
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle by reference: unpickling imports ``module:qualname`` again."""
+        """Pickle by reference: unpickling imports the function's module (or file) again."""
         module, _, qualname = self.path.partition(":")
         if module == "__main__" or "<locals>" in qualname:
-            where = "the main script" if module == "__main__" else "inside another function"
-            raise ConfigError([Problem(
-                FIELD, f"{self.label} is defined in {where}, so process workers and stored "
-                "studies cannot import it again",
-                "move it to module level of an importable module (a .py file next to your "
-                "script) and import it from there")])
+            references.reference_of(self.function, field=FIELD)  # raises, with the fix
         return (_load_space, (self.path,))
 
 
 def _load_space(path: str) -> FunctionSpace:
     """Unpickle a :class:`FunctionSpace`: the decorated object itself, or a new space."""
-    module_name, _, qualname = path.partition(":")
-    obj: Any = import_user_module(module_name)
-    with contextlib.suppress(AttributeError):
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-        if isinstance(obj, FunctionSpace):
-            return obj
+    obj = references.resolve(path, field=FIELD)
+    if isinstance(obj, FunctionSpace):
+        return obj
     return FunctionSpace(path=path)
 
 

@@ -63,7 +63,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
-import importlib
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -71,6 +70,7 @@ from typing import Any
 
 import numpy as np
 
+from nasforge import references
 from nasforge.architecture import Architecture, Value
 from nasforge.errors import ConfigError, InvalidArchitectureError, Problem
 
@@ -109,26 +109,10 @@ def _key(value: object) -> tuple[str, object]:
 
 
 def reference_of(function: Callable[..., Any], field: str = "valid") -> str:
-    """The ``module:qualname`` reference of a top-level function, checked to resolve back.
-
-    Raises:
-        ConfigError: the function is a lambda, a local function or otherwise not importable by
-            its name (it could not reach another process or a resumed study).
-    """
-    module = getattr(function, "__module__", None)
-    qualname = getattr(function, "__qualname__", None)
-    text = f"{module}:{qualname}"
-    if not module or not qualname or "<" in qualname or module == "__main__":
-        raise ConfigError([Problem(
-            field, f"{function!r} cannot be named by reference (a lambda, a local function or "
-            "a function of a script's __main__)",
-            "define the function at the top level of an importable module and give it, or its "
-            "'module:function' name")])
-    try:
-        found = resolve_reference(text, field)
-    except ConfigError:
-        found = None
-    if found is not function:
+    """The reference (``module:qualname`` or ``file.py:qualname``) of a predicate, checked to
+    resolve back to it (see :mod:`nasforge.references`)."""
+    text = references.reference_of(function, field=field)
+    if resolve_reference(text, field) is not function:
         raise ConfigError([Problem(
             field, f"{text!r} does not name {function!r} when imported",
             "define the function at the top level of an importable module")])
@@ -136,31 +120,10 @@ def reference_of(function: Callable[..., Any], field: str = "valid") -> str:
 
 
 def resolve_reference(text: str, field: str = "valid") -> Callable[..., Any]:
-    """Import the function a ``module:qualname`` reference names.
-
-    Raises:
-        ConfigError: the text is not of that form, the module cannot be imported, or the name
-            is missing or not callable.
-    """
-    module_name, sep, qualname = text.partition(":") if isinstance(text, str) else ("", "", "")
-    if not sep or not module_name or not qualname:
-        raise ConfigError([Problem(field, f"expected 'module:function'; got {text!r}",
-                                   "e.g. valid: 'mymodule:is_valid'")])
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError([Problem(field, f"cannot import module {module_name!r} ({exc})",
-                                   f"make {module_name!r} importable (install it, or add its "
-                                   "folder to PYTHONPATH)")]) from None
-    for part in qualname.split("."):
-        if not hasattr(obj, part):
-            raise ConfigError([Problem(field, f"module {module_name!r} has no {qualname!r}",
-                                       f"define {qualname} in {module_name}")])
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise ConfigError([Problem(field, f"{text!r} is a {type(obj).__name__}, not a function",
-                                   "name a function taking an architecture")])
-    return obj
+    """Import the predicate a reference names (see :func:`nasforge.references.resolve`)."""
+    function: Callable[..., Any] = references.resolve_callable(
+        text, field=field, example="mymodule:is_valid", what="a function of an architecture")
+    return function
 
 
 # -- compiled rules -------------------------------------------------------------------------------

@@ -17,13 +17,13 @@ can be given instead.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
 
+from nasforge import references
 from nasforge.errors import ConfigError, Problem
 from nasforge.tasks._split import random_split
 from nasforge.tasks.base import TASKS, Kind, Split, Task, TaskData, TaskInfo
@@ -33,49 +33,8 @@ _SPLITS = ("train", "val", "test")
 
 
 def resolve_reference(path: str, field: str) -> Any:
-    """Import the object that ``"package.module:name"`` names (``name`` may be dotted).
-
-    Raises:
-        ConfigError: naming ``field`` when the text is malformed, the module cannot be imported
-            or has no such attribute; the fix says what to make importable.
-    """
-    module_name, sep, attr = path.partition(":")
-    if not sep or not module_name or not attr:
-        raise ConfigError(
-            [
-                Problem(
-                    field,
-                    f"expected 'module:function'; got {path!r}",
-                    'write e.g. path: "mymodule:make_datasets"',
-                )
-            ]
-        )
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(
-            [
-                Problem(
-                    field,
-                    f"module {module_name!r} cannot be imported ({type(exc).__name__}: {exc})",
-                    f"make {module_name!r} importable: run from the folder that holds it or add "
-                    "that folder to PYTHONPATH",
-                )
-            ]
-        ) from None
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ConfigError(
-                [
-                    Problem(
-                        field,
-                        f"module {module_name!r} has no attribute {attr!r}",
-                        "check the name after the colon",
-                    )
-                ]
-            )
-        obj = getattr(obj, part)
-    return obj
+    """Import the object ``path`` names (see :func:`nasforge.references.resolve`)."""
+    return references.resolve(path, field=field, example="mymodule:make_datasets")
 
 
 def _unwrap(value: Any, field: str) -> Split:

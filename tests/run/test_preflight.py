@@ -117,3 +117,32 @@ def test_a_multi_fidelity_strategy_needs_an_evaluator_with_a_fidelity(tmp_path: 
     with pytest.raises(nf.ConfigError, match=r"hyperband asks for fidelities .* has no fidelity"):
         search(tmp_path, task="toy", space="toy", strategy="hyperband", evaluator=fit)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_regression_study_optimises_val_mse_unless_told_otherwise() -> None:
+    study = nf.search(
+        task="diabetes", space="mlp", strategy="random",
+        evaluator={"name": "train", "epochs": 2, "measure_latency": False},
+        executor="inline", budget={"trials": 2}, in_memory=True, export_best=False,
+    )
+    assert [(o.metric, o.direction) for o in study.spec.objectives] == [("val_mse", "min")]
+    best = study.best()
+    assert best.metrics["val_mse"] == min(t.metrics["val_mse"] for t in study.trials())
+    assert {"val_r2", "test_mae"} <= set(best.metrics)
+
+
+def test_an_accuracy_objective_on_a_regression_task_is_refused_with_the_fix(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(nf.ConfigError) as info:
+        nf.search(
+            task="diabetes", space="mlp", strategy="random",
+            evaluator={"name": "train", "epochs": 2},
+            objectives=[{"metric": "val_accuracy", "direction": "max"}],
+            executor="inline", budget={"trials": 2}, root=tmp_path / "runs",
+        )
+    (problem,) = info.value.problems
+    assert problem.field == "objectives.0.metric"
+    assert "regression task 'diabetes'" in problem.message
+    assert "metric: val_mse, direction: min" in (problem.fix or "")
+    assert not (tmp_path / "runs").exists()

@@ -24,6 +24,14 @@ def _value(value: float | None, unit: str) -> str:
     return f"{value:.2f}{unit}" if unit else f"{value:.4g}"
 
 
+def _searched_metrics(study: Study) -> tuple[str, str]:
+    """The first objective's metric and its test counterpart (``val_mse`` -> ``test_mse``)."""
+    metric = study.spec.objectives[0].metric
+    if metric.startswith("val_"):
+        return metric, "test_" + metric.removeprefix("val_")
+    return metric, ""
+
+
 def print_finished(study: Study, finished: Finished) -> None:
     """Print the outcome: counts, the best trial beside the task's reference models, and where
     the store, summary, report and exported model went."""
@@ -38,20 +46,24 @@ def print_finished(study: Study, finished: Finished) -> None:
         metrics = best["metrics"]
         out.print(f"best: Trial#{best['number']}  [cyan]{escape(best['arch_string'])}[/]")
         units = data.get("units", {})
-        percent = units.get("val_accuracy") == "%" or units.get("test_accuracy") == "%"
-        table = Table(title="accuracy (percent)" if percent else "accuracy", show_header=True,
-                      header_style="bold")
+        val, test = _searched_metrics(study)
+        what = val.removeprefix("val_").replace("_", " ")
+        table = Table(title=f"{what} (percent)" if units.get(val) == "%" else what,
+                      show_header=True, header_style="bold")
         table.add_column("model")
         table.add_column("validation", justify="right")
         table.add_column("test", justify="right")
         table.add_row(
             f"nasforge best (Trial#{best['number']})",
-            _value(metrics.get("val_accuracy"), units.get("val_accuracy", "")),
-            _value(metrics.get("test_accuracy"), units.get("test_accuracy", "")),
+            _value(metrics.get(val), units.get(val, "")),
+            _value(metrics.get(test), units.get(test, "")),
         )
         for name, acc in getattr(study.parts.task, "references", {}).items():
             table.add_row(f"[dim]{name}[/]", "", f"[dim]{acc:.0f}%[/]")
         out.print(table)
+        if "val_r2" in metrics:  # regression: the share of variance explained, beside the error
+            out.print(f"r2: validation {_value(metrics['val_r2'], '')}, test "
+                      f"{_value(metrics.get('test_r2'), '')}")
         costs = [f"{k} {metrics[k]:,.0f}" for k in ("params", "flops") if k in metrics]
         if costs:
             out.print("cost: " + ", ".join(costs))

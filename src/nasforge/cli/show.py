@@ -12,10 +12,12 @@ from rich.table import Table
 
 from nasforge.cli.main import app, format_number, user_errors
 
-SHOWN = ("val_accuracy", "test_accuracy", "params", "flops", "train_seconds", "epochs")
+SHOWN = ("val_accuracy", "test_accuracy", "test_mse", "val_r2", "params", "flops",
+         "train_seconds", "epochs")
 
 
-HEADERS = {"val_accuracy": "val", "test_accuracy": "test", "train_seconds": "train s"}
+HEADERS = {"val_accuracy": "val", "test_accuracy": "test", "train_seconds": "train s",
+           "val_r2": "val r2"}
 
 
 def header(metric: str, units: dict[str, str]) -> str:

@@ -79,6 +79,11 @@ class Evaluator(Component, ABC):
         """The metrics objectives may name (``provides``; empty: not declared)."""
         return self.provides
 
+    def metrics_for(self, task: Task) -> tuple[str, ...]:
+        """The metrics reported on ``task`` (``declared_metrics`` unless they depend on the
+        task, as classification and regression ones do); empty: not declared."""
+        return self.declared_metrics()
+
     def curve_metrics(self, task: Task | None = None) -> tuple[str, ...] | None:
         """The metrics this evaluator reports per step on ``task`` (``None``: not declared)."""
         return self.curve

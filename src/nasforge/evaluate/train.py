@@ -262,6 +262,9 @@ class TrainEvaluator(Evaluator):
         own = self.REGRESSION_METRICS if info.is_regression else self.CLASSIFICATION_METRICS
         return (*own, *self.COMMON_METRICS)
 
+    def metrics_for(self, task: Task) -> tuple[str, ...]:
+        return self.provides_for(task.info())
+
     def preflight(self, space: SearchSpace, task: Task) -> list[Problem]:
         """Load the task, check its examples and run one sampled network forward on two."""
         return check_forward(space, task)

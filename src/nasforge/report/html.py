@@ -37,7 +37,8 @@ td.l,th.l{text-align:left;font-family:monospace}
 .bad{color:#b00}
 """
 
-_COLUMNS = ("val_accuracy", "test_accuracy", "params", "flops", "train_seconds", "epochs")
+_COLUMNS = ("val_accuracy", "test_accuracy", "val_mse", "test_mse", "val_r2", "test_r2", "params",
+            "flops", "train_seconds", "epochs")
 
 
 def _png(fig: object) -> str:

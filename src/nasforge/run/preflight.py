@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nasforge.errors import ConfigError, Problem
+from nasforge.metrics import DEFAULT_OBJECTIVE
 from nasforge.objective import Objective
 from nasforge.run.parts import Parts
 
@@ -32,10 +33,46 @@ def check_before_first_trial(
             metric the evaluator does not report per step).
     """
     problems = parts.evaluator.preflight(parts.space, parts.task)
+    if not problems:  # the task loads: its kind of problem decides the metrics
+        problems += objective_problems(parts, objectives)
     problems += parts.strategy.preflight(parts.space, parts.evaluator)
     problems += pruner_problems(parts, objectives)
     if problems:
         raise ConfigError(problems, source=source)
+
+
+def default_objectives(parts: Parts) -> list[Objective]:
+    """The objective of a study that names none: the natural metric of its task's problem
+    (``val_accuracy`` for classification, ``val_mse`` for regression, see
+    :data:`nasforge.metrics.DEFAULT_OBJECTIVE`), or ``val_accuracy`` when the task does not
+    load (the pre-flight check then says why)."""
+    try:
+        problem = parts.task.info().problem
+    except Exception:
+        problem = "classification"
+    return [Objective(metric=DEFAULT_OBJECTIVE[problem])]
+
+
+def objective_problems(parts: Parts, objectives: Sequence[Objective]) -> list[Problem]:
+    """Objectives naming a metric the evaluator does not report on this task (an accuracy on
+    a regression task, an MSE on a classification one)."""
+    reported = parts.evaluator.metrics_for(parts.task)
+    if not reported:
+        return []
+    problem = parts.task.info().problem
+    suggestion = DEFAULT_OBJECTIVE[problem]
+    direction = Objective(metric=suggestion).direction
+    return [
+        Problem(
+            f"objectives.{i}.metric",
+            f"{objective.metric!r} is not reported on {problem} task {parts.task.name!r} "
+            f"(evaluator {parts.evaluator.name!r} reports {', '.join(reported)})",
+            f"use objectives: [{{metric: {suggestion}, direction: {direction}}}], or leave "
+            "objectives out for that default",
+        )
+        for i, objective in enumerate(objectives)
+        if objective.metric not in reported
+    ]
 
 
 def pruner_problems(parts: Parts, objectives: Sequence[Objective]) -> list[Problem]:

@@ -25,7 +25,7 @@ from nasforge.objective import rank, score
 from nasforge.run.front import Front
 from nasforge.run.lock import StudyLock
 from nasforge.run.parts import Parts, build_parts, component_spec, registries
-from nasforge.run.preflight import check_before_first_trial
+from nasforge.run.preflight import check_before_first_trial, default_objectives
 from nasforge.run.spec import RunSpec, parse_spec
 from nasforge.store.base import CurvePoint, EventKind, Store
 from nasforge.trial import Candidate, Trial, TrialState
@@ -186,6 +186,8 @@ class Study:
         if spec.warm_start is not None:
             prior_trials(spec)  # fail now, before anything is written, if the study is missing
         parts = parts or build_parts(spec)
+        if "objectives" not in spec.model_fields_set:  # the task's natural metric
+            spec = spec.model_copy(update={"objectives": default_objectives(parts)})
         check_before_first_trial(parts, objectives=spec.objectives)
         if spec.task is None:  # store the task used, so a resume rebuilds the same one
             spec = spec.model_copy(update={"task": component_spec(parts.task, "task")})

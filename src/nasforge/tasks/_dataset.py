@@ -17,7 +17,7 @@ can be given instead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -174,7 +174,8 @@ class DatasetTask(Task):
     classes and targets are inferred from the data (see the module docstring) unless given.
 
     Args:
-        path: ``"module:function"`` returning the splits; travels to workers by reference.
+        path: ``"module:function"`` (or ``"file.py:function"``, or in Python the function itself)
+            returning the splits; travels to workers by reference.
         args: keyword arguments for the function.
         train: the training Dataset or DataLoader (instead of ``path``).
         val: the validation split (optional).
@@ -199,7 +200,7 @@ class DatasetTask(Task):
     def __init__(
         self,
         *,
-        path: str | None = None,
+        path: str | Callable[..., Any] | None = None,
         args: dict[str, Any] | None = None,
         train: Any = None,
         val: Any = None,
@@ -212,6 +213,8 @@ class DatasetTask(Task):
         val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2,
         seed: Annotated[int, Field(ge=0)] = 0,
     ) -> None:
+        if callable(path):  # stored, pickled and reopened as its reference
+            path = references.reference_of(path, field="task.path")
         given = [s for s, v in zip(_SPLITS, (train, val, test), strict=True) if v is not None]
         if path is None and (train is None or test is None):
             raise ConfigError(

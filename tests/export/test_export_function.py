@@ -73,7 +73,8 @@ def test_traceable_function_space_exports_model_py_and_loader(tmp_path: Path) ->
                         onnx=False)
     meta = json.loads(info.metadata.read_text())
     assert info.standalone_format == "fx"
-    assert meta["space"] == {"name": "function", "params": {"path": f"{MODULE}:conv_net"}}
+    assert meta["space"] == {"name": "function",
+                             "params": {"path": f"{MODULE}:conv_net", "rules": []}}
     assert meta["arch"] == arch.to_dict()
     assert info.loader == info.out_dir / "loader.py"
     assert meta["function_loader"]["function"] == f"{MODULE}:conv_net"

@@ -241,12 +241,13 @@ def test_reaches_a_spawned_process_worker() -> None:
 
 
 def test_params_and_registry() -> None:
-    assert fs.conv_net.get_params() == {"path": "tests.space.function_spaces:conv_net"}
+    assert fs.conv_net.get_params() == {"path": "tests.space.function_spaces:conv_net", "rules": []}
     assert fs.conv_net.name == "function"
     rebuilt = SPACES.create("function", fs.conv_net.get_params())
     assert rebuilt == fs.conv_net
     assert rebuilt.function is fs.conv_net.function
-    assert repr(fs.conv_net) == "FunctionSpace(path='tests.space.function_spaces:conv_net')"
+    assert repr(fs.conv_net) == (
+        "FunctionSpace(path='tests.space.function_spaces:conv_net', rules=[])")
 
 
 # -- random trees of nested conditionals ------------------------------------------------------
@@ -326,3 +327,26 @@ def test_path_is_found_in_the_current_directory(
     space = SPACES.create("function", {"path": "a1_user_space_mod:net"})
     assert space.decisions == ["width"]
     assert sys.path[-1] == str(tmp_path)
+
+
+@define(rules=[{"not_all": {"decisions": "block*.skip", "equal": True}}])
+def ruled_net(a: Any, task: TaskInfo) -> nn.Module:
+    """Blocks whose skips may not all be on."""
+    width = a.choice("width", [4, 8])
+    layers: list[nn.Module] = [nn.Flatten(), nn.LazyLinear(width)]
+    for i in range(a.choice("depth", [1, 2])):
+        if a.choice(f"block{i}.skip", [True, False]):
+            layers.append(nn.Identity())
+        layers.append(nn.Linear(width, width))
+    return nn.Sequential(*layers, nn.Linear(width, task.n_outputs))
+
+
+def test_define_takes_validity_rules() -> None:
+    every = list(ruled_net.enumerate())
+    assert len(every) == ruled_net.size == 2 * (1 + 3)  # depth 1: skip off; depth 2: not both on
+    assert all(not all(v for k, v in a.items() if k.endswith(".skip")) for a in every)
+    with pytest.raises(InvalidArchitectureError, match=r"rules\.0"):
+        ruled_net.validate(Architecture({"width": 4, "depth": 1, "block0.skip": True}))
+    assert pickle.loads(pickle.dumps(ruled_net)) is ruled_net
+    assert ruled_net.get_params()["rules"] == [
+        {"not_all": {"decisions": "block*.skip", "equal": True}}]

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,7 @@ from nasforge.architecture import Architecture, Value
 from nasforge.errors import ConfigError, InvalidArchitectureError, Problem
 from nasforge.space._primitives import options_problem, value_key
 from nasforge.space.base import SPACES, SearchSpace, format_decisions, parse_decisions
+from nasforge.space.rules import ENUMERATE_LIMIT, Rules, normalize_rules
 from nasforge.tasks.base import TaskInfo
 
 if TYPE_CHECKING:
@@ -647,6 +649,8 @@ class FunctionSpace(SearchSpace):
     Args:
         path: ``module:function`` of the function ``net(a, task) -> nn.Module`` (a function
             decorated with :func:`define`, or a plain one).
+        rules: validity rules over the decisions (see :mod:`nasforge.space.rules`); sampling,
+            mutation, neighbours, enumeration and size keep them.
 
     Raises:
         ConfigError: the path does not import, or discovery finds the function raising,
@@ -656,14 +660,19 @@ class FunctionSpace(SearchSpace):
 
     _function: Callable[..., Any] | None = None
     _model: DecisionModel | None = None
+    _compiled_rules: Rules | None = None
 
-    def __init__(self, *, path: str) -> None:
+    def __init__(self, *, path: str, rules: Sequence[Mapping[str, Any]] = ()) -> None:
         self.path = path
+        self.rules = normalize_rules(rules)
         self._function = resolve_path(path, FIELD)
         self.model  # noqa: B018 - discover eagerly, so problems surface before any trial
+        self.space_rules  # noqa: B018 - and check the rules against what was discovered
 
     @classmethod
-    def from_function(cls, function: Callable[..., Any]) -> FunctionSpace:
+    def from_function(
+        cls, function: Callable[..., Any], rules: Sequence[Mapping[str, Any]] = ()
+    ) -> FunctionSpace:
         """The space of ``function``, discovered on first use (what :func:`define` returns)."""
         if isinstance(function, FunctionSpace):
             function = function.function
@@ -672,8 +681,17 @@ class FunctionSpace(SearchSpace):
                                        "decorate a function net(a, task)")])
         space = cls.__new__(cls)
         space.path = _path_of(function)
+        space.rules = normalize_rules(rules)
         space._function = function
         return space
+
+    @property
+    def space_rules(self) -> Rules:
+        """The compiled validity rules (checked against the discovered decisions once)."""
+        if self._compiled_rules is None:
+            table = {d.name: d.options for d in self.model.decisions}
+            self._compiled_rules = Rules.compile(self.rules, table)
+        return self._compiled_rules
 
     @property
     def function(self) -> Callable[..., Any]:
@@ -702,28 +720,41 @@ class FunctionSpace(SearchSpace):
         """Decision names in table order (a decision after those it is conditioned on)."""
         return self.model.names
 
+    def _everything(self) -> Iterator[Architecture] | None:
+        return self.model.enumerate() if self.model.size <= ENUMERATE_LIMIT else None
+
+    def _inverse_probability(self, arch: Architecture) -> float:
+        """``1 / P(model.sample() == arch)``: the product of the active options' counts."""
+        return float(math.prod(len(self.model.decision(n).options) for n in arch))
+
     def sample(self, rng: np.random.Generator) -> Architecture:
-        return self.model.sample(rng)
+        """Each active decision uniformly at random, redrawn while a rule is broken."""
+        return self.space_rules.sample(self.model.sample, rng, self._everything)
 
     def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
-        return self.model.mutate(arch, rng)
+        """One active decision changed, keeping the rules."""
+        return self.space_rules.mutate(self.model.mutate, arch, rng, self.model.neighbours,
+                                       self.sample, self._everything)
 
     def neighbours(self, arch: Architecture) -> list[Architecture]:
-        return self.model.neighbours(arch)
+        return self.space_rules.filter(self.model.neighbours(arch))
 
     def encode(self, arch: Architecture) -> np.ndarray:
         return self.model.encode(arch)
 
     def validate(self, arch: Architecture) -> None:
         self.model.validate(arch)
+        self.space_rules.check(arch)
 
     @property
-    def size(self) -> int:
-        """The exact number of architectures."""
-        return self.model.size
+    def size(self) -> float:
+        """The exact number of architectures; with rules, exact up to
+        :data:`~nasforge.space.rules.COUNT_LIMIT` and a Monte-Carlo estimate beyond."""
+        return self.space_rules.size(self.model.size, self.model.enumerate, self.model.sample,
+                                     self._inverse_probability)
 
     def enumerate(self) -> Iterator[Architecture]:
-        return self.model.enumerate()
+        return self.space_rules.enumerate(self.model.enumerate())
 
     def format(self, arch: Architecture) -> str:
         """``decision=value`` pairs in table order, e.g. ``width=32 depth=2 block0.skip=true``."""
@@ -780,26 +811,32 @@ class FunctionSpace(SearchSpace):
         return model
 
     def get_params(self) -> dict[str, Any]:
-        return {"path": self.path}
+        return {"path": self.path, "rules": self.rules}
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by reference: unpickling imports the function's module (or file) again."""
         module, _, qualname = self.path.partition(":")
         if module == "__main__" or "<locals>" in qualname:
             references.reference_of(self.function, field=FIELD)  # raises, with the fix
-        return (_load_space, (self.path,))
+        return (_load_space, (self.path, self.rules))
 
 
-def _load_space(path: str) -> FunctionSpace:
+def _load_space(path: str, rules: list[dict[str, Any]] | None = None) -> FunctionSpace:
     """Unpickle a :class:`FunctionSpace`: the decorated object itself, or a new space."""
     obj = references.resolve(path, field=FIELD)
-    if isinstance(obj, FunctionSpace):
+    if isinstance(obj, FunctionSpace) and obj.rules == (rules or []):
         return obj
-    return FunctionSpace(path=path)
+    return FunctionSpace(path=path, rules=rules or ())
 
 
-def define(function: Callable[..., Any]) -> FunctionSpace:
+def define(
+    function: Callable[..., Any] | None = None, *, rules: Sequence[Mapping[str, Any]] = ()
+) -> Any:
     """Decorator: the define-by-run space of ``function(a, task) -> nn.Module``.
+
+    ``@define`` alone, or ``@define(rules=[...])`` with validity rules (see
+    :mod:`nasforge.space.rules`), e.g. ``rules=[{"not_all": {"decisions": "block*.skip",
+    "equal": True}}]``.
 
     ``a.choice(name, options)`` marks each decision; ``task`` is a
     :class:`~nasforge.tasks.base.TaskInfo` (``input_shape``, ``n_outputs`` ...). The decorated
@@ -819,4 +856,6 @@ def define(function: Callable[..., Any]) -> FunctionSpace:
         >>> net.decisions, net.size  # act is asked only when deep=true
         (['width', 'deep', 'act'], 6)
     """
-    return FunctionSpace.from_function(function)
+    if function is None:
+        return lambda fn: FunctionSpace.from_function(fn, rules)
+    return FunctionSpace.from_function(function, rules)

@@ -56,9 +56,10 @@ def forbid_one_choice(space: SearchSpace, seed: int = 0) -> RuledSpace | None:
 
     The choice is one of a sampled architecture's decisions that a neighbour changes alone, so
     the rule removes part of the space and leaves the rest. ``None`` when the space's
-    constructor takes no ``rules`` or no such decision exists.
+    constructor takes no ``rules``, no such decision exists, or the space is too small for a
+    rule to leave two architectures (mutation needs two).
     """
-    if "rules" not in type(space).param_names():
+    if "rules" not in type(space).param_names() or space.size < 3:
         return None
     arch = space.sample(_rng(seed))
     for other in space.neighbours(arch):

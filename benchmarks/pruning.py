@@ -22,10 +22,8 @@ writes ``benchmarks/results/pruning.json``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,21 +33,19 @@ from typing import Any
 import torch
 
 import nasforge as nf
+from nasforge.references import load_file
 from nasforge.rng import derive_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "own_training_loop.py"
 OUT = Path(__file__).parent / "results" / "pruning.json"
 MEDIAN = {"n_startup_trials": 5, "n_warmup_steps": 2}
+"""The median pruner's settings, the same for nasforge and Optuna (``--startup``, ``--warmup``)."""
 
 
 def _example() -> Any:
-    spec = importlib.util.spec_from_file_location("own_training_loop", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["own_training_loop"] = module
-    spec.loader.exec_module(module)
-    return module
+    """The example module (loaded once per process, so a test can change its ``EPOCHS``)."""
+    return load_file(EXAMPLE)
 
 
 def _best_test(rows: list[tuple[float, float]]) -> float:
@@ -157,8 +153,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--no-optuna", action="store_true")
+    parser.add_argument("--startup", type=int, default=MEDIAN["n_startup_trials"],
+                        help="median pruner: trials before any is pruned")
+    parser.add_argument("--warmup", type=int, default=MEDIAN["n_warmup_steps"],
+                        help="median pruner: steps of a trial before it may be pruned")
     args = parser.parse_args(argv)
+    MEDIAN.update(n_startup_trials=args.startup, n_warmup_steps=args.warmup)
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(args: argparse.Namespace) -> dict[str, Any]:
     example = _example()
     runs: dict[str, list[dict[str, Any]]] = {
         "nasforge_median": [], "nasforge_none": [], "optuna_median": []
@@ -185,6 +194,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             med["best_test_mean"] - opt["best_test_mean"]
         )
     results["trials"] = args.trials
+    results["median_pruner"] = dict(MEDIAN)
+    results["epochs"] = example.EPOCHS
     print(f"\n{'run':<16} {'CPU s':>14} {'best test %':>14} {'pruned':>7}")
     for name in ("nasforge_median", "nasforge_none", "optuna_median"):
         if name in results:

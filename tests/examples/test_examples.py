@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
+import nasforge as nf
 from nasforge.cli.main import main as cli
 from nasforge.references import load_file
 from nasforge.trial import TrialState
@@ -37,6 +39,14 @@ def test_own_training_loop_with_median_pruning(monkeypatch: pytest.MonkeyPatch) 
             assert trial.state is TrialState.PRUNED
             assert trial.result is not None and trial.result.info["pruned_step"] == steps[-1]
     assert (Path("runs") / "own-loop" / "report.html").is_file()
+    # the function evaluator saved the weights fit left, so the winner was exported trained
+    best = Path("runs") / "own-loop" / "best"
+    assert (best / "loader.py").is_file() and (best / "architecture.json").is_file()
+    model = nf.load(best)
+    x = torch.as_tensor(study.parts.task.load().test.x[:64])
+    accuracy = 100 * float((model(x).argmax(1) == torch.as_tensor(
+        study.parts.task.load().test.y[:64])).float().mean())
+    assert accuracy > 50, "the exported network is the trained one, not a fresh one"
 
 
 def test_dataset_task_with_a_process_pool() -> None:

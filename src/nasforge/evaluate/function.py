@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any
@@ -34,7 +35,7 @@ from pydantic import Field
 from nasforge import references
 from nasforge.errors import ConfigError, Problem
 from nasforge.evaluate._checks import check_forward
-from nasforge.evaluate.base import EVALUATORS, EvalContext, Evaluator
+from nasforge.evaluate.base import EVALUATORS, WEIGHTS_FILE, EvalContext, Evaluator
 from nasforge.evaluate.reporting import checked_report
 from nasforge.trial import Candidate, Result
 
@@ -117,6 +118,16 @@ def resolve_path(path: str, *, field: str = "evaluator") -> Callable[..., Any]:
     return function
 
 
+def _save_state(model: Any, path: str) -> None:
+    """``model.state_dict()`` on the CPU, through a temporary file (never half a file)."""
+    import torch
+
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+    os.replace(tmp, path)
+
+
 def _number(value: Any) -> float | None:
     if not isinstance(value, numbers.Real) and hasattr(value, "item"):
         try:
@@ -147,6 +158,9 @@ class FunctionEvaluator(Evaluator):
         curve: the metrics it reports per step with ``trial.report``, so a pruner is checked
             against them; ``None``: not declared (any may come).
         units: metric -> display unit, e.g. ``{"val_accuracy": "%"}`` for percentages.
+        save_weights: save the model's ``state_dict`` as the function leaves it (load your best
+            epoch's weights before returning to keep those), so the study exports the winner
+            trained, as it does for the ``train`` evaluator.
     """
 
     def __init__(
@@ -157,16 +171,19 @@ class FunctionEvaluator(Evaluator):
         metrics: list[str] | None = None,
         curve: list[str] | None = None,
         units: dict[str, str] | None = None,
+        save_weights: bool = True,
     ) -> None:
         self.path = path if isinstance(path, str) else function_path(path)
         self._max_fidelity = max_fidelity
         self.metrics = metrics
         self.curve_names = curve
         self.unit_names = units
+        self.save_weights = save_weights
 
     def get_params(self) -> dict[str, Any]:
         return {"path": self.path, "max_fidelity": self._max_fidelity, "metrics": self.metrics,
-                "curve": self.curve_names, "units": self.unit_names}
+                "curve": self.curve_names, "units": self.unit_names,
+                "save_weights": self.save_weights}
 
     @property
     def max_fidelity(self) -> int | None:
@@ -229,6 +246,8 @@ class FunctionEvaluator(Evaluator):
         if bad:
             return Result.failed(f"{name} returned non-finite {', '.join(bad)}",
                                  cost_s=cost_s, metrics={})
+        if self.save_weights and ctx.workdir is not None:
+            _save_state(model, os.path.join(ctx.workdir, WEIGHTS_FILE))
         return Result(metrics=metrics, cost_s=cost_s)
 
 

@@ -28,14 +28,16 @@ LOADER_FILE = "loader.py"
 _TEMPLATE = '''"""Rebuild the exported network by calling the function that defines it.
 
 The network comes from the define-by-run function {path!r}: this file imports it (its module must
-be importable, e.g. on PYTHONPATH), answers each ``a.choice`` with the exported architecture and
-loads ``{weights}`` from this directory. Usage, with this file's directory on sys.path:
+be importable, e.g. on PYTHONPATH, or the named .py file must exist), answers each ``a.choice``
+with the exported architecture and loads ``{weights}`` from this directory. Usage, with this
+file's directory on sys.path:
 
     from loader import load_model
     net = load_model()  # eval mode, on the CPU
 """
 
 import importlib
+import importlib.util
 from pathlib import Path
 
 import torch
@@ -95,8 +97,13 @@ def _task():
 
 
 def _function():
-    module_name, _, qualname = FUNCTION.partition(":")
-    obj = importlib.import_module(module_name)
+    where, _, qualname = FUNCTION.rpartition(":")
+    if where.endswith(".py"):  # a file, e.g. the script the search was run from
+        spec = importlib.util.spec_from_file_location(Path(where).stem, where)
+        obj = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(obj)
+    else:
+        obj = importlib.import_module(where)
     for part in qualname.split("."):
         obj = getattr(obj, part)
     return getattr(obj, "function", obj)  # a decorated space gives the function it wraps

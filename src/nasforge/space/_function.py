@@ -37,7 +37,6 @@ the same name twice with the same options gives the same value both times (one s
 
 from __future__ import annotations
 
-import difflib
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -49,7 +48,7 @@ import numpy as np
 from nasforge import references
 from nasforge.architecture import Architecture, Value
 from nasforge.errors import ConfigError, InvalidArchitectureError, Problem
-from nasforge.space._primitives import options_problem, value_key
+from nasforge.space._primitives import Decision, DecisionTable, options_problem, value_key
 from nasforge.space.base import SPACES, SearchSpace, format_decisions, parse_decisions
 from nasforge.space.rules import ENUMERATE_LIMIT, Rules, normalize_rules
 from nasforge.tasks.base import TaskInfo
@@ -80,226 +79,18 @@ function asks must not depend on the task (only the layers' shapes may)."""
 # -- the learnt model ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AskedDecision:
-    """One decision of a define-by-run space.
-
-    Attributes:
-        name: the name passed to ``a.choice``.
-        options: the options, in the order given.
-        conditions: ``(earlier decision, allowed values)`` pairs; the decision is asked only when
-            every such decision is active and has one of its allowed values.
-    """
-
-    name: str
-    options: tuple[Value, ...]
-    conditions: tuple[tuple[str, tuple[Value, ...]], ...] = ()
-
-    @property
-    def path(self) -> tuple[str, ...]:
-        return tuple(self.name.split("."))
-
-    def index(self, value: object) -> int | None:
-        """Position of ``value`` among the options (strictly typed: 1, 1.0, True differ)."""
-        key = value_key(value)
-        for i, option in enumerate(self.options):
-            if value_key(option) == key:
-                return i
-        return None
-
-    def describe_condition(self) -> str:
-        if not self.conditions:
-            return "always"
-        return " and ".join(
-            f"{name}={format_decisions(Architecture({name: v[0]})).split('=', 1)[1]}"
-            if len(v) == 1
-            else f"{name} in {list(v)!r}"
-            for name, v in self.conditions
-        )
+AskedDecision = Decision
+"""One decision a define-by-run function asks: a :class:`Decision` whose conditions are
+``(earlier decision, allowed values)`` pairs learnt by discovery (and no ``previous``)."""
 
 
-def _holds(condition: tuple[str, tuple[Value, ...]], values: Mapping[str, Value]) -> bool:
-    name, allowed = condition
-    if name not in values:
-        return False
-    key = value_key(values[name])
-    return any(value_key(v) == key for v in allowed)
+class DecisionModel(DecisionTable):
+    """The learnt table of a define-by-run space: every space operation comes from
+    :class:`~nasforge.space._primitives.DecisionTable`, the size from its memoised count."""
 
-
-class DecisionModel:
-    """A table of conditionally active decisions and every space operation over it.
-
-    Decisions come in table order: a decision's conditions name only decisions before it, so one
-    pass in table order decides which decisions are active.
-    """
-
-    def __init__(self, decisions: Sequence[AskedDecision]) -> None:
-        self.decisions = tuple(decisions)
-        self._by_name = {d.name: d for d in self.decisions}
-        self._offsets: dict[str, int] = {}
-        offset = 0
-        for i, d in enumerate(self.decisions):
-            earlier = {e.name for e in self.decisions[:i]}
-            if any(name not in earlier for name, _ in d.conditions):  # an internal invariant
-                raise AssertionError(f"decision {d.name!r} is conditioned on a later decision")
-            self._offsets[d.name] = offset
-            offset += len(d.options)
-        self.n_features = offset
-        self.size = self._count()
-
-    @property
-    def names(self) -> list[str]:
-        return [d.name for d in self.decisions]
-
-    def decision(self, name: str) -> AskedDecision:
-        return self._by_name[name]
-
-    @staticmethod
-    def is_active(decision: AskedDecision, values: Mapping[str, Value]) -> bool:
-        return all(_holds(c, values) for c in decision.conditions)
-
-    def sample(self, rng: np.random.Generator) -> Architecture:
-        """Each active decision uniformly at random, in table order."""
-        values: dict[str, Value] = {}
-        for d in self.decisions:
-            if self.is_active(d, values):
-                values[d.name] = d.options[int(rng.integers(len(d.options)))]
-        return Architecture(values)
-
-    def complete(self, values: Mapping[str, Value]) -> Architecture:
-        """Drop inactive decisions and give missing active ones their first option."""
-        out = dict(values)
-        for d in self.decisions:
-            if not self.is_active(d, out):
-                out.pop(d.name, None)
-            elif d.name not in out:
-                out[d.name] = d.options[0]
-        return Architecture(out)
-
-    def mutate(self, arch: Mapping[str, Value], rng: np.random.Generator) -> Architecture:
-        """Change one active decision (chosen uniformly) to another option (uniformly)."""
-        self.validate(arch)
-        candidates = [d for d in self.decisions if d.name in arch]
-        d = candidates[int(rng.integers(len(candidates)))]
-        current = d.index(arch[d.name])
-        others = [o for i, o in enumerate(d.options) if i != current]
-        return self.complete({**arch, d.name: others[int(rng.integers(len(others)))]})
-
-    def neighbours(self, arch: Mapping[str, Value]) -> list[Architecture]:
-        """Every architecture one decision away, in table then option order."""
-        self.validate(arch)
-        seen = {Architecture(arch)}
-        out: list[Architecture] = []
-        for d in self.decisions:
-            if d.name not in arch:
-                continue
-            current = d.index(arch[d.name])
-            for i, option in enumerate(d.options):
-                if i != current:
-                    n = self.complete({**arch, d.name: option})
-                    if n not in seen:
-                        seen.add(n)
-                        out.append(n)
-        return out
-
-    def encode(self, arch: Mapping[str, Value]) -> np.ndarray:
-        """One-hot per decision over every decision; inactive decisions are all zero."""
-        self.validate(arch)
-        vec = np.zeros(self.n_features, dtype=np.float32)
-        for name, value in arch.items():
-            index = self._by_name[name].index(value)
-            assert index is not None  # guaranteed by validate
-            vec[self._offsets[name] + index] = 1.0
-        return vec
-
-    def validate(self, arch: object) -> None:
-        """Raise :class:`InvalidArchitectureError` naming the first bad, unknown or missing key."""
-        if not isinstance(arch, Mapping):
-            raise InvalidArchitectureError(
-                "expected an Architecture (a mapping of decision name to choice); "
-                f"got {type(arch).__name__} {arch!r}"
-            )
-        for name in arch:
-            if name not in self._by_name:
-                close = difflib.get_close_matches(str(name), self.names, n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
-                listing = ", ".join(self.names[:12]) + (", ..." if len(self.names) > 12 else "")
-                raise InvalidArchitectureError(
-                    f"unknown decision {name!r}; {hint}the space's decisions are: {listing}",
-                    path=tuple(str(name).split(".")),
-                )
-        for d in self.decisions:
-            active = self.is_active(d, arch)
-            if d.name not in arch:
-                if active:
-                    raise InvalidArchitectureError(
-                        f"missing decision {d.name!r}; add it with one of {list(d.options)!r}",
-                        path=d.path,
-                    )
-                continue
-            if not active:
-                raise InvalidArchitectureError(
-                    f"decision {d.name!r} is not asked by this architecture (it is asked only "
-                    f"when {d.describe_condition()}); remove it",
-                    path=d.path,
-                )
-            if d.index(arch[d.name]) is None:
-                value = arch[d.name]
-                raise InvalidArchitectureError(
-                    f"decision {d.name!r} must be one of {list(d.options)!r}; "
-                    f"got {value!r} ({type(value).__name__})",
-                    path=d.path,
-                )
-
-    def enumerate(self) -> Iterator[Architecture]:
-        """Every architecture, lexicographically in table order and option order."""
-        values: dict[str, Value] = {}
-
-        def rec(i: int) -> Iterator[Architecture]:
-            if i == len(self.decisions):
-                yield Architecture(values)
-                return
-            d = self.decisions[i]
-            if not self.is_active(d, values):
-                yield from rec(i + 1)
-                return
-            for option in d.options:
-                values[d.name] = option
-                yield from rec(i + 1)
-            del values[d.name]
-
-        yield from rec(0)
-
-    def _count(self) -> int:
-        """The exact number of architectures, memoised on what later conditions look at."""
-        n = len(self.decisions)
-        needed: list[tuple[str, ...]] = [()] * (n + 1)
-        later: set[str] = set()
-        for i in range(n - 1, -1, -1):
-            later |= {name for name, _ in self.decisions[i].conditions}
-            needed[i] = tuple(sorted(later))
-        memo: dict[tuple[Any, ...], int] = {}
-        values: dict[str, Value] = {}
-
-        def rec(i: int) -> int:
-            if i == n:
-                return 1
-            key = (i, *(value_key(values[k]) if k in values else None for k in needed[i]))
-            if key in memo:
-                return memo[key]
-            d = self.decisions[i]
-            if not self.is_active(d, values):
-                total = rec(i + 1)
-            else:
-                total = 0
-                for option in d.options:
-                    values[d.name] = option
-                    total += rec(i + 1)
-                del values[d.name]
-            memo[key] = total
-            return total
-
-        return rec(0)
+    def __init__(self, decisions: Sequence[Decision]) -> None:
+        super().__init__(decisions)
+        self.size = self.count()
 
 
 # -- running the function ----------------------------------------------------------------------

@@ -169,15 +169,16 @@ class Decision:
     Attributes:
         name: dotted name, e.g. ``stage0.blocks.2.kernel``.
         options: the allowed values, in declaration order.
-        conditions: ``(depth decision, position)`` pairs; the decision is active only when each
-            depth decision is active and its value exceeds ``position``.
+        conditions: ``(earlier decision, allowed values)`` pairs; the decision is active only
+            when each such decision is active and has one of its allowed values (a repeat's
+            position ``k`` is active for the depths above ``k``).
         previous: ``(depth decision, name)`` pairs: the same decision one position earlier in
             that depth decision's repeat, copied when the depth grows.
     """
 
     name: str
     options: tuple[Value, ...]
-    conditions: tuple[tuple[str, int], ...] = ()
+    conditions: tuple[tuple[str, tuple[Value, ...]], ...] = ()
     previous: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -192,6 +193,27 @@ class Decision:
                 return i
         return None
 
+    def describe_condition(self) -> str:
+        """When the decision is asked, e.g. ``depth in [2, 3] and deep=true``."""
+        if not self.conditions:
+            return "always"
+        return " and ".join(
+            f"{name}={_format(allowed[0])}" if len(allowed) == 1 else f"{name} in {list(allowed)!r}"
+            for name, allowed in self.conditions
+        )
+
+
+def _format(value: Value) -> str:
+    return "true" if value is True else "false" if value is False else repr(value)
+
+
+def _holds(condition: tuple[str, tuple[Value, ...]], values: Mapping[str, Value]) -> bool:
+    name, allowed = condition
+    if name not in values:
+        return False
+    key = value_key(values[name])
+    return any(value_key(v) == key for v in allowed)
+
 
 @dataclass
 class _Walker:
@@ -201,7 +223,7 @@ class _Walker:
         self,
         node: Any,
         prefix: tuple[str, ...],
-        conditions: tuple[tuple[str, int], ...],
+        conditions: tuple[tuple[str, tuple[Value, ...]], ...],
         alts: tuple[tuple[str, tuple[str, ...]], ...],
     ) -> None:
         if isinstance(node, Choice):
@@ -220,7 +242,8 @@ class _Walker:
                 sub_alts = tuple((d, (*alt, pos)) for d, alt in alts)
                 sub_conditions = conditions
                 if depth_name is not None:
-                    sub_conditions = (*conditions, (depth_name, k))
+                    deeper = tuple(d for d in node.depths if d > k)
+                    sub_conditions = (*conditions, (depth_name, deeper))
                     if k > 0:
                         sub_alts = (*sub_alts, (depth_name, (*prefix, str(k - 1))))
                 self.walk(node.body, (*prefix, pos), sub_conditions, sub_alts)
@@ -249,7 +272,7 @@ class _Walker:
         self,
         prefix: tuple[str, ...],
         options: tuple[Value, ...],
-        conditions: tuple[tuple[str, int], ...],
+        conditions: tuple[tuple[str, tuple[Value, ...]], ...],
         alts: tuple[tuple[str, tuple[str, ...]], ...],
         suffix: tuple[str, ...],
     ) -> None:
@@ -305,18 +328,16 @@ def count(node: Any) -> int:
     return 1
 
 
-class Structure:
-    """A compiled declaration: an ordered table of decisions and the operations over it.
+class DecisionTable:
+    """An ordered table of conditionally active decisions and every operation over it.
 
-    Depth decisions always come before the decisions they govern, so one pass in table order
-    can decide which decisions are active.
+    A decision's conditions name only decisions before it, so one pass in table order decides
+    which decisions are active. :class:`Structure` builds the table from a declaration; a
+    define-by-run space (:mod:`nasforge.space._function`) from what its function asked.
     """
 
-    def __init__(self, declaration: Any) -> None:
-        self.declaration = declaration
-        walker = _Walker()
-        walker.walk(declaration, (), (), ())
-        self.decisions: tuple[Decision, ...] = tuple(walker.decisions)
+    def __init__(self, decisions: Iterable[Decision]) -> None:
+        self.decisions: tuple[Decision, ...] = tuple(decisions)
         self._by_name = {d.name: d for d in self.decisions}
         if len(self._by_name) != len(self.decisions):
             names = [d.name for d in self.decisions]
@@ -325,22 +346,24 @@ class Structure:
                                        "rename one of the entries")])
         self._offsets: dict[str, int] = {}
         offset = 0
-        for d in self.decisions:
+        for i, d in enumerate(self.decisions):
+            earlier = {e.name for e in self.decisions[:i]}
+            if any(name not in earlier for name, _ in d.conditions):  # an internal invariant
+                raise AssertionError(f"decision {d.name!r} is conditioned on a later decision")
             self._offsets[d.name] = offset
             offset += len(d.options)
         self.n_features = offset
-        self.size = count(declaration)
+
+    @property
+    def names(self) -> list[str]:
+        return [d.name for d in self.decisions]
 
     def decision(self, name: str) -> Decision:
         return self._by_name[name]
 
     @staticmethod
     def is_active(decision: Decision, values: Mapping[str, Value]) -> bool:
-        for depth_name, position in decision.conditions:
-            depth = values.get(depth_name)
-            if not isinstance(depth, int) or depth <= position:
-                return False
-        return True
+        return all(_holds(c, values) for c in decision.conditions)
 
     def sample(self, rng: np.random.Generator) -> Architecture:
         """Each active decision uniformly at random, in table order."""
@@ -440,13 +463,10 @@ class Structure:
                     )
                 continue
             if not active:
-                depth_name, position = next(
-                    (n, p) for n, p in d.conditions
-                    if not isinstance(arch.get(n), int) or arch[n] <= p
-                )
+                parent = next(n for n, allowed in d.conditions if not _holds((n, allowed), arch))
                 raise InvalidArchitectureError(
-                    f"decision {d.name!r} is inactive because {depth_name}="
-                    f"{arch.get(depth_name)!r} (it needs a depth > {position}); remove it",
+                    f"decision {d.name!r} is inactive because {parent}={arch.get(parent)!r} "
+                    f"(it is asked only when {d.describe_condition()}); remove it",
                     path=d.path,
                 )
             value = arch[d.name]
@@ -475,6 +495,52 @@ class Structure:
             del values[d.name]
 
         yield from rec(0)
+
+    def count(self) -> int:
+        """The exact number of architectures, memoised on what later conditions look at."""
+        n = len(self.decisions)
+        needed: list[tuple[str, ...]] = [()] * (n + 1)
+        later: set[str] = set()
+        for i in range(n - 1, -1, -1):
+            later |= {name for name, _ in self.decisions[i].conditions}
+            needed[i] = tuple(sorted(later))
+        memo: dict[tuple[Any, ...], int] = {}
+        values: dict[str, Value] = {}
+
+        def rec(i: int) -> int:
+            if i == n:
+                return 1
+            key = (i, *(value_key(values[k]) if k in values else None for k in needed[i]))
+            if key in memo:
+                return memo[key]
+            d = self.decisions[i]
+            if not self.is_active(d, values):
+                total = rec(i + 1)
+            else:
+                total = 0
+                for option in d.options:
+                    values[d.name] = option
+                    total += rec(i + 1)
+                del values[d.name]
+            memo[key] = total
+            return total
+
+        return rec(0)
+
+
+class Structure(DecisionTable):
+    """A compiled declaration: its table of decisions (see :class:`DecisionTable`) and the
+    declaration resolved under an architecture.
+
+    Depth decisions always come before the decisions they govern.
+    """
+
+    def __init__(self, declaration: Any) -> None:
+        self.declaration = declaration
+        walker = _Walker()
+        walker.walk(declaration, (), (), ())
+        super().__init__(walker.decisions)
+        self.size = count(declaration)
 
     def resolve(self, arch: Mapping[str, Value]) -> Any:
         """The declaration with every decision replaced by its value in ``arch``."""

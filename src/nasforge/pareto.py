@@ -178,7 +178,7 @@ def hypervolume(
         )
     if not np.all(np.isfinite(ref)):
         raise ValueError(f"the hypervolume reference point must be finite; got {ref.tolist()}")
-    ref = minimisation_form([ref], directions)[0]
+    ref = minimisation_form(ref[np.newaxis, :], directions)[0]
     with try_import("mo", "The hypervolume") as imports:
         import moocore
     imports.check()

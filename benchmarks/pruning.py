@@ -39,8 +39,9 @@ from nasforge.rng import derive_seed
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "own_training_loop.py"
 OUT = Path(__file__).parent / "results" / "pruning.json"
-MEDIAN = {"n_startup_trials": 5, "n_warmup_steps": 2}
-"""The median pruner's settings, the same for nasforge and Optuna (``--startup``, ``--warmup``)."""
+MEDIAN = {"n_startup_trials": 5, "n_warmup_steps": 0}
+"""The median pruner's settings, the same for nasforge and Optuna: Optuna's ``MedianPruner``
+defaults (``--startup``, ``--warmup`` change them)."""
 
 
 def _example() -> Any:

@@ -9,7 +9,7 @@ two functions can be named in YAML::
 
     space: {name: function, path: "examples/own_training_loop.py:net"}
     evaluator: {name: function, path: "examples/own_training_loop.py:fit"}
-    pruner: {name: median, n_startup_trials: 5, n_warmup_steps: 2}
+    pruner: {name: median, n_startup_trials: 5}
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def main(trials: int = 20) -> nf.Study:
         task="mnist1d",
         space=net,
         evaluator=fit,
-        pruner={"name": "median", "n_startup_trials": 5, "n_warmup_steps": 2},
+        pruner={"name": "median", "n_startup_trials": 5},
         strategy="random",
         executor="inline",
         budget={"trials": trials},

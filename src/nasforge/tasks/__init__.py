@@ -1,12 +1,14 @@
 """Tasks: datasets split into train / validation / test, and what a network needs to know of them.
 
 Built-in tasks register on import: the classification tasks ``mnist1d``, ``digits``,
-``breast_cancer``, ``wine`` and ``fashion_mnist``, the regression task ``diabetes``, and user
+``breast_cancer``, ``wine`` and ``fashion_mnist``, the regression task ``diabetes``, the
+fairness task ``diabetes_fair`` (its target cut at the median, ``sex`` as the group), and user
 data through ``arrays`` (:class:`ArrayTask`), ``csv`` (:class:`CsvTask`), ``dataset`` (torch
 Datasets or DataLoaders, :class:`DatasetTask`; in YAML
 ``task: {name: dataset, path: "mymodule:make_datasets"}``) and ``image_folder`` (one subfolder
 per class, :class:`ImageFolderTask`). Arrays, CSV and Datasets may be classification or
-regression (``problem: regression``). Heavy dependencies (mnist1d, scikit-learn, pandas, torch,
+regression (``problem: regression``), and arrays and CSV take a ``group`` (a sensitive attribute
+for group metrics; ``TaskInfo.groups`` lists its values). Heavy dependencies (mnist1d, scikit-learn, pandas, torch,
 Pillow) load only when a task's data is first loaded, so importing this package is cheap.
 
 A task's data is a :class:`TaskData` of three :class:`Split` objects; read one in batches with
@@ -31,6 +33,7 @@ from nasforge.tasks._images import ImageFolderDataset, ImageFolderTask
 from nasforge.tasks._mnist1d import MNIST1DTask
 from nasforge.tasks._sklearn import (
     BreastCancerTask,
+    DiabetesFairTask,
     DiabetesTask,
     DigitsTask,
     SklearnTask,
@@ -83,6 +86,7 @@ __all__ = [
     "BreastCancerTask",
     "CsvTask",
     "DatasetTask",
+    "DiabetesFairTask",
     "DiabetesTask",
     "DigitsTask",
     "FashionMNISTTask",

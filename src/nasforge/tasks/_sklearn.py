@@ -193,3 +193,72 @@ class DiabetesTask(SklearnTask):
             val=make_split(x_val, y_val, regression=True),
             test=make_split(x_test, y_test, regression=True),
         )
+
+
+@TASKS.register("diabetes_fair")
+class DiabetesFairTask(SklearnTask):
+    """Diabetes as a fairness task: progression above or below the median, grouped by sex.
+
+    scikit-learn's bundled diabetes data (442 patients, 10 features, shipped offline). The
+    sensitive attribute is the ``sex`` feature, coded ``1`` and ``2`` in the raw data (its source,
+    Efron et al. 2004, does not say which is which), so the groups are ``("sex=1", "sex=2")``.
+    The target, disease progression one year after baseline, is cut at the median of the
+    training split: class 1 above it, class 0 at or below. Splits are seeded but unstratified
+    (test first, then validation out of the rest, exactly as ``diabetes``), so the same seed
+    gives the same patients in each split as the regression task; features are standardised
+    with training statistics. With the default fractions: 283 training, 71 validation and 88
+    test patients.
+
+    Group metrics (``val_dp_diff``, ``val_eo_diff``, ``val_worst_group_accuracy`` and their test
+    counterparts) are reported by the ``train`` evaluator on this task.
+
+    Args:
+        val_fraction: share of the non-test patients held out for validation.
+        test_fraction: share of all patients held out for test.
+        seed: seeds both splits.
+        group_as_feature: keep ``sex`` among the network's inputs (the default: the data as
+            shipped); ``False`` drops it, leaving 9 features ("fairness through unawareness").
+    """
+
+    loader = "load_diabetes"
+    dataset = "diabetes_fair"
+    SEX_COLUMN: ClassVar[int] = 1
+    """Index of ``sex`` among the raw features."""
+
+    def __init__(
+        self,
+        *,
+        val_fraction: Fraction = 0.2,
+        test_fraction: Fraction = 0.2,
+        seed: Annotated[int, Field(ge=0)] = 0,
+        group_as_feature: bool = True,
+    ) -> None:
+        super().__init__(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+        self.group_as_feature = group_as_feature
+
+    def _load(self) -> TaskData:
+        import sklearn.datasets  # imported lazily: sklearn is slow to import
+
+        x, y = sklearn.datasets.load_diabetes(return_X_y=True, scaled=False)
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        sex = x[:, self.SEX_COLUMN]
+        values = np.unique(sex)
+        group = np.searchsorted(values, sex).astype(np.int64)
+        if not self.group_as_feature:
+            x = np.delete(x, self.SEX_COLUMN, axis=1)
+        rest, test = random_split(len(y), self.test_fraction, self.seed, field="task.test_fraction")
+        sub_keep, sub_val = random_split(len(rest), self.val_fraction, self.seed + 1)
+        train, val = rest[sub_keep], rest[sub_val]
+        # The cut uses the training split only, so no information leaks from held-out patients.
+        labels = (y > np.median(y[train])).astype(np.int64)
+        x_train, x_val, x_test = standardize(x[train], x[val], x[test], axis=(0,))
+        info = TaskInfo(
+            name=self.name or self.dataset, input_shape=(x.shape[1],), n_classes=2,
+            kind="tabular", groups=tuple(f"sex={v:g}" for v in values),
+        )  # fmt: skip
+        return TaskData(
+            info=info,
+            train=make_split(x_train, labels[train], group=group[train]),
+            val=make_split(x_val, labels[val], group=group[val]),
+            test=make_split(x_test, labels[test], group=group[test]),
+        )

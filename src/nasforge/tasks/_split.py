@@ -67,14 +67,20 @@ def standardize(train: np.ndarray, *others: np.ndarray, axis: tuple[int, ...]) -
     return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
 
 
-def make_split(x: np.ndarray, y: np.ndarray, *, regression: bool = False) -> Split:
+def make_split(
+    x: np.ndarray, y: np.ndarray, *, regression: bool = False, group: np.ndarray | None = None
+) -> Split:
     """A :class:`Split` with contiguous float32 inputs and int64 labels, or, for regression,
-    float32 targets of shape ``(n, n_targets)`` (a 1-D ``y`` becomes one column)."""
+    float32 targets of shape ``(n, n_targets)`` (a 1-D ``y`` becomes one column); ``group``
+    (int codes, one per example) is kept as int64."""
     x = np.ascontiguousarray(x, dtype=np.float32)
+    codes = None if group is None else np.ascontiguousarray(group, dtype=np.int64)
     if regression:
         targets = np.asarray(y, dtype=np.float32)
-        return Split(x=x, y=np.ascontiguousarray(targets.reshape(len(targets), -1)))
-    return Split(x=x, y=np.ascontiguousarray(y, dtype=np.int64))
+        return Split(
+            x=x, y=np.ascontiguousarray(targets.reshape(len(targets), -1)), group=codes
+        )
+    return Split(x=x, y=np.ascontiguousarray(y, dtype=np.int64), group=codes)
 
 
 def random_split(

@@ -65,15 +65,20 @@ def _assemble(
     standardize_inputs: bool,
     problem: ProblemKind = "classification",
     standardize_targets: bool = False,
+    group: np.ndarray | None = None,
+    group_test: np.ndarray | None = None,
 ) -> tuple[TaskData, list[str]]:
     """Encode labels (or take float targets), split, standardise; return the task data and the
-    class names (none for regression)."""
+    class names (none for regression). ``group`` (and ``group_test`` with test data) travel with
+    their examples through the splits, coded as indices into the sorted group names."""
+    codes_all, group_names = _encode_groups(group, group_test)
     if problem == "regression":
         return _assemble_regression(
             name, x, y, x_test, y_test, val_fraction=val_fraction, test_fraction=test_fraction,
             seed=seed, standardize_inputs=standardize_inputs,
-            standardize_targets=standardize_targets,
+            standardize_targets=standardize_targets, groups=codes_all, group_names=group_names,
         )  # fmt: skip
+    g, g_test = _split_codes(codes_all, len(y))
     n_train = len(y)
     all_y = y if y_test is None else np.concatenate([y, y_test])
     codes, classes = encode_labels(all_y)
@@ -82,20 +87,46 @@ def _assemble(
         rest, test = stratified_split(y_codes, test_fraction, seed, field="task.test_fraction")
         x_test, y_test_codes = x[test], y_codes[test]
         x, y_codes = x[rest], y_codes[rest]
+        g, g_test = _take(g, rest), _take(g, test)
     keep, val = stratified_split(y_codes, val_fraction, seed + 1)
     x_train, x_val = x[keep], x[val]
     if standardize_inputs:
         x_train, x_val, x_test = _standardize_inputs(x_train, x_val, x_test)
     info = TaskInfo(
-        name=name, input_shape=tuple(x.shape[1:]), n_classes=len(classes), kind=_KINDS[x.ndim]
-    )
+        name=name, input_shape=tuple(x.shape[1:]), n_classes=len(classes), kind=_KINDS[x.ndim],
+        groups=group_names,
+    )  # fmt: skip
     data = TaskData(
         info=info,
-        train=make_split(x_train, y_codes[keep]),
-        val=make_split(x_val, y_codes[val]),
-        test=make_split(x_test, y_test_codes),
+        train=make_split(x_train, y_codes[keep], group=_take(g, keep)),
+        val=make_split(x_val, y_codes[val], group=_take(g, val)),
+        test=make_split(x_test, y_test_codes, group=g_test),
     )
     return data, classes
+
+
+def _encode_groups(
+    group: np.ndarray | None, group_test: np.ndarray | None
+) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """Code the training (then test) groups together as indices into their sorted names."""
+    if group is None:
+        return None, ()
+    both = group if group_test is None else np.concatenate([group, group_test])
+    codes, names = encode_labels(both)
+    return codes, tuple(names)
+
+
+def _split_codes(
+    codes: np.ndarray | None, n_train: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The training and test parts of codes made by :func:`_encode_groups`."""
+    if codes is None:
+        return None, None
+    return codes[:n_train], (codes[n_train:] if len(codes) > n_train else None)
+
+
+def _take(codes: np.ndarray | None, index: np.ndarray) -> np.ndarray | None:
+    return None if codes is None else codes[index]
 
 
 def _standardize_inputs(*arrays: np.ndarray) -> list[np.ndarray]:
@@ -117,13 +148,17 @@ def _assemble_regression(
     seed: int,
     standardize_inputs: bool,
     standardize_targets: bool,
+    groups: np.ndarray | None = None,
+    group_names: tuple[str, ...] = (),
 ) -> tuple[TaskData, list[str]]:
     """Regression: seeded unstratified splits; targets kept as ``(n, n_targets)`` floats."""
     y = y.reshape(len(y), -1).astype(np.float64)
+    g, g_test = _split_codes(groups, len(y))
     if x_test is None or y_test is None:
         rest, test = random_split(len(y), test_fraction, seed, field="task.test_fraction")
         x_test, y_test = x[test], y[test]
         x, y = x[rest], y[rest]
+        g, g_test = _take(g, rest), _take(g, test)
     y_test = y_test.reshape(len(y_test), -1).astype(np.float64)
     keep, val = random_split(len(y), val_fraction, seed + 1)
     x_train, x_val = x[keep], x[val]
@@ -134,13 +169,13 @@ def _assemble_regression(
         y_train, y_val, y_test = standardize(y_train, y_val, y_test, axis=(0,))
     info = TaskInfo(
         name=name, input_shape=tuple(x.shape[1:]), n_classes=0, kind=_KINDS[x.ndim],
-        problem="regression", n_targets=y.shape[1],
+        problem="regression", n_targets=y.shape[1], groups=group_names,
     )  # fmt: skip
     data = TaskData(
         info=info,
-        train=make_split(x_train, y_train, regression=True),
-        val=make_split(x_val, y_val, regression=True),
-        test=make_split(x_test, y_test, regression=True),
+        train=make_split(x_train, y_train, regression=True, group=_take(g, keep)),
+        val=make_split(x_val, y_val, regression=True, group=_take(g, val)),
+        test=make_split(x_test, y_test, regression=True, group=g_test),
     )
     return data, []
 
@@ -194,6 +229,40 @@ def _as_targets(value: Any, n: int, field: str, problem: ProblemKind) -> np.ndar
     return targets
 
 
+def _as_groups(value: Any, n: int, field: str) -> np.ndarray:
+    """One sensitive-attribute value per example (any type), none missing."""
+    array = np.asarray(value)
+    if array.ndim != 1 or len(array) != n:
+        raise ConfigError(
+            [Problem(field, f"must be 1-D with one group value per example ({n}); got shape "
+                     f"{array.shape}", "give each example's group, e.g. a column of sex or age "
+                     "band")]
+        )  # fmt: skip
+    missing = (
+        np.isnan(array) if array.dtype.kind == "f"
+        else np.array([v is None or v != v for v in array.tolist()], dtype=bool)
+        if array.dtype.kind == "O" else np.zeros(len(array), dtype=bool)
+    )  # fmt: skip
+    if missing.any():
+        raise ConfigError(
+            [Problem(field, f"{int(missing.sum())} example(s) have no group (first: row "
+                     f"{int(np.flatnonzero(missing)[0])})", "fill in the group or drop those "
+                     "rows")]
+        )  # fmt: skip
+    # Object arrays (mixed or pandas values) become strings: their bytes are pointers, which
+    # would make fingerprints and checkpoint keys differ from one process to the next.
+    return array.astype(str) if array.dtype.kind == "O" else array
+
+
+def _check_group_count(group: np.ndarray, group_test: np.ndarray | None, field: str) -> None:
+    both = group if group_test is None else np.concatenate([group, group_test])
+    if len(np.unique(both)) < 2:
+        raise ConfigError(
+            [Problem(field, f"has a single group ({both[0]!r}); group metrics compare groups",
+                     "give a column with at least two groups, or leave group out")]
+        )  # fmt: skip
+
+
 def _as_inputs(value: Any, field: str) -> np.ndarray:
     try:
         array = np.asarray(value, dtype=np.float32)
@@ -244,6 +313,10 @@ class ArrayTask(Task):
         problem: ``classification`` or ``regression``.
         standardize_targets: standardise regression targets with training statistics (see the
             module docstring).
+        group: each training example's sensitive attribute (any type, e.g. ``"f"``/``"m"``),
+            for group metrics such as demographic parity; kept apart from the inputs.
+        group_test: each test example's group (required with ``x_test`` when ``group`` is
+            given).
 
     Example:
         >>> x = np.random.default_rng(0).normal(size=(60, 4)); y = np.arange(60) % 3
@@ -264,6 +337,8 @@ class ArrayTask(Task):
         standardize: bool = True,
         problem: ProblemKind = "classification",
         standardize_targets: bool = True,
+        group: Any = None,
+        group_test: Any = None,
     ) -> None:
         self.x = _as_inputs(x, "task.x")
         self.y = _as_targets(y, len(self.x), "task.y", problem)
@@ -297,6 +372,23 @@ class ArrayTask(Task):
                              "give the same target columns")]
                 )  # fmt: skip
         _check_fractions(val_fraction, test_fraction, self.x_test is not None)
+        self.group = None if group is None else _as_groups(group, len(self.x), "task.group")
+        if group_test is not None and self.group is None:
+            raise ConfigError(
+                [Problem("task.group_test", "group_test needs group (the training examples' "
+                         "groups)", "give group too, or leave group_test out")]
+            )  # fmt: skip
+        if self.group is not None and self.x_test is not None and group_test is None:
+            raise ConfigError(
+                [Problem("task.group_test", "with x_test and group, the test examples need "
+                         "their groups too", "give group_test, one value per row of x_test")]
+            )  # fmt: skip
+        self.group_test = (
+            None if group_test is None or self.x_test is None
+            else _as_groups(group_test, len(self.x_test), "task.group_test")
+        )  # fmt: skip
+        if self.group is not None:
+            _check_group_count(self.group, self.group_test, "task.group")
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self.seed = seed
@@ -322,6 +414,8 @@ class ArrayTask(Task):
                 standardize_inputs=self.standardize,
                 problem=self.problem,
                 standardize_targets=self.standardize_targets,
+                group=self.group,
+                group_test=self.group_test,
             )
         return self._data
 
@@ -349,6 +443,8 @@ class ArrayTask(Task):
             self.standardize,
             self.problem,
             self.standardize_targets,
+            _fingerprint(self.group),
+            _fingerprint(self.group_test),
         )
 
     def __eq__(self, other: object) -> bool:
@@ -374,9 +470,9 @@ class ArrayTask(Task):
 class CsvTask(Task):
     """A tabular task from a CSV file read with pandas (the ``pandas`` extra).
 
-    Every column but the target(s) is a feature unless ``features`` names them. Features must be
-    numeric and complete; labels may be anything (mapped to ``0..K-1`` in sorted order, names
-    kept in :meth:`classes`); regression targets must be numeric and complete.
+    Every column but the target(s) and the group is a feature unless ``features`` names them.
+    Features must be numeric and complete; labels may be anything (mapped to ``0..K-1`` in sorted
+    order, names kept in :meth:`classes`); regression targets must be numeric and complete.
 
     Args:
         path: the CSV file.
@@ -391,6 +487,12 @@ class CsvTask(Task):
         standardize: standardise features with training statistics.
         problem: ``classification`` or ``regression``.
         standardize_targets: standardise regression targets with training statistics.
+        group: a column holding each row's sensitive attribute (any values, none missing), for
+            group metrics such as demographic parity. It is not a feature unless ``features``
+            lists it.
+
+    Example (YAML):
+        ``task: {name: csv, path: adult.csv, target: income, group: sex}``
     """
 
     def __init__(
@@ -407,8 +509,14 @@ class CsvTask(Task):
         standardize: bool = True,
         problem: ProblemKind = "classification",
         standardize_targets: bool = True,
+        group: str | None = None,
     ) -> None:
         _check_fractions(val_fraction, test_fraction, test_path is not None)
+        if group is not None and group in ([target] if targets is None else targets):
+            raise ConfigError(
+                [Problem("task.group", f"the group column {group!r} is also the target",
+                         "name a different column as group")]
+            )  # fmt: skip
         if (target is None) == (targets is None):
             raise ConfigError(
                 [Problem("task.target", "give target (one column) or targets (a list), not "
@@ -435,12 +543,13 @@ class CsvTask(Task):
         self.standardize = standardize
         self.problem = problem
         self.standardize_targets = standardize_targets
+        self.group = group
 
     @property
     def _target_columns(self) -> list[str]:
         return self.targets if self.targets is not None else [str(self.target)]
 
-    def _read(self, path: str, field: str) -> tuple[np.ndarray, np.ndarray]:
+    def _read(self, path: str, field: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         # Imported here: pandas is slow to import, and optional (the ``pandas`` extra).
         with try_import("pandas", "Reading a CSV task") as imports:
             import pandas as pd
@@ -466,7 +575,15 @@ class CsvTask(Task):
                     )
                 ]
             )
-        features = self.features or [c for c in columns if c not in wanted]
+        if self.group is not None and self.group not in frame.columns:
+            raise ConfigError(
+                [Problem("task.group", f"column {self.group!r} not in {path}",
+                         f"choose one of: {', '.join(columns)}")]
+            )  # fmt: skip
+        group = None if self.group is None else _as_groups(
+            frame[self.group].to_numpy(), len(frame), "task.group"
+        )  # fmt: skip
+        features = self.features or [c for c in columns if c not in wanted and c != self.group]
         missing = [c for c in features if c not in frame.columns]
         if missing:
             raise ConfigError(
@@ -523,7 +640,7 @@ class CsvTask(Task):
                              "not numeric", "encode it as numbers, or use problem: "
                              "classification")]
                 )  # fmt: skip
-            return x, frame[wanted].to_numpy(dtype=np.float64)
+            return x, frame[wanted].to_numpy(dtype=np.float64), group
         # Labels as strings, unless all numeric, so "10" sorts after "9" as a number would.
         labels = frame[wanted[0]]
         if pd.api.types.is_float_dtype(labels) and not (labels == labels.round()).all():
@@ -532,17 +649,22 @@ class CsvTask(Task):
                          "numbers, not class labels", "set problem: regression to predict them")]
             )  # fmt: skip
         y = labels.to_numpy() if pd.api.types.is_numeric_dtype(labels) else labels.astype(str)
-        return x, np.asarray(y)
+        return x, np.asarray(y), group
 
     def _key(self) -> tuple[str, str]:
         return (type(self).__qualname__, repr(sorted(self.get_params().items())))
 
     def _load(self) -> TaskData:
-        x, y = self._read(self.path, "task.path")
+        x, y, group = self._read(self.path, "task.path")
         x_test: np.ndarray | None = None
         y_test: np.ndarray | None = None
+        group_test: np.ndarray | None = None
         if self.test_path is not None:
-            x_test, y_test = self._read(self.test_path, "task.test_path")
+            x_test, y_test, group_test = self._read(self.test_path, "task.test_path")
+        if group is not None:
+            if group_test is not None and group.dtype.kind != group_test.dtype.kind:
+                group, group_test = group.astype(str), group_test.astype(str)
+            _check_group_count(group, group_test, "task.group")
         if self.problem == "classification" and y_test is not None and (
             y.dtype.kind != y_test.dtype.kind
         ):
@@ -560,6 +682,8 @@ class CsvTask(Task):
             standardize_inputs=self.standardize,
             problem=self.problem,
             standardize_targets=self.standardize_targets,
+            group=group,
+            group_test=group_test,
         )
         _CLASSES[self._key()] = classes
         return data

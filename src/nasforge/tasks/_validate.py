@@ -23,7 +23,8 @@ _NAMES = ("train", "val", "test")
 def check_splits(data: TaskData, *, n_examples: int = 8) -> list[Problem]:
     """Problems with ``data``'s splits: empty splits, examples whose input shape differs from
     ``info.input_shape``, inputs that are not tensors, float labels or class ids out of range in
-    a classification task, targets of the wrong size in a regression task. At most one problem
+    a classification task, targets of the wrong size in a regression task, missing or out-of-range
+    group codes in a task with groups. At most one problem
     per split (the first found), so a broken Dataset does not flood the message."""
     problems: list[Problem] = []
     for name in _NAMES:
@@ -36,9 +37,27 @@ def check_splits(data: TaskData, *, n_examples: int = 8) -> list[Problem]:
         found = _check_arrays(split, data.info, name) if not split.is_dataset else (
             _check_dataset(split, data.info, name, n_examples)
         )  # fmt: skip
+        if found is None:
+            found = _check_groups(split, data.info, name)
         if found is not None:
             problems.append(Problem(field, *found))
     return problems
+
+
+def _check_groups(split: Split, info: TaskInfo, name: str) -> tuple[str, str] | None:
+    """A task with groups needs a group code in ``0..len(groups)-1`` for every example."""
+    if not info.has_groups:
+        return None
+    if split.group is None:
+        return (f"the task has groups {list(info.groups)} but the {name} split carries none",
+                "give every split a group array (Split(group=...)), or none of them")
+    bad = np.flatnonzero((split.group < 0) | (split.group >= len(info.groups)))
+    if len(bad):
+        i = int(bad[0])
+        return (f"{name} example {i} has group code {split.group[i]}, outside "
+                f"0..{len(info.groups) - 1} (the task's groups: {list(info.groups)})",
+                "code groups as indices into TaskInfo.groups")  # fmt: skip
+    return None
 
 
 def _check_arrays(split: Split, info: TaskInfo, name: str) -> tuple[str, str] | None:

@@ -38,6 +38,9 @@ class TaskInfo:
         problem: ``classification`` (integer labels, one logit per class) or ``regression``
             (float targets, one output per target).
         n_targets: number of regression targets (``0`` for classification).
+        groups: the values of the task's sensitive attribute, in the order of the group codes
+            its splits carry (:attr:`Split.group`); empty when the task has no groups. Group
+            metrics (demographic parity, equalized odds, worst-group accuracy) need them.
     """
 
     name: str
@@ -46,6 +49,12 @@ class TaskInfo:
     kind: Kind
     problem: Problem = "classification"
     n_targets: int = 0
+    groups: tuple[str, ...] = ()
+
+    @property
+    def has_groups(self) -> bool:
+        """Whether every example carries a sensitive-attribute group (:attr:`groups`)."""
+        return bool(self.groups)
 
     @property
     def n_outputs(self) -> int:
@@ -65,6 +74,8 @@ class TaskInfo:
         }
         if self.is_regression:
             data.update(problem=self.problem, n_targets=self.n_targets)
+        if self.groups:  # absent without groups, so older exports read and compare unchanged
+            data["groups"] = list(self.groups)
         return data
 
     @classmethod
@@ -76,6 +87,7 @@ class TaskInfo:
             kind=data["kind"],
             problem=data.get("problem", "classification"),
             n_targets=int(data.get("n_targets", 0)),
+            groups=tuple(str(g) for g in data.get("groups", ())),
         )
 
 
@@ -90,6 +102,9 @@ class Split:
     task's ``input_shape``, a target an int class id or a float (or a float tensor of
     ``n_targets`` values). ``collate_fn`` and ``num_workers`` come from a user's ``DataLoader``
     and are used for every batch; batch size and order are chosen by whoever reads the split.
+
+    Groups: ``group`` optionally gives each example's sensitive-attribute group as an int64 code
+    (an index into :attr:`TaskInfo.groups`), in the order of the examples, for group metrics.
 
     Read batches with :meth:`loader` (any split) or take the split whole with :meth:`tensors`;
     both give float32 inputs, and targets as the arrays hold them or as the Dataset's examples
@@ -106,11 +121,22 @@ class Split:
     dataset: Dataset[Any] | None = None
     collate_fn: Callable[[list[Any]], Any] | None = None
     num_workers: int = 0
+    group: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         has_arrays = self.x is not None and self.y is not None
         if has_arrays == (self.dataset is not None) or (self.x is None) != (self.y is None):
             raise ValueError("a Split holds either arrays x and y, or a dataset; not both")
+        if self.group is not None:
+            if self.group.ndim != 1 or len(self.group) != len(self):
+                raise ValueError(
+                    f"a Split's group must be 1-D with one code per example ({len(self)}); got "
+                    f"shape {self.group.shape}"
+                )
+            if self.group.dtype.kind not in "iu":
+                raise ValueError(
+                    f"a Split's group holds int codes into TaskInfo.groups; got {self.group.dtype}"
+                )
 
     @property
     def is_dataset(self) -> bool:

@@ -8,6 +8,8 @@ Importing this package registers the built-in black-box strategies in :data:`STR
 - multi-fidelity: ``successive_halving``, ``hyperband``, ``bohb`` and ``mf_local_search``
   (:class:`MultiFidelityLocalSearch`);
 - proxy-guided: ``zc_local_search`` (:class:`ZCLocalSearch`);
+- multi-objective: ``nsga2`` (:class:`NSGA2`), ``pareto_local_search``
+  (:class:`ParetoLocalSearch`) and ``parego`` (:class:`ParEGO`), over every objective of a study;
 - ``optuna`` (:class:`OptunaStrategy`): any Optuna sampler inside the nasforge loop.
 """
 
@@ -19,7 +21,10 @@ from nasforge.strategy._evolution import RegularizedEvolution
 from nasforge.strategy._hyperband import BOHB, Hyperband, SuccessiveHalving
 from nasforge.strategy._local_search import LocalSearch
 from nasforge.strategy._mf_local_search import MultiFidelityLocalSearch
+from nasforge.strategy._nsga2 import NSGA2
 from nasforge.strategy._optuna import OptunaStrategy
+from nasforge.strategy._parego import ParEGO
+from nasforge.strategy._pareto_local_search import ParetoLocalSearch
 from nasforge.strategy._random import RandomSearch
 from nasforge.strategy._reinforce import REINFORCE
 from nasforge.strategy._zc import ZCLocalSearch, zc_warmup
@@ -29,6 +34,7 @@ __all__ = [
     "BANANAS",
     "BOHB",
     "GPBO",
+    "NSGA2",
     "REINFORCE",
     "STRATEGIES",
     "TPE",
@@ -36,6 +42,8 @@ __all__ = [
     "LocalSearch",
     "MultiFidelityLocalSearch",
     "OptunaStrategy",
+    "ParEGO",
+    "ParetoLocalSearch",
     "RandomSearch",
     "RegularizedEvolution",
     "Strategy",

@@ -1,0 +1,167 @@
+"""ParEGO: multi-objective Bayesian optimisation by random augmented-Tchebycheff scalarisations.
+
+Knowles 2006, "ParEGO: A Hybrid Algorithm With On-Line Landscape Approximation for Expensive
+Multiobjective Optimization Problems", IEEE Trans. Evolutionary Computation 10(1),
+https://doi.org/10.1109/TEVC.2005.851274. Each ask draws a weight vector ``lambda`` on the simplex,
+normalises every told objective to ``[0, 1]`` (0 the best value seen, 1 the worst), scalarises each
+result by the augmented Tchebycheff function
+
+    f(x) = max_j lambda_j c_j(x) + rho * sum_j lambda_j c_j(x)
+
+(``c_j`` the normalised cost of objective ``j``), fits a surrogate to ``-f`` and asks the candidate
+with the best acquisition value. Every weight vector has its minimiser on the Pareto front, so
+drawing a new one per ask spreads the asks along the front.
+
+Deviations from the paper:
+
+- The weight vector is drawn uniformly from the simplex (a flat Dirichlet, from the trial's own
+  random stream) rather than from ParEGO's fixed lattice of weights, so any number of objectives
+  works and the strategy stays a pure function of (seed, history).
+- The surrogate is one of the existing predictors of :mod:`~nasforge.strategy._predictors`: the
+  marginal-likelihood GP (``surrogate="gp"``, the paper's choice) or BANANAS' MLP ensemble
+  (``"mlp"``), on the same encodings; the acquisition is maximised over BANANAS' candidate pool
+  (every unasked architecture of a small finite space, else mutations of the best under the
+  current scalarisation plus random draws) instead of by an evolutionary inner loop.
+- Failed, pruned and infeasible trials are dominated by every feasible one: they are left out of
+  the surrogate's data (as BANANAS leaves out failed ones).
+- Asynchronous: each ask draws its own weights and refits the surrogate on the results told so
+  far; pending architectures are never asked again (by canonical form).
+
+With one objective the scalarisation is the normalised score and ParEGO is plain BO.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from nasforge.strategy._nsga2 import objective_vector
+from nasforge.strategy._predictors import (
+    Acquisition,
+    EncodingOption,
+    GaussianProcess,
+    MLPEnsemble,
+    ModelBasedStrategy,
+    PoolKind,
+)
+from nasforge.strategy.base import STRATEGIES
+
+if TYPE_CHECKING:
+    from nasforge.architecture import Architecture
+    from nasforge.trial import Trial
+
+
+def tchebycheff(values: np.ndarray, weights: np.ndarray, rho: float = 0.05) -> np.ndarray:
+    """Augmented Tchebycheff scalarisation of larger-is-better ``values`` (n, m), larger is better.
+
+    Each column is normalised to a cost in ``[0, 1]`` (0 at its best value, 1 at its worst; a
+    column without spread costs 0), then ``-(max_j w_j c_j + rho * sum_j w_j c_j)`` is returned.
+
+    Example:
+        >>> values = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+        >>> tchebycheff(values, np.array([0.5, 0.5])).round(3).tolist()
+        [-0.525, -0.525, -0.275]
+    """
+    high, low = values.max(axis=0), values.min(axis=0)
+    spread = np.where(high > low, high - low, 1.0)
+    cost = (high - values) / spread
+    weighted = cost * weights
+    return -(weighted.max(axis=1) + rho * weighted.sum(axis=1))
+
+
+@STRATEGIES.register("parego")
+class ParEGO(ModelBasedStrategy):
+    """Random-scalarisation multi-objective BO over the existing surrogates.
+
+    Args:
+        n_initial: random architectures asked before the surrogate is used.
+        surrogate: ``gp`` (marginal-likelihood GP, RBF kernel) or ``mlp`` (BANANAS' ensemble).
+        rho: weight of the augmentation term (the paper's 0.05), which makes weakly dominated
+            results score worse than the results that dominate them.
+        acquisition: ``ei`` (the paper's), ``ucb``, ``its`` or ``ts``.
+        beta: UCB's exploration weight.
+        candidates: ``auto`` (the whole space when finite and small, else ``mutation``), ``all``
+            or ``mutation``.
+        pool_size: candidates per ask in ``mutation`` mode.
+        top_k: best architectures (under the ask's scalarisation) whose mutations fill the pool.
+        n_mutations: most mutations applied to make one candidate.
+        encoding: ``auto``, ``path``, ``adjacency`` or ``onehot`` (see BANANAS).
+        ensemble: MLPs in the ensemble (``surrogate="mlp"``).
+        steps: Adam steps per fit (``surrogate="mlp"``).
+    """
+
+    def __init__(
+        self,
+        *,
+        n_initial: Annotated[int, Field(ge=1)] = 10,
+        surrogate: Literal["gp", "mlp"] = "gp",
+        rho: Annotated[float, Field(ge=0)] = 0.05,
+        acquisition: Acquisition = "ei",
+        beta: Annotated[float, Field(ge=0)] = 1.0,
+        candidates: PoolKind = "auto",
+        pool_size: Annotated[int, Field(ge=1)] = 200,
+        top_k: Annotated[int, Field(ge=1)] = 10,
+        n_mutations: Annotated[int, Field(ge=1)] = 2,
+        encoding: EncodingOption = "auto",
+        ensemble: Annotated[int, Field(ge=1)] = 5,
+        steps: Annotated[int, Field(ge=1)] = 200,
+    ) -> None:
+        self.n_initial = n_initial
+        self.surrogate = surrogate
+        self.rho = rho
+        self.acquisition = acquisition
+        self.beta = beta
+        self.candidates = candidates
+        self.pool_size = pool_size
+        self.top_k = top_k
+        self.n_mutations = n_mutations
+        self.encoding = encoding
+        self.ensemble = ensemble
+        self.steps = steps
+        # The skeleton's zero-cost warm-up is not offered here.
+        self.proxy: dict[str, Any] | None = None
+        self.max_proxy_scores = 0
+        self.n_proxy_warmup = 0
+
+    def _reset(self) -> None:
+        super()._reset()
+        # Larger-is-better objective vectors of the feasible told results, parallel to _data.
+        self._vectors: list[tuple[float, ...]] = []
+        self._weights: np.ndarray | None = None
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        """The scalarisation weights of the latest model-based ask (``None`` before one)."""
+        return self._weights
+
+    def _tell(self, trial: Trial) -> None:
+        self._n_told += 1
+        vector = objective_vector(trial, self.objectives)
+        if vector is not None:
+            self._vectors.append(vector)
+            self._data.append((trial.arch, 0.0))  # scalarised afresh at each ask
+
+    def _model_ask(self, rng: np.random.Generator) -> Architecture | None:
+        n_objectives = len(self._vectors[0])
+        weights = rng.dirichlet(np.ones(n_objectives))
+        self._weights = weights
+        values = tchebycheff(np.array(self._vectors, dtype=float), weights, self.rho)
+        self._data = [(arch, float(v)) for (arch, _), v in zip(self._data, values, strict=True)]
+        self._fitted_at = -1  # a new scalarisation: the surrogate is refitted for every ask
+        return super()._model_ask(rng)
+
+    def _fit(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Any:
+        if self.surrogate == "mlp":
+            return MLPEnsemble(n_members=self.ensemble, steps=self.steps).fit(x, y, rng)
+        return GaussianProcess("rbf").fit(x, y)
+
+    def _predict(
+        self, model: Any, x: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        if isinstance(model, MLPEnsemble):
+            members = model.predict(x)
+            return members.mean(0), members.std(0), members
+        mean, std = model.predict(x)
+        return mean, std, None

@@ -23,6 +23,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "onnx": ("onnx", "onnxruntime", "onnxscript"),
     "plot": ("matplotlib",),
     "pandas": ("pandas",),
+    "fair": ("fairlearn",),
     "mo": ("moocore",),
 }
 """The modules each extra of ``pyproject.toml`` provides (``all`` installs every extra)."""

@@ -47,6 +47,37 @@ TEST_MSE = "test_mse"
 TEST_MAE = "test_mae"
 TEST_R2 = "test_r2"
 
+VAL_NOISE_ACCURACY = "val_noise_accuracy"
+"""Validation accuracy (%) with Gaussian noise added to the inputs (the train evaluator's
+``robustness.noise_std``, in standardised input units; seeded)."""
+TEST_NOISE_ACCURACY = "test_noise_accuracy"
+"""Test accuracy (%) under Gaussian input noise, as :data:`VAL_NOISE_ACCURACY`."""
+VAL_FGSM_ACCURACY = "val_fgsm_accuracy"
+"""Validation accuracy (%) under an FGSM attack of strength ``robustness.fgsm_eps`` (an
+L-infinity step in standardised input units; Goodfellow et al. 2015)."""
+TEST_FGSM_ACCURACY = "test_fgsm_accuracy"
+"""Test accuracy (%) under an FGSM attack, as :data:`VAL_FGSM_ACCURACY`."""
+
+VAL_DP_DIFF = "val_dp_diff"
+"""Demographic parity difference on validation (0 to 1; 0 is parity): the largest gap between
+groups in the rate of predicting a class, the largest over classes (fairlearn)."""
+TEST_DP_DIFF = "test_dp_diff"
+VAL_EO_DIFF = "val_eo_diff"
+"""Equalized odds difference on validation (0 to 1; 0 is parity): the larger of the groups'
+gaps in true- and false-positive rates, the largest over classes (fairlearn)."""
+TEST_EO_DIFF = "test_eo_diff"
+VAL_WORST_GROUP_ACCURACY = "val_worst_group_accuracy"
+"""Validation accuracy (%) of the group on which the network does worst."""
+TEST_WORST_GROUP_ACCURACY = "test_worst_group_accuracy"
+
+ROBUSTNESS = (VAL_NOISE_ACCURACY, TEST_NOISE_ACCURACY, VAL_FGSM_ACCURACY, TEST_FGSM_ACCURACY)
+"""Accuracies under perturbed inputs (classification)."""
+FAIRNESS = (
+    VAL_DP_DIFF, TEST_DP_DIFF, VAL_EO_DIFF, TEST_EO_DIFF,
+    VAL_WORST_GROUP_ACCURACY, TEST_WORST_GROUP_ACCURACY,
+)  # fmt: skip
+"""Group metrics, defined only on classification tasks with groups (``TaskInfo.has_groups``)."""
+
 ALL = (
     VAL_ACCURACY,
     TEST_ACCURACY,
@@ -67,6 +98,8 @@ ALL = (
     TEST_MSE,
     TEST_MAE,
     TEST_R2,
+    *ROBUSTNESS,
+    *FAIRNESS,
 )
 
 Direction = Literal["max", "min"]
@@ -89,9 +122,24 @@ DIRECTIONS: dict[str, Direction] = {
     TEST_MSE: "min",
     TEST_MAE: "min",
     TEST_R2: "max",
+    VAL_NOISE_ACCURACY: "max",
+    TEST_NOISE_ACCURACY: "max",
+    VAL_FGSM_ACCURACY: "max",
+    TEST_FGSM_ACCURACY: "max",
+    VAL_DP_DIFF: "min",
+    TEST_DP_DIFF: "min",
+    VAL_EO_DIFF: "min",
+    TEST_EO_DIFF: "min",
+    VAL_WORST_GROUP_ACCURACY: "max",
+    TEST_WORST_GROUP_ACCURACY: "max",
 }
 """The natural direction of each shared metric: ``max`` when larger is better. An objective that
 names one of these without a direction gets this one (:class:`~nasforge.objective.Objective`)."""
+
+PERCENT: tuple[str, ...] = (
+    VAL_ACCURACY, TEST_ACCURACY, *ROBUSTNESS, VAL_WORST_GROUP_ACCURACY, TEST_WORST_GROUP_ACCURACY,
+)  # fmt: skip
+"""Metrics in percent (0-100); an evaluator's ``units`` gives them ``"%"``."""
 
 DEFAULT_OBJECTIVE: dict[str, str] = {"classification": VAL_ACCURACY, "regression": VAL_MSE}
 """The metric a study optimises by default, per problem (``TaskInfo.problem``)."""

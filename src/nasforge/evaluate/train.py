@@ -16,6 +16,12 @@ accuracy; regression trains with mean squared error and keeps the epoch of lowes
 After every epoch the validation values are reported to ``ctx.reporter`` (when the study has a
 pruner), and a trial the pruner stops raises :class:`~nasforge.errors.TrialPruned`.
 
+Robustness and fairness: with ``robustness: {noise_std: 0.1, fgsm_eps: 0.05}`` a classifier's
+accuracy under Gaussian input noise and under an FGSM attack is measured on validation and test
+with the kept weights (:mod:`nasforge.evaluate.robustness`); on a task with groups
+(``TaskInfo.has_groups``) its group metrics are too (:mod:`nasforge.evaluate.fairness`). The
+``val_`` values let a search optimise or constrain them without looking at the test split.
+
 Schedule and continuation: the cosine learning-rate schedule always spans the evaluator's full
 ``epochs`` (its :attr:`~TrainEvaluator.max_fidelity`), whatever the fidelity asked for. A
 low-fidelity run is therefore exactly the first part of a full run (its learning rate is not
@@ -25,6 +31,7 @@ the same weights and metrics as training straight through (bit-for-bit on CPU).
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -43,7 +50,7 @@ from torch import nn
 
 from nasforge import metrics as M
 from nasforge.architecture import Architecture
-from nasforge.errors import Problem, TrialPruned
+from nasforge.errors import ConfigError, Problem, TrialPruned
 from nasforge.evaluate.base import (
     EVALUATORS,
     WEIGHTS_FILE,
@@ -52,12 +59,29 @@ from nasforge.evaluate.base import (
     check_forward,
 )
 from nasforge.evaluate.costs import count_flops, count_params, measure_latency_ms
+from nasforge.evaluate.fairness import group_metrics, missing_fairlearn
+from nasforge.evaluate.robustness import fgsm_accuracy, noise_accuracy
 from nasforge.space.base import SearchSpace
-from nasforge.tasks.base import Split, Task, TaskInfo
+from nasforge.tasks.base import Split, Task, TaskData, TaskInfo
 from nasforge.trial import Candidate, Result, Status
 
 _CHECKPOINT_VERSION = 1
 _log = logging.getLogger(__name__)
+
+
+Strength = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+_ROBUSTNESS_METRICS: dict[str, tuple[str, str]] = {
+    "noise_std": (M.VAL_NOISE_ACCURACY, M.TEST_NOISE_ACCURACY),
+    "fgsm_eps": (M.VAL_FGSM_ACCURACY, M.TEST_FGSM_ACCURACY),
+}
+"""The keys of the train evaluator's ``robustness`` parameter and the metrics each gives:
+``noise_std`` the Gaussian noise's standard deviation, ``fgsm_eps`` the FGSM attack's strength,
+both in standardised input units (:mod:`nasforge.evaluate.robustness`)."""
+_FAIRNESS_PAIRS = {
+    "dp_diff": (M.VAL_DP_DIFF, M.TEST_DP_DIFF),
+    "eo_diff": (M.VAL_EO_DIFF, M.TEST_EO_DIFF),
+    "worst_group_accuracy": (M.VAL_WORST_GROUP_ACCURACY, M.TEST_WORST_GROUP_ACCURACY),
+}
 
 
 @dataclass
@@ -163,8 +187,12 @@ class TrainEvaluator(Evaluator):
     ``test_mse``, ``test_mae``, ``test_r2`` (with its weights). Both: ``train_loss`` (mean over the
     last epoch), ``params``, ``flops`` (one example), ``latency_ms`` (if ``measure_latency``),
     ``train_seconds`` (over all continuations), ``epochs`` (trained; fewer than asked after early
-    stopping) and ``best_epoch``. :meth:`provides_for` lists them for a task;
-    :attr:`provides` is the union.
+    stopping) and ``best_epoch``. A classification task adds ``val_noise_accuracy`` and
+    ``test_noise_accuracy`` (with ``robustness.noise_std``), ``val_fgsm_accuracy`` and
+    ``test_fgsm_accuracy`` (with ``robustness.fgsm_eps``), all in %, and, when it has groups
+    (and ``fairness`` is on), ``val_dp_diff``, ``val_eo_diff``, ``val_worst_group_accuracy`` (%)
+    and their ``test_`` counterparts, all with the kept weights. :meth:`provides_for` lists them
+    for a task; :attr:`provides` is the union.
 
     Learning curve: after every epoch, ``ctx.reporter.report(epoch_index, values)`` receives that
     epoch's ``val_accuracy`` and ``val_loss`` (regression: ``val_mse``, ``val_mae``, ``val_r2``),
@@ -203,6 +231,10 @@ class TrainEvaluator(Evaluator):
         measure_latency: measure ``latency_ms`` (batch 1, on the training device).
         grad_clip: clip the gradient norm to this value (None: off).
         eval_batch_size: batch size for validation and test passes.
+        robustness: measure accuracy under perturbed inputs on validation and test:
+            ``{noise_std: 0.1}`` (Gaussian noise, seeded with the trial's seed), ``{fgsm_eps:
+            0.05}`` (an FGSM attack), or both (None: off). Classification only.
+        fairness: report group metrics on a task with groups (needs the ``fair`` extra).
     """
 
     CLASSIFICATION_METRICS: ClassVar[tuple[str, ...]] = (
@@ -215,12 +247,12 @@ class TrainEvaluator(Evaluator):
         M.TRAIN_LOSS, M.PARAMS, M.FLOPS, M.LATENCY_MS, M.TRAIN_SECONDS, M.EPOCHS, M.BEST_EPOCH,
     )  # fmt: skip
     provides: ClassVar[tuple[str, ...]] = (
-        *CLASSIFICATION_METRICS, *REGRESSION_METRICS, *COMMON_METRICS,
+        *CLASSIFICATION_METRICS, *REGRESSION_METRICS, *COMMON_METRICS, *M.ROBUSTNESS, *M.FAIRNESS,
     )  # fmt: skip
-    """Every metric this evaluator may report (for either kind of task)."""
+    """Every metric this evaluator may report (for any task and settings)."""
     curve = (M.VAL_ACCURACY, M.VAL_LOSS, M.VAL_MSE, M.VAL_MAE, M.VAL_R2)
     """What it reports after each epoch (``val_`` + the epoch's scores), for a pruner to judge."""
-    units: ClassVar[dict[str, str]] = {M.VAL_ACCURACY: "%", M.TEST_ACCURACY: "%"}
+    units: ClassVar[dict[str, str]] = {m: "%" for m in M.PERCENT}
 
     def __init__(
         self,
@@ -238,6 +270,8 @@ class TrainEvaluator(Evaluator):
         measure_latency: bool = True,
         grad_clip: Annotated[float, Field(gt=0)] | None = None,
         eval_batch_size: Annotated[int, Field(ge=1)] = 1024,
+        robustness: dict[str, Strength] | None = None,
+        fairness: bool = True,
     ) -> None:
         self.epochs = epochs
         self.batch_size = batch_size
@@ -252,22 +286,65 @@ class TrainEvaluator(Evaluator):
         self.measure_latency = measure_latency
         self.grad_clip = grad_clip
         self.eval_batch_size = eval_batch_size
+        unknown = sorted(set(robustness or {}) - set(_ROBUSTNESS_METRICS))
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], list(_ROBUSTNESS_METRICS), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError([Problem(
+                f"evaluator.robustness.{unknown[0]}",
+                f"unknown robustness setting{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, unknown))}",
+                f"{hint}use noise_std and/or fgsm_eps, e.g. robustness: {{noise_std: 0.1, "
+                "fgsm_eps: 0.05}",
+            )])  # fmt: skip
+        self.robustness = robustness
+        self.fairness = fairness
 
     @property
     def max_fidelity(self) -> int:
         return self.epochs
 
     def provides_for(self, info: TaskInfo) -> tuple[str, ...]:
-        """The metrics reported on a task of this shape: classification or regression ones."""
-        own = self.REGRESSION_METRICS if info.is_regression else self.CLASSIFICATION_METRICS
-        return (*own, *self.COMMON_METRICS)
+        """The metrics reported on a task of this shape: classification or regression ones,
+        the robustness ones asked for (classification), and group metrics on a classification
+        task with groups (so an objective naming one on a task without groups is refused)."""
+        if info.is_regression:
+            return (*self.REGRESSION_METRICS, *self.COMMON_METRICS)
+        robust = [m for key in self._robustness_keys() for m in _ROBUSTNESS_METRICS[key]]
+        fair = M.FAIRNESS if self._has_group_metrics(info) else ()
+        return (*self.CLASSIFICATION_METRICS, *self.COMMON_METRICS, *robust, *fair)
 
     def metrics_for(self, task: Task) -> tuple[str, ...]:
         return self.provides_for(task.info())
 
     def preflight(self, space: SearchSpace, task: Task) -> list[Problem]:
-        """Load the task, check its examples and run one sampled network forward on two."""
-        return check_forward(space, task)
+        """Load the task, check its examples and run one sampled network forward on two; then
+        refuse robustness on a regression task, and a task with groups without fairlearn."""
+        problems = check_forward(space, task)
+        if problems:
+            return problems
+        info = task.info()
+        if self._robustness_keys() and info.is_regression:
+            problems.append(Problem(
+                "evaluator.robustness",
+                f"robustness accuracies need a classification task; {info.name!r} is a "
+                "regression task",
+                "remove evaluator.robustness, or use a classification task",
+            ))  # fmt: skip
+        if self._has_group_metrics(info) and missing_fairlearn():
+            problems.append(Problem(
+                "evaluator.fairness",
+                f"task {info.name!r} has groups {list(info.groups)}, and their metrics need the "
+                "'fairlearn' package, which is not installed",
+                "pip install 'nasforge[fair]', or set evaluator.fairness: false",
+            ))  # fmt: skip
+        return problems
+
+    def _robustness_keys(self) -> list[str]:
+        return [k for k in _ROBUSTNESS_METRICS if (self.robustness or {}).get(k) is not None]
+
+    def _has_group_metrics(self, info: TaskInfo) -> bool:
+        return self.fairness and info.has_groups and not info.is_regression
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -334,6 +411,7 @@ class TrainEvaluator(Evaluator):
             **costs,
             **self._progress_metrics(progress, info),
             **{f"test_{k}": v for k, v in scores.items()},
+            **self._robust_and_fair(model, val, test, data, ctx.seed),
         }
         if self.measure_latency:
             result_metrics[M.LATENCY_MS] = measure_latency_ms(model, data.info.input_shape)
@@ -511,6 +589,48 @@ class TrainEvaluator(Evaluator):
         n = max(split.n, 1)
         return {"accuracy": 100.0 * float(correct.item()) / n, "loss": float(loss.item()) / n}
 
+    def _robust_and_fair(
+        self, model: nn.Module, val: _Data, test: _Data, data: TaskData, seed: int
+    ) -> dict[str, float]:
+        """Robustness accuracies and group metrics of the kept weights on validation and test
+        (those asked for and defined on this task; see :meth:`provides_for`)."""
+        info = data.info
+        values: dict[str, float] = {}
+        if info.is_regression:
+            return values
+        settings = self.robustness or {}
+        for split, at in ((val, 0), (test, 1)):
+            if "noise_std" in self._robustness_keys():
+                values[_ROBUSTNESS_METRICS["noise_std"][at]] = noise_accuracy(
+                    model, split.in_order(self.eval_batch_size), std=settings["noise_std"],
+                    seed=seed,
+                )  # fmt: skip
+            if "fgsm_eps" in self._robustness_keys():
+                values[_ROBUSTNESS_METRICS["fgsm_eps"][at]] = fgsm_accuracy(
+                    model, split.in_order(self.eval_batch_size), eps=settings["fgsm_eps"]
+                )
+        if self._has_group_metrics(info):
+            for split, source, at in ((val, data.val, 0), (test, data.test, 1)):
+                if source.group is None:
+                    raise ValueError(
+                        f"task {info.name!r} has groups but a split carries no group codes"
+                    )
+                y_true, y_pred = self._predictions(model, split)
+                found = group_metrics(y_true, y_pred, source.group, n_classes=info.n_classes)
+                for key, names in _FAIRNESS_PAIRS.items():
+                    values[names[at]] = found[key]
+        return values
+
+    def _predictions(self, model: nn.Module, split: _Data) -> tuple[np.ndarray, np.ndarray]:
+        """Class ids and predicted class ids of ``split``'s examples, in order."""
+        model.eval()
+        truth, predicted = [], []
+        with torch.no_grad():
+            for x, y in split.in_order(self.eval_batch_size):
+                truth.append(y.cpu())
+                predicted.append(model(x).argmax(dim=1).cpu())
+        return torch.cat(truth).numpy(), torch.cat(predicted).numpy()
+
     def _score_regression(self, model: nn.Module, split: _Data) -> dict[str, float]:
         model.eval()
         sums = torch.zeros((4, split.n_targets), dtype=torch.float64, device=split.device)
@@ -561,7 +681,7 @@ class TrainEvaluator(Evaluator):
         settings = {
             k: v
             for k, v in self.get_params().items()
-            if k not in ("measure_latency", "eval_batch_size")
+            if k not in ("measure_latency", "eval_batch_size", "robustness", "fairness")
         }
         described = {
             "version": _CHECKPOINT_VERSION,

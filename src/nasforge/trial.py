@@ -13,6 +13,10 @@ from typing import Any
 
 from nasforge.architecture import Architecture
 
+VIOLATED = "violated"
+"""The key of ``Result.info`` that names the constraint a trained (COMPLETE) result broke; such a
+trial is infeasible: strategies score it like a failure and it never ranks or is best."""
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -29,12 +33,14 @@ class Candidate:
 
 
 class Status(enum.StrEnum):
-    """How an evaluation ended."""
+    """How an evaluation ended. ``INFEASIBLE``: a constraint on a metric known before training
+    (params, FLOPs) was broken, so the candidate was never trained; the reason names it."""
 
     OK = "ok"
     FAILED = "failed"
     TIMEOUT = "timeout"
     PRUNED = "pruned"
+    INFEASIBLE = "infeasible"
 
 
 @dataclass(frozen=True)
@@ -98,13 +104,19 @@ class Result:
 
 
 class TrialState(enum.StrEnum):
-    """Where a trial is in its life. RUNNING rows left by a killed process are re-queued."""
+    """Where a trial is in its life. RUNNING rows left by a killed process are re-queued.
+
+    INFEASIBLE trials broke a constraint on a metric known before training and were never
+    trained; they count against a trial budget like any other trial. A trained trial that breaks
+    a constraint on a metric known only after training is COMPLETE, but never ranks or is best.
+    """
 
     RUNNING = "RUNNING"
     COMPLETE = "COMPLETE"
     FAILED = "FAILED"
     TIMEOUT = "TIMEOUT"
     PRUNED = "PRUNED"
+    INFEASIBLE = "INFEASIBLE"
 
     def is_finished(self) -> bool:
         return self is not TrialState.RUNNING
@@ -116,6 +128,7 @@ class TrialState(enum.StrEnum):
             Status.FAILED: cls.FAILED,
             Status.TIMEOUT: cls.TIMEOUT,
             Status.PRUNED: cls.PRUNED,
+            Status.INFEASIBLE: cls.INFEASIBLE,
         }[status]
 
 
@@ -150,6 +163,17 @@ class Trial:
     @property
     def metrics(self) -> Mapping[str, float]:
         return self.result.metrics if self.result else {}
+
+    @property
+    def violation(self) -> str | None:
+        """The constraint this trial broke: the reason of an INFEASIBLE trial, or what a trained
+        (COMPLETE) trial broke on a metric known only after training; ``None`` otherwise."""
+        if self.result is None:
+            return None
+        if self.state is TrialState.INFEASIBLE:
+            return self.result.reason
+        found = self.result.info.get(VIOLATED)
+        return str(found) if found is not None else None
 
     @property
     def label(self) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from nasforge import metrics as M
 from nasforge.config import Component
 from nasforge.errors import Problem, TrialPruned, TrialTimeout
 from nasforge.evaluate._checks import check_forward, task_problems
@@ -21,6 +22,7 @@ from nasforge.registry import Registry
 from nasforge.trial import Candidate, Result, Status
 
 if TYPE_CHECKING:
+    from nasforge.architecture import Architecture
     from nasforge.evaluate.reporting import Reporter
     from nasforge.space.base import SearchSpace
     from nasforge.tasks.base import Task
@@ -69,11 +71,17 @@ class Evaluator(Component, ABC):
     ``units`` maps metric names to their unit for display: ``"%"`` for a percentage
     (``val_accuracy`` of 98.1), ``""`` or absent for plain numbers, a fraction included (0.81
     prints as 0.81, never as a percentage).
+
+    ``cheap`` lists the metrics :meth:`cheap_metrics` gives before any training (``params``
+    and ``flops`` by default); the study checks constraints on them first and stores a candidate
+    that breaks one INFEASIBLE without training it. Evaluators that build no network set
+    ``cheap = ()``.
     """
 
     provides: ClassVar[tuple[str, ...]] = ()
     curve: ClassVar[tuple[str, ...] | None] = ()
     units: ClassVar[Mapping[str, str]] = {}
+    cheap: ClassVar[tuple[str, ...]] = (M.PARAMS, M.FLOPS)
 
     def declared_metrics(self) -> tuple[str, ...]:
         """The metrics objectives may name (``provides``; empty: not declared)."""
@@ -83,6 +91,34 @@ class Evaluator(Component, ABC):
         """The metrics reported on ``task`` (``declared_metrics`` unless they depend on the
         task, as classification and regression ones do); empty: not declared."""
         return self.declared_metrics()
+
+    def cheap_metric_names(self) -> tuple[str, ...]:
+        """The metrics :meth:`cheap_metrics` gives (``cheap``)."""
+        return self.cheap
+
+    def cheap_metrics(self, space: SearchSpace, arch: Architecture, task: Task) -> dict[str, float]:
+        """Metrics known before training: by default the ``params`` and ``flops`` of the network
+        ``space`` builds for ``arch`` on the CPU (untrained; :func:`~nasforge.evaluate.costs.
+        count_params`, :func:`~nasforge.evaluate.costs.count_flops` on one example).
+
+        Called by the study on the driver, before a candidate is stored, only when a constraint
+        names one of :meth:`cheap_metric_names`; it must be deterministic and fast (no training,
+        no data). Returns ``{}`` when ``cheap`` is empty. May raise; the trial then fails with
+        the reason.
+        """
+        wanted = set(self.cheap_metric_names())
+        if not wanted:
+            return {}
+        from nasforge.evaluate.costs import count_flops, count_params
+
+        info = task.info()
+        model = space.build(arch, info).cpu()
+        values: dict[str, float] = {}
+        if M.PARAMS in wanted:
+            values[M.PARAMS] = float(count_params(model))
+        if M.FLOPS in wanted:
+            values[M.FLOPS] = float(count_flops(model, info.input_shape))
+        return values
 
     def curve_metrics(self, task: Task | None = None) -> tuple[str, ...] | None:
         """The metrics this evaluator reports per step on ``task`` (``None``: not declared)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from nasforge.config import Component
 from nasforge.errors import ConfigError, Problem
-from nasforge.objective import Objective
+from nasforge.objective import Constraint, Objective
 from nasforge.run.finish import Finished
 from nasforge.run.front import Front
 from nasforge.run.parts import Parts, build_parts, component_spec, registries
@@ -102,6 +102,7 @@ def search(
     pruner: ComponentLike | None = None,
     budget: Mapping[str, Any] | Any = None,
     objectives: Sequence[Objective | Mapping[str, Any]] | None = None,
+    constraints: Sequence[Constraint | Mapping[str, Any] | str] | None = None,
     seed: int = 0,
     name: str = "study",
     root: str | Path = "runs",
@@ -116,7 +117,10 @@ def search(
     (``"nb201"``) or a mapping (``{"name": "nb201", "dims": 1}``); ``evaluator`` may also be a
     plain function ``fit(model, task, trial) -> dict`` (your own training loop, see
     :class:`nasforge.evaluate.FunctionEvaluator`), and ``pruner`` stops hopeless trials early
-    (``{"name": "median", "n_startup_trials": 5}``). Anything not given takes the
+    (``{"name": "median", "n_startup_trials": 5}``). ``constraints`` are hard bounds that are
+    not objectives (``constraints=["params <= 1e5", {"metric": "latency_ms", "max": 5}]``):
+    a candidate breaking one on a metric known before training is stored INFEASIBLE untrained.
+    Anything not given takes the
     :class:`RunSpec` default; other run-spec fields are keyword arguments
     (``trial_time_limit_s=60``, ``reproducible=True``, ``export_best=False``).
     ``in_memory=True`` keeps the store in memory (nothing written). As with ``nasforge
@@ -155,6 +159,12 @@ def search(
         if isinstance(objectives, (str, Mapping, Objective)):  # one objective, not a list
             objectives = [objectives]
         data["objectives"] = [o.model_dump() if isinstance(o, Objective) else o for o in objectives]
+    if constraints is not None:
+        if isinstance(constraints, (str, Mapping, Constraint)):  # one constraint, not a list
+            constraints = [constraints]
+        data["constraints"] = [
+            c.model_dump() if isinstance(c, Constraint) else c for c in constraints
+        ]
     _check_callbacks(callbacks)
     source = "nasforge.search()"
     spec = parse_spec(data, source=source, check=False)
@@ -183,7 +193,12 @@ def open_for_resume(
         study.parts = parts or build_parts(spec)
     source = "nasforge resume" if front is Front.CLI else "nasforge.resume()"
     try:
-        check_before_first_trial(study.parts, objectives=study.spec.objectives)
+        check_before_first_trial(
+            study.parts,
+            objectives=study.spec.objectives,
+            constraints=study.spec.constraints,
+            hypervolume_reference=study.spec.hypervolume_reference,
+        )
     except ConfigError as exc:
         raise ConfigError(exc.problems, source=source) from None
     return study

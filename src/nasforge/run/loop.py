@@ -2,9 +2,18 @@
 
 One trial's path, and nothing else holds trial state::
 
-    strategy.ask(n) -> store.create_trial (RUNNING) -> executor.submit(evaluate)
-    -> (reports -> store.add_curve_values, pruner) -> Result
-    -> store.finish_trial (COMPLETE/FAILED/TIMEOUT/PRUNED) -> strategy.tell(trial)
+    strategy.ask(n) -> store.create_trial (RUNNING) -> cheap metrics and constraints
+    -> executor.submit(evaluate) -> (reports -> store.add_curve_values, pruner) -> Result
+    -> store.finish_trial (COMPLETE/FAILED/TIMEOUT/PRUNED/INFEASIBLE) -> strategy.tell(trial)
+
+Constraints (:class:`~nasforge.objective.Constraint`) on metrics known before training
+(:meth:`~nasforge.evaluate.Evaluator.cheap_metrics`: params, FLOPs) are checked on the driver
+before a candidate is submitted: one that breaks a bound is finished INFEASIBLE at once, with the
+broken bound as its reason and the cheap metrics as its metrics, and is never trained. The other
+constraints are checked on the trained result: a breaking trial is stored COMPLETE with the
+broken bound in ``info["violated"]`` (strategies score it like a failure; it never ranks). An
+infeasible trial counts as a trial of the budget. When ``max_consecutive_failures`` infeasible
+trials finish before any feasible one, the study stops with the constraints named.
 
 Each evaluation gets a reporter (:mod:`nasforge.run.reports`): its reports reach a thread of
 this process, which stores them and asks the study's pruner (:mod:`nasforge.run.curves`).
@@ -29,13 +38,14 @@ from typing import TYPE_CHECKING, Any
 from nasforge.errors import InvalidArchitectureError, NasforgeError, TrialTimeout
 from nasforge.evaluate.base import EvalContext, run_evaluation
 from nasforge.execute.base import ExecutorShutdownError, WorkerCrashedError
+from nasforge.objective import violation
 from nasforge.rng import derive_seed
 from nasforge.run.curves import CurveBook
 from nasforge.run.reports import ReportServer
 from nasforge.run.resume import replay
 from nasforge.run.tell_policy import tell_policy
 from nasforge.store.base import EventKind
-from nasforge.trial import Result, Status, Trial, TrialState
+from nasforge.trial import VIOLATED, Result, Status, Trial, TrialState
 
 if TYPE_CHECKING:
     from nasforge.run.study import Study
@@ -78,6 +88,17 @@ def commonest_reasons(trials: Sequence[Trial], n: int = 3) -> str:
     return "; ".join(f"{count}× {reason}" for reason, count in counts.most_common(n))
 
 
+def _broken_bound(reason: str) -> str:
+    """The bound in a violation ("params = 2e5 breaks params <= 1e5" -> "params <= 1e5")."""
+    return reason.rpartition(" breaks ")[2] if " breaks " in reason else reason
+
+
+def commonest_violations(trials: Sequence[Trial], n: int = 3) -> str:
+    """The ``n`` constraints ``trials`` broke most often, as ``"7× params <= 1e+05; 3× ..."``."""
+    counts = Counter(_broken_bound(t.violation) for t in trials if t.violation is not None)
+    return "; ".join(f"{count}× {bound}" for bound, count in counts.most_common(n))
+
+
 class Loop:
     """One session of a study's loop; its state is rebuilt from the store on resume."""
 
@@ -98,6 +119,12 @@ class Loop:
         self.next_number = 0
         self.cost_s = 0.0
         self.failure_streak = 0
+        self.constraints = list(self.spec.constraints)
+        cheap = set(self.parts.evaluator.cheap_metric_names())
+        self.cheap_constraints = [c for c in self.constraints if c.metric in cheap]
+        self.cheap_values: dict[int, dict[str, float]] = {}  # number -> cheap metrics
+        self.has_feasible = False
+        self.n_infeasible = 0  # infeasible trials while none was feasible
         self.curves = CurveBook(
             study.store,
             self.sid,
@@ -174,8 +201,22 @@ class Loop:
             return
         self.pending[future] = trial
 
+    def _checked(self, number: int, result: Result) -> Result:
+        """An OK result with the cheap metrics it lacks added and, when it breaks a
+        constraint, the broken bound in ``info["violated"]``."""
+        cheap = self.cheap_values.pop(number, {})
+        if not result.ok or not (self.constraints or cheap):
+            return result
+        metrics = {**cheap, **result.metrics}
+        why = violation(metrics, self.constraints)
+        if why is None and len(metrics) == len(result.metrics):
+            return result
+        info = dict(result.info) if why is None else {**result.info, VIOLATED: why}
+        return Result(metrics=metrics, status=result.status, reason=result.reason,
+                      cost_s=result.cost_s, info=info)
+
     def _finish(self, trial: Trial, result: Result) -> None:
-        result = self.curves.pruned_result(trial.number, result)
+        result = self._checked(trial.number, self.curves.pruned_result(trial.number, result))
         finished = self.store.finish_trial(self.sid, trial.number, result)
         self.curves.finished(finished)
         self.cost_s += result.cost_s
@@ -183,12 +224,17 @@ class Loop:
         self.store.update_study(self.sid, elapsed_s=self._elapsed())
         if finished.state is not TrialState.COMPLETE:
             log.info("%s %s: %s", finished.label, finished.state.value, result.reason)
+        elif finished.violation is not None:
+            log.info("%s is infeasible: %s", finished.label, finished.violation)
         self._count_failure(finished)
+        self._count_infeasible(finished)
         if self.policy.tells_on_arrival:
             self._tell(finished)
         call_hook(self.callbacks, "on_trial_finished", self.study, finished)
 
     def _count_failure(self, trial: Trial) -> None:
+        if trial.state is TrialState.INFEASIBLE:
+            return  # neither a failure nor a success: the infeasibility guard counts it
         self.failure_streak = self.failure_streak + 1 if trial.state in _FAILED else 0
         limit = self.spec.max_consecutive_failures
         if limit is not None and self.failure_streak >= limit and self.study.failure is None:
@@ -199,6 +245,46 @@ class Loop:
                 f"{commonest_reasons(recent)}"
             )
             self.study.stop_reason = self.study.failure
+
+    def _count_infeasible(self, trial: Trial) -> None:
+        """Stop the study when ``max_consecutive_failures`` trials broke the constraints and
+        none met them: the bounds, not the search, are wrong."""
+        if trial.state is TrialState.COMPLETE and trial.violation is None:
+            self.has_feasible = True
+        if self.has_feasible or trial.violation is None:
+            return
+        self.n_infeasible += 1
+        limit = self.spec.max_consecutive_failures
+        if limit is not None and self.n_infeasible >= limit and self.study.failure is None:
+            broken = [t for t in self.store.trials(self.sid) if t.violation is not None]
+            bounds = ", ".join(str(c) for c in self.constraints)
+            self.study.failure = (
+                f"stopped after {self.n_infeasible} infeasible trials and no feasible one "
+                f"(max_consecutive_failures={limit}); no candidate met the constraints "
+                f"{bounds}: {commonest_violations(broken)}; widen or remove the bounds "
+                "that were broken"
+            )
+            self.study.stop_reason = self.study.failure
+
+    def _infeasible_before_training(self, trial: Trial) -> Result | None:
+        """The INFEASIBLE (or FAILED) result of a candidate whose cheap metrics break a
+        constraint (or cannot be computed); ``None`` when it may be trained."""
+        if not self.cheap_constraints:
+            return None
+        parts = self.parts
+        try:
+            cheap = parts.evaluator.cheap_metrics(parts.space, trial.arch, parts.task)
+        except Exception as exc:
+            return Result.failed(
+                f"could not compute the metrics known before training: {type(exc).__name__}: "
+                f"{exc}"
+            )
+        known = [c for c in self.cheap_constraints if c.metric in cheap]
+        why = violation(cheap, known)
+        if why is None:
+            self.cheap_values[trial.number] = dict(cheap)
+            return None
+        return Result(metrics=cheap, status=Status.INFEASIBLE, reason=why)
 
     def _collect(self, future: Future[Result]) -> None:
         trial = self.pending.pop(future)
@@ -245,6 +331,10 @@ class Loop:
                 info={"cached_from": cached.number},
             )
             self._finish(trial, reused)
+            return True
+        infeasible = self._infeasible_before_training(trial)
+        if infeasible is not None:
+            self._finish(trial, infeasible)
             return True
         self._submit(trial)
         return True
@@ -312,9 +402,18 @@ class Loop:
         self.next_number, self.cost_s = state.next_number, state.cost_s
         if trials:
             self.curves.load(trials, self.store.curves(self.sid))
+        self.has_feasible = any(
+            t.state is TrialState.COMPLETE and t.violation is None for t in trials
+        )
+        self.n_infeasible = 0 if self.has_feasible else sum(
+            t.violation is not None for t in trials
+        )
         self.rerun = [self.store.restart_trial(self.sid, t.number) for t in state.rerun]
         for trial in self.rerun:
             self.curves.started(trial)
+            # it passed the cheap constraints when first asked; its result still gets the
+            # cheap metrics, which are deterministic
+            self._infeasible_before_training(trial)
             log.info("re-running %s (attempt %d): it was running when the study stopped",
                      trial.label, trial.attempts)
 

@@ -7,16 +7,25 @@ validation (unknown names, bad values, objectives the evaluator does not report)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+import math
+import warnings
+from collections.abc import Mapping, Sequence
 
+from nasforge import metrics as M
 from nasforge.errors import ConfigError, Problem
 from nasforge.metrics import DEFAULT_OBJECTIVE
-from nasforge.objective import Objective
+from nasforge.objective import Constraint, Objective, contradiction_problems
 from nasforge.run.parts import Parts
 
 
 def check_before_first_trial(
-    parts: Parts, *, source: str = "", objectives: Sequence[Objective] = ()
+    parts: Parts,
+    *,
+    source: str = "",
+    objectives: Sequence[Objective] = (),
+    constraints: Sequence[Constraint] = (),
+    hypervolume_reference: Mapping[str, float] | None = None,
 ) -> None:
     """Load the task, and check that the evaluator can evaluate the space on it, and that the
     pruner can judge what the evaluator reports.
@@ -25,16 +34,23 @@ def check_before_first_trial(
         parts: the study's components.
         source: where the settings came from, for the message.
         objectives: the study's objectives; the first one's metric is what a pruner judges.
+        constraints: the study's constraints.
+        hypervolume_reference: the study's hypervolume reference point, by metric.
 
     Raises:
         ConfigError: listing every problem found (a missing or unreadable data file, a space
             whose networks do not fit the task, a table evaluator given a space it cannot look
             up, a strategy option that cannot apply to the space or evaluator, a pruner whose
-            metric the evaluator does not report per step).
+            metric the evaluator does not report per step, a constraint on a metric the
+            evaluator does not produce, bounds that nothing can meet, a reference point that
+            does not match the objectives).
     """
     problems = parts.evaluator.preflight(parts.space, parts.task)
     if not problems:  # the task loads: its kind of problem decides the metrics
         problems += objective_problems(parts, objectives)
+        problems += constraint_problems(parts, constraints)
+    problems += contradiction_problems(constraints, objectives)
+    problems += reference_problems(objectives, hypervolume_reference)
     problems += parts.strategy.preflight(parts.space, parts.evaluator)
     problems += pruner_problems(parts, objectives)
     if problems:
@@ -95,3 +111,73 @@ def pruner_problems(parts: Parts, objectives: Sequence[Objective]) -> list[Probl
             "(trial.report(step, " + metric + "=...)), or make that metric the first objective",
         )
     ]
+
+
+def constraint_problems(parts: Parts, constraints: Sequence[Constraint]) -> list[Problem]:
+    """Constraints on a metric the evaluator produces neither before training
+    (:meth:`~nasforge.evaluate.Evaluator.cheap_metric_names`) nor in its results on this task.
+
+    An evaluator that does not declare its metrics (a user's function without ``metrics=``)
+    cannot be checked: a constraint on a metric outside nasforge's vocabulary then gets a
+    warning, and a trial that does not report it is infeasible.
+    """
+    evaluator = parts.evaluator
+    cheap = evaluator.cheap_metric_names()
+    reported = evaluator.metrics_for(parts.task)
+    name = evaluator.name or type(evaluator).__name__
+    problems = []
+    for i, constraint in enumerate(constraints):
+        metric = constraint.metric
+        if metric in cheap or metric in reported:
+            continue
+        if not reported:
+            if metric not in M.ALL:
+                warnings.warn(
+                    f"constraints.{i}: {metric!r} is not a nasforge metric and evaluator "
+                    f"{name!r} does not declare what it reports, so a trial without it will be "
+                    f"infeasible; declare its metrics (e.g. metrics=[..., {metric!r}] for a "
+                    "function evaluator) to have this checked, or fix the name",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            continue
+        known = sorted({*cheap, *reported})
+        close = difflib.get_close_matches(metric, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        before = f"; before training: {', '.join(cheap)}" if cheap else ""
+        problems.append(
+            Problem(
+                f"constraints.{i}.metric",
+                f"{metric!r} is not produced by evaluator {name!r} on task "
+                f"{parts.task.name!r} (it reports {', '.join(reported)}{before})",
+                f"{hint}constrain one of: {', '.join(known)}",
+            )
+        )
+    return problems
+
+
+def reference_problems(
+    objectives: Sequence[Objective], reference: Mapping[str, float] | None
+) -> list[Problem]:
+    """A hypervolume reference point must give exactly one finite value per objective metric."""
+    if reference is None:
+        return []
+    wanted = [o.metric for o in objectives]
+    example = ", ".join(f"{m}: ..." for m in wanted)
+    problems = []
+    missing = [m for m in wanted if m not in reference]
+    extra = [m for m in reference if m not in wanted]
+    if missing or extra:
+        parts = ([f"misses {', '.join(missing)}"] if missing else []) + (
+            [f"names {', '.join(extra)}, which {'is' if len(extra) == 1 else 'are'} not an "
+             "objective"] if extra else [])
+        problems.append(Problem(
+            "hypervolume_reference",
+            f"gives one value per objective metric but {' and '.join(parts)}",
+            f"write hypervolume_reference: {{{example}}}"))
+    bad = [m for m, v in reference.items() if not math.isfinite(v)]
+    if bad:
+        problems.append(Problem(
+            f"hypervolume_reference.{bad[0]}", "must be a finite number",
+            "give the worst value each objective may take, e.g. 85 for an accuracy"))
+    return problems

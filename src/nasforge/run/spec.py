@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from nasforge.config import problems_from
 from nasforge.errors import ConfigError, Problem
-from nasforge.objective import Objective
+from nasforge.objective import Constraint, Objective
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -98,7 +98,20 @@ class RunSpec(BaseModel):
             never keeps a worker waiting. A resume is exact either way.
         trial_time_limit_s: a trial running longer is stopped and recorded TIMEOUT.
         max_consecutive_failures: stop the study after this many FAILED or TIMEOUT trials in a
-            row (a broken configuration, not bad luck); ``null`` never stops.
+            row (a broken configuration, not bad luck); ``null`` never stops. The same number of
+            infeasible trials before any feasible one also stops it (the constraints are named).
+        constraints: hard bounds that are not objectives, as strings or mappings:
+            ``["params <= 1e5", {metric: latency_ms, max: 5}]`` (:class:`Constraint`). Bounds on
+            metrics known before training (``params``, ``flops``) are checked before a candidate
+            is trained: one that breaks them is stored INFEASIBLE untrained (it still counts as
+            a trial of the budget). The others are checked on the trained result; a trial
+            breaking one is COMPLETE but never ranks, reaches the Pareto set or is best.
+        hypervolume_reference: the reference point of the study's hypervolume, one value per
+            objective metric in its own units (``{val_accuracy: 85, flops: 2e8}``). Left out,
+            each objective takes a bound of the study (a constraint or limit on that metric),
+            else the worst value among its feasible trials (see
+            :func:`nasforge.report.data.hypervolume_reference`); it is stated wherever the
+            hypervolume is shown.
         task: the data; ``None`` (left out) means the evaluator's own task for a lookup
             benchmark (``nb201_table`` looks up its ``dataset``), else ``mnist1d``. A study stores
             the task it used.
@@ -129,6 +142,8 @@ class RunSpec(BaseModel):
     pruner: ComponentSpec = ComponentSpec(name="none")
     trial_time_limit_s: float | None = Field(default=None, gt=0)
     max_consecutive_failures: int | None = Field(default=10, ge=1)
+    constraints: list[Constraint] = Field(default_factory=list)
+    hypervolume_reference: dict[str, float] | None = None
     reproducible: bool = False
     root: str = "runs"
     export_best: bool = True

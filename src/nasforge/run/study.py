@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 import yaml
 
 from nasforge.errors import ConfigError, NasforgeError, Problem, StudyNotFoundError
-from nasforge.objective import rank, score
+from nasforge.objective import (
+    hypervolume_reference,
+    pareto_trials,
+    rank,
+    score,
+    trials_hypervolume,
+    violation,
+)
 from nasforge.run.front import Front
 from nasforge.run.lock import StudyLock
 from nasforge.run.parts import Parts, build_parts, component_spec, registries
@@ -188,7 +195,8 @@ class Study:
         parts = parts or build_parts(spec)
         if "objectives" not in spec.model_fields_set:  # the task's natural metric
             spec = spec.model_copy(update={"objectives": default_objectives(parts)})
-        check_before_first_trial(parts, objectives=spec.objectives)
+        check_before_first_trial(parts, objectives=spec.objectives, constraints=spec.constraints,
+                                 hypervolume_reference=spec.hypervolume_reference)
         if spec.task is None:  # store the task used, so a resume rebuilds the same one
             spec = spec.model_copy(update={"task": component_spec(parts.task, "task")})
         spec = spec.model_copy(update={"plugins": plugin_modules(spec)})
@@ -244,26 +252,74 @@ class Study:
         return self.store.trials(self.record.id, states=set(states) if states else None)
 
     def score(self, trial: Trial) -> float:
-        """Larger-is-better score of a trial under the study's objectives (-inf if unusable)."""
+        """Larger-is-better score of a trial under the study's first objective (-inf if
+        unusable: not COMPLETE, or breaking a constraint or an objective's limit)."""
         if trial.state is not TrialState.COMPLETE:
+            return -math.inf
+        if violation(trial.metrics, self.spec.constraints) is not None:
             return -math.inf
         return score(trial.metrics, self.spec.objectives)
 
     def ranked(self) -> list[Trial]:
-        """COMPLETE, feasible trials, best first (ties: earlier trial first)."""
-        return rank(self.trials([TrialState.COMPLETE]), self.spec.objectives)
+        """COMPLETE, feasible trials, best first by the first objective (ties: earlier trial
+        first)."""
+        return rank(self.trials([TrialState.COMPLETE]), self.spec.objectives,
+                    self.spec.constraints)
+
+    def best_trials(self, trials: Sequence[Trial] | None = None) -> list[Trial]:
+        """The Pareto set: the feasible COMPLETE trials that no other feasible trial dominates
+        over all objectives (:func:`nasforge.objective.pareto_trials`).
+
+        Feasible means every objective is reported and within its limit and every constraint
+        holds; INFEASIBLE trials and trained trials that broke a constraint are never in it.
+        Ordered best first by the first objective, then the second, ..., then the earlier
+        trial; trials with equal objective values all appear. With one objective it holds the
+        trials tied for the best value.
+
+        Args:
+            trials: use these (already read from the store) instead of reading them again.
+        """
+        trials = self.trials([TrialState.COMPLETE]) if trials is None else trials
+        return pareto_trials(trials, self.spec.objectives, self.spec.constraints)
 
     def best(self, trials: Sequence[Trial] | None = None) -> BestTrial:
-        """The best COMPLETE, feasible trial: by the first objective, among trials that meet
-        every objective's limit; ties go to the earlier trial (:func:`nasforge.objective.rank`).
+        """The best feasible trial: the first of :meth:`best_trials`.
+
+        With one objective, the trial with the best value (ties: the earlier trial). With
+        several, the best trial of the *first* objective among the Pareto set (ties broken by
+        the next objectives, then the earlier trial): it is always Pareto-optimal, so list the
+        objectives in order of priority. Never an infeasible trial.
 
         Args:
             trials: rank these (already read from the store) instead of reading them again.
+
+        Raises:
+            NasforgeError: when no trial is COMPLETE and feasible.
         """
-        ranked = self.ranked() if trials is None else rank(trials, self.spec.objectives)
-        if not ranked:
+        front = self.best_trials(trials)
+        if not front:
             raise NasforgeError(f"study {self.name!r} has no completed, feasible trial yet")
-        return BestTrial(ranked[0], self)
+        return BestTrial(front[0], self)
+
+    def hypervolume(
+        self, trials: Sequence[Trial] | None = None
+    ) -> tuple[float, dict[str, float]] | None:
+        """The hypervolume of the Pareto set and its reference point, by metric.
+
+        The reference point is the run spec's ``hypervolume_reference``, else a bound of the
+        study on each objective, else its worst feasible value
+        (:func:`nasforge.objective.hypervolume_reference`). ``None`` while no trial is feasible.
+        Needs the ``mo`` extra (moocore).
+        """
+        trials = self.trials() if trials is None else trials
+        spec = self.spec
+        found = hypervolume_reference(trials, spec.objectives, spec.constraints,
+                                      spec.hypervolume_reference)
+        if found is None:
+            return None
+        reference = found[0]
+        front = self.best_trials(trials)
+        return trials_hypervolume(front, spec.objectives, reference), reference
 
     def curves(self, trial: int | None = None) -> list[CurvePoint]:
         """The learning curves the evaluations reported: one ``(trial, step, metric, value)``
@@ -464,11 +520,13 @@ class Study:
         counts = ", ".join(
             f"{n} {s.lower()}" for s, n in sorted(Counter(t.state.value for t in trials).items())
         )
-        ranked = rank(trials, self.spec.objectives)
+        front = self.best_trials(trials)
         best = ""
-        if ranked:
+        if front:
             metric = self.spec.objectives[0].metric
-            best = f", best=Trial#{ranked[0].number} {metric}={ranked[0].metrics[metric]:.4g}"
+            best = f", best=Trial#{front[0].number} {metric}={front[0].metrics[metric]:.4g}"
+            if len(self.spec.objectives) > 1:
+                best += f", {len(front)} on the Pareto front"
         where = "in memory" if self.directory is None else str(self.directory)
         return (
             f"<Study {self.name!r}: {len(trials)} trials{f' ({counts})' if counts else ''}"
@@ -512,4 +570,4 @@ def prior_trials(spec: RunSpec) -> list[Trial]:
         trials = store.trials(records[0].id, states={TrialState.COMPLETE}) if records else []
     finally:
         store.close()
-    return rank(trials, spec.objectives)[: spec.warm_start.top]
+    return rank(trials, spec.objectives, spec.constraints)[: spec.warm_start.top]

@@ -12,6 +12,11 @@ version-1 file adds them). ``tests/store/test_sqlite.py`` checks the query plans
 Schema version 3 added the ``curves`` table: the intermediate values (trial, step, metric,
 value) an evaluation reports while it runs, keyed by trial and step so that writing one step and
 reading one trial's curve are index lookups. Opening a version-2 (or 1) file adds the table.
+
+Schema version 4 changes no table: it marks files that may hold the INFEASIBLE trial state
+(a candidate that broke a constraint before training). A nasforge that reads only version 3
+cannot read that state, so it refuses such a file with "upgrade nasforge" rather than failing
+on a row; opening a version-3 file just records the new version.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from nasforge.trial import Candidate, Result, Status, Trial, TrialState
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # find_complete: every term an equality on the index prefix, and ORDER BY number read off the
 # index. Without `state, number` here, SQLite walked the (study_id, number) index instead to
@@ -110,6 +115,7 @@ CREATE TABLE events (
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("DROP INDEX IF EXISTS trials_by_arch", _TRIALS_BY_ARCH_STATE, _EVENTS_PENDING),
     2: (_CURVES,),
+    3: (),  # the INFEASIBLE state: no table changes
 }
 
 _TRIAL_COLUMNS = (

@@ -150,6 +150,22 @@ class StoreContract:
         states = [(t.state, t.result.reason if t.result else None) for t in store.trials(sid)]
         assert states == [(TrialState.FAILED, "boom"), (TrialState.TIMEOUT, "too slow")]
 
+    def test_infeasible_keeps_its_reason_and_cheap_metrics(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        store.create_trial(sid, 0, _candidate(0), asked_after=0)
+        store.create_trial(sid, 1, _candidate(0, 2), asked_after=0)
+        result = Result(metrics={"params": 2e5}, status=Status.INFEASIBLE,
+                        reason="params = 200000 breaks params <= 100000")
+        done = store.finish_trial(sid, 0, result)
+        assert done.state is TrialState.INFEASIBLE and done.state.is_finished()
+        assert store.trials(sid, states={TrialState.INFEASIBLE}) == [done]
+        assert done.violation == "params = 200000 breaks params <= 100000"
+        assert done.metrics == {"params": 2e5}
+        # an infeasible trial is no stored result to reuse for the same candidate
+        assert store.find_complete(sid, _candidate(0)) is None
+        with pytest.raises(TrialFinishedError):
+            store.finish_trial(sid, 0, _ok())
+
     def test_trials_in_number_order_and_filtered_by_state(self, store: Store) -> None:
         sid = store.create_study("s", {}, seed=0).id
         for n in (3, 0, 4, 1, 2):

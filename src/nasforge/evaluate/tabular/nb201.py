@@ -30,6 +30,7 @@ from nasforge.space._nb201 import arch_to_nb201
 from nasforge.trial import Candidate, Result
 
 if TYPE_CHECKING:
+    from nasforge.architecture import Architecture
     from nasforge.space.base import SearchSpace
     from nasforge.tasks.base import Task
 
@@ -158,6 +159,24 @@ class TabularNB201Evaluator(Evaluator):
                 f"a sampled cell of space {space.name!r} ({cell}) is not in the benchmark",
                 "use the nb201 space's default operations"))
         return problems
+
+    def cheap_metrics(self, space: SearchSpace, arch: Architecture, task: Task) -> dict[str, float]:
+        """``params`` and ``flops`` from the table (the benchmark's counts), nothing built.
+
+        Raises:
+            InvalidArchitectureError: for an architecture that is not an NB201 cell.
+            KeyError: for a cell missing from a partial table.
+        """
+        cell = arch_to_nb201(arch)
+        backend = self._backend()
+        index = backend.find(cell)
+        if index is None:
+            raise KeyError(f"architecture {cell!r} is not in the benchmark {backend.path}")
+        if isinstance(backend, NB201Table):
+            metrics = backend.lookup(cell, self.dataset, self.fidelity)
+        else:
+            metrics = backend.lookup(index, self.dataset, self.fidelity)
+        return {k: float(metrics[k]) for k in self.cheap if k in metrics}
 
     # -- evaluating -------------------------------------------------------------------------
     def evaluate(self, candidate: Candidate, ctx: EvalContext) -> Result:

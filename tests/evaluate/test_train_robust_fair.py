@@ -18,7 +18,7 @@ from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
 from nasforge.evaluate import EVALUATORS, TrainEvaluator
 from nasforge.evaluate.base import WEIGHTS_FILE, EvalContext
-from nasforge.tasks import ArrayTask, get_task
+from nasforge.tasks import ArrayTask, from_datasets, get_task
 from nasforge.trial import Candidate, Status
 
 from .conftest import TinySpace, tiny_arrays
@@ -181,3 +181,35 @@ def test_a_group_metric_objective_on_a_task_without_groups_is_refused(tmp_path: 
         )  # fmt: skip
     assert "val_dp_diff" in str(info.value)
     assert not (tmp_path / "runs").exists()
+
+
+class _Grouped(torch.utils.data.Dataset):  # type: ignore[type-arg]
+    """A Dataset of the tiny arrays with a ``groups`` attribute (read through a DataLoader)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x, self.y = torch.tensor(x, dtype=torch.float32), torch.tensor(y)
+        self.groups = np.where(x[:, 0] > 0, "p", "q")
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[i], self.y[i]
+
+
+def test_dataset_splits_with_groups_get_robustness_and_group_metrics(
+    arch: Architecture, space: TinySpace
+) -> None:
+    x, y = tiny_arrays()
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    task = from_datasets(_Grouped(x[:90], y[:90]), _Grouped(x[120:], y[120:]),
+                         _Grouped(x[90:120], y[90:120]))  # fmt: skip
+    evaluator = _fast(robustness={"noise_std": 0.0, "fgsm_eps": 0.2})
+    ctx = EvalContext(space=space, task=task, seed=0)
+    first = evaluator.evaluate(Candidate(arch), ctx).metrics
+    assert set(M.FAIRNESS) | set(M.ROBUSTNESS) <= set(first)
+    assert first[M.TEST_NOISE_ACCURACY] == first[M.TEST_ACCURACY]  # read in the same order
+    assert first[M.TEST_WORST_GROUP_ACCURACY] <= first[M.TEST_ACCURACY]
+    again = evaluator.evaluate(Candidate(arch), ctx).metrics
+    keys = (*M.FAIRNESS, *M.ROBUSTNESS)
+    assert {k: again[k] for k in keys} == {k: first[k] for k in keys}

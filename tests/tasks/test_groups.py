@@ -1,4 +1,4 @@
-"""Sensitive-attribute groups: arrays and CSV take a group that travels with its examples,
+"""Sensitive-attribute groups: arrays, CSV and Datasets take a group that travels with its examples,
 ``TaskInfo`` serialises the groups (and older exports without them still read), bad groups are
 named, and the built-in ``diabetes_fair`` task."""
 
@@ -9,9 +9,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from nasforge.errors import ConfigError
-from nasforge.tasks import TASKS, ArrayTask, CsvTask, Split, TaskData, check_splits, get_task
+from nasforge.tasks import (
+    TASKS,
+    ArrayTask,
+    CsvTask,
+    Split,
+    TaskData,
+    check_splits,
+    from_datasets,
+    get_task,
+)
 from nasforge.tasks.base import TaskInfo
 
 
@@ -191,3 +201,41 @@ def test_diabetes_fair_can_leave_the_group_out_and_is_deterministic() -> None:
     assert again.test.group is not None and other.test.group is not None
     np.testing.assert_array_equal(get_task("diabetes_fair").load().test.x, again.test.x)
     assert not np.array_equal(again.test.x, other.test.x)
+
+
+class _GroupedDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
+    """``(input, class id)`` examples with a ``groups`` attribute, as ``targets`` is given."""
+
+    def __init__(self, n: int, seed: int, groups: bool = True) -> None:
+        gen = torch.Generator().manual_seed(seed)
+        self.x = torch.randn(n, 3, generator=gen)
+        self.y = (self.x[:, 0] > 0).long()
+        if groups:
+            self.groups = ["f" if v > 0 else "m" for v in self.x[:, 1].tolist()]
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[i], self.y[i]
+
+
+def test_datasets_with_a_groups_attribute_give_groups_also_to_a_held_out_val() -> None:
+    train, test = _GroupedDataset(40, 0), _GroupedDataset(20, 1)
+    data = from_datasets(train, test).load()  # val carved out of train as a Subset
+    assert data.info.groups == ("f", "m")
+    assert data.train.group is not None and data.val.group is not None
+    assert data.test.group is not None
+    assert [data.info.groups[c] for c in data.test.group] == test.groups
+    indices = data.val.dataset.indices  # type: ignore[union-attr]
+    assert [data.info.groups[c] for c in data.val.group] == [train.groups[i] for i in indices]
+    assert check_splits(data) == []
+    assert not from_datasets(_GroupedDataset(40, 0, False), _GroupedDataset(9, 1, False)).info(
+    ).has_groups
+
+
+def test_a_dataset_split_without_groups_beside_one_with_is_refused() -> None:
+    task = from_datasets(_GroupedDataset(40, 0), _GroupedDataset(20, 1, groups=False))
+    with pytest.raises(ConfigError, match="the test Dataset has no groups attribute") as info:
+        task.load()
+    assert info.value.problems[0].field == "task.test"

@@ -7,9 +7,10 @@ data through ``arrays`` (:class:`ArrayTask`), ``csv`` (:class:`CsvTask`), ``data
 Datasets or DataLoaders, :class:`DatasetTask`; in YAML
 ``task: {name: dataset, path: "mymodule:make_datasets"}``) and ``image_folder`` (one subfolder
 per class, :class:`ImageFolderTask`). Arrays, CSV and Datasets may be classification or
-regression (``problem: regression``), and arrays and CSV take a ``group`` (a sensitive attribute
-for group metrics; ``TaskInfo.groups`` lists its values). Heavy dependencies (mnist1d, scikit-learn, pandas, torch,
-Pillow) load only when a task's data is first loaded, so importing this package is cheap.
+regression (``problem: regression``); arrays and CSV take a ``group`` (a sensitive attribute
+for group metrics; ``TaskInfo.groups`` lists its values), Datasets a ``groups`` attribute. Heavy
+dependencies (mnist1d, scikit-learn, pandas, torch, Pillow) load only when a task's data is first
+loaded, so importing this package is cheap.
 
 A task's data is a :class:`TaskData` of three :class:`Split` objects; read one in batches with
 ``split.loader(batch_size, shuffle=True, seed=0)`` (a torch DataLoader, for arrays and Datasets

@@ -13,10 +13,15 @@ tensor: regression), the number of classes from the largest class id of all spli
 ``targets`` attribute, a ``TensorDataset``'s tensors or a ``Subset`` of those when present, else by
 reading each example once) and the number of targets from the target's size. Every inferred value
 can be given instead.
+
+Groups: a Dataset with a ``groups`` attribute (one sensitive-attribute value per example, as
+``targets`` holds one class id per example; a ``Subset`` of such a Dataset too) gives the task
+groups for group metrics. Either every split has one or none does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
@@ -25,7 +30,7 @@ from pydantic import Field
 
 from nasforge import references
 from nasforge.errors import ConfigError, Problem
-from nasforge.tasks._split import random_split
+from nasforge.tasks._split import as_groups, check_group_count, encode_labels, random_split
 from nasforge.tasks.base import TASKS, Kind, Split, Task, TaskData, TaskInfo
 
 _KINDS: dict[int, Kind] = {1: "tabular", 2: "signal", 3: "image"}
@@ -143,6 +148,50 @@ def labels_of(dataset: Any) -> np.ndarray | None:
     if targets is not None and len(targets) == len(dataset):
         return np.asarray(targets)
     return None
+
+
+def groups_of(dataset: Any, field: str = "task") -> np.ndarray | None:
+    """A Dataset's ``groups`` attribute (one value per example), through ``Subset`` wrappers;
+    ``None`` when it has none.
+
+    Raises:
+        ConfigError: naming ``field`` when ``groups`` does not give one value per example or
+            has missing values.
+    """
+    from torch.utils.data import Subset
+
+    if isinstance(dataset, Subset):
+        inner = groups_of(dataset.dataset, field)
+        return None if inner is None else inner[np.asarray(dataset.indices, dtype=np.int64)]
+    groups = getattr(dataset, "groups", None)
+    if groups is None:
+        return None
+    return as_groups(groups, len(dataset), f"{field}.groups")
+
+
+def _with_groups(splits: dict[str, Split], info: TaskInfo) -> tuple[dict[str, Split], TaskInfo]:
+    """The splits with their Datasets' ``groups`` as codes, and the info naming the groups."""
+    found = {name: groups_of(split.dataset, f"task.{name}") for name, split in splits.items()}
+    if all(g is None for g in found.values()):
+        return splits, info
+    lacking = [name for name in _SPLITS if found[name] is None]
+    if lacking:
+        raise ConfigError(
+            [Problem(f"task.{lacking[0]}", f"the {lacking[0]} Dataset has no groups attribute "
+                     "but another split's has", "give every split's Dataset a groups "
+                     "attribute (one value per example), or none of them")]
+        )  # fmt: skip
+    parts = [np.asarray(found[name]) for name in _SPLITS]
+    if len({p.dtype.kind for p in parts}) > 1:
+        parts = [p.astype(str) for p in parts]
+    check_group_count(np.concatenate(parts), None, "task.train.groups")
+    codes, names = encode_labels(np.concatenate(parts))
+    bounds = np.cumsum([0, *(len(p) for p in parts)])
+    coded = {
+        name: dataclasses.replace(splits[name], group=codes[bounds[i] : bounds[i + 1]])
+        for i, name in enumerate(_SPLITS)
+    }
+    return coded, dataclasses.replace(info, groups=tuple(names))
 
 
 def _all_labels(split: Split, name: str) -> np.ndarray:
@@ -307,6 +356,7 @@ class DatasetTask(Task):
                 num_workers=workers,
             )  # fmt: skip
         info = self._infer_info(splits)
+        splits, info = _with_groups(splits, info)
         return TaskData(info=info, train=splits["train"], val=splits["val"], test=splits["test"])
 
     def _infer_info(self, splits: dict[str, Split]) -> TaskInfo:

@@ -7,6 +7,8 @@ same seed always gives the same split; regression tasks use the unstratified :fu
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from nasforge.errors import ConfigError, Problem
@@ -113,3 +115,43 @@ def encode_labels(y: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Map arbitrary labels to ``0..K-1`` in sorted order; return codes and the class names."""
     classes, codes = np.unique(y, return_inverse=True)
     return codes.astype(np.int64), [str(c) for c in classes]
+
+
+def as_groups(value: Any, n: int, field: str) -> np.ndarray:
+    """``value`` as one sensitive-attribute value per example (any type; object arrays become
+    strings), none missing.
+
+    Raises:
+        ConfigError: naming ``field`` when the shape is wrong or a value is missing.
+    """
+    array = np.asarray(value)
+    if array.ndim != 1 or len(array) != n:
+        raise ConfigError(
+            [Problem(field, f"must be 1-D with one group value per example ({n}); got shape "
+                     f"{array.shape}", "give each example's group, e.g. a column of sex or age "
+                     "band")]
+        )  # fmt: skip
+    missing = (
+        np.isnan(array) if array.dtype.kind == "f"
+        else np.array([v is None or v != v for v in array.tolist()], dtype=bool)
+        if array.dtype.kind == "O" else np.zeros(len(array), dtype=bool)
+    )  # fmt: skip
+    if missing.any():
+        raise ConfigError(
+            [Problem(field, f"{int(missing.sum())} example(s) have no group (first: row "
+                     f"{int(np.flatnonzero(missing)[0])})", "fill in the group or drop those "
+                     "rows")]
+        )  # fmt: skip
+    # Object arrays (mixed or pandas values) become strings: their bytes are pointers, which
+    # would make fingerprints and checkpoint keys differ from one process to the next.
+    return array.astype(str) if array.dtype.kind == "O" else array
+
+
+def check_group_count(group: np.ndarray, group_test: np.ndarray | None, field: str) -> None:
+    """Refuse a group array (with its test part) holding a single group, naming ``field``."""
+    both = group if group_test is None else np.concatenate([group, group_test])
+    if len(np.unique(both)) < 2:
+        raise ConfigError(
+            [Problem(field, f"has a single group ({both[0]!r}); group metrics compare groups",
+                     "give a column with at least two groups, or leave group out")]
+        )  # fmt: skip

@@ -24,6 +24,8 @@ from pydantic import Field
 from nasforge.errors import ConfigError, DataNotFoundError, Problem
 from nasforge.imports import try_import
 from nasforge.tasks._split import (
+    as_groups,
+    check_group_count,
     encode_labels,
     make_split,
     random_split,
@@ -229,40 +231,6 @@ def _as_targets(value: Any, n: int, field: str, problem: ProblemKind) -> np.ndar
     return targets
 
 
-def _as_groups(value: Any, n: int, field: str) -> np.ndarray:
-    """One sensitive-attribute value per example (any type), none missing."""
-    array = np.asarray(value)
-    if array.ndim != 1 or len(array) != n:
-        raise ConfigError(
-            [Problem(field, f"must be 1-D with one group value per example ({n}); got shape "
-                     f"{array.shape}", "give each example's group, e.g. a column of sex or age "
-                     "band")]
-        )  # fmt: skip
-    missing = (
-        np.isnan(array) if array.dtype.kind == "f"
-        else np.array([v is None or v != v for v in array.tolist()], dtype=bool)
-        if array.dtype.kind == "O" else np.zeros(len(array), dtype=bool)
-    )  # fmt: skip
-    if missing.any():
-        raise ConfigError(
-            [Problem(field, f"{int(missing.sum())} example(s) have no group (first: row "
-                     f"{int(np.flatnonzero(missing)[0])})", "fill in the group or drop those "
-                     "rows")]
-        )  # fmt: skip
-    # Object arrays (mixed or pandas values) become strings: their bytes are pointers, which
-    # would make fingerprints and checkpoint keys differ from one process to the next.
-    return array.astype(str) if array.dtype.kind == "O" else array
-
-
-def _check_group_count(group: np.ndarray, group_test: np.ndarray | None, field: str) -> None:
-    both = group if group_test is None else np.concatenate([group, group_test])
-    if len(np.unique(both)) < 2:
-        raise ConfigError(
-            [Problem(field, f"has a single group ({both[0]!r}); group metrics compare groups",
-                     "give a column with at least two groups, or leave group out")]
-        )  # fmt: skip
-
-
 def _as_inputs(value: Any, field: str) -> np.ndarray:
     try:
         array = np.asarray(value, dtype=np.float32)
@@ -372,7 +340,7 @@ class ArrayTask(Task):
                              "give the same target columns")]
                 )  # fmt: skip
         _check_fractions(val_fraction, test_fraction, self.x_test is not None)
-        self.group = None if group is None else _as_groups(group, len(self.x), "task.group")
+        self.group = None if group is None else as_groups(group, len(self.x), "task.group")
         if group_test is not None and self.group is None:
             raise ConfigError(
                 [Problem("task.group_test", "group_test needs group (the training examples' "
@@ -385,10 +353,10 @@ class ArrayTask(Task):
             )  # fmt: skip
         self.group_test = (
             None if group_test is None or self.x_test is None
-            else _as_groups(group_test, len(self.x_test), "task.group_test")
+            else as_groups(group_test, len(self.x_test), "task.group_test")
         )  # fmt: skip
         if self.group is not None:
-            _check_group_count(self.group, self.group_test, "task.group")
+            check_group_count(self.group, self.group_test, "task.group")
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self.seed = seed
@@ -580,7 +548,7 @@ class CsvTask(Task):
                 [Problem("task.group", f"column {self.group!r} not in {path}",
                          f"choose one of: {', '.join(columns)}")]
             )  # fmt: skip
-        group = None if self.group is None else _as_groups(
+        group = None if self.group is None else as_groups(
             frame[self.group].to_numpy(), len(frame), "task.group"
         )  # fmt: skip
         features = self.features or [c for c in columns if c not in wanted and c != self.group]
@@ -664,7 +632,7 @@ class CsvTask(Task):
         if group is not None:
             if group_test is not None and group.dtype.kind != group_test.dtype.kind:
                 group, group_test = group.astype(str), group_test.astype(str)
-            _check_group_count(group, group_test, "task.group")
+            check_group_count(group, group_test, "task.group")
         if self.problem == "classification" and y_test is not None and (
             y.dtype.kind != y_test.dtype.kind
         ):

@@ -54,8 +54,8 @@ def objective_vector(trial: Trial, objectives: Sequence[Objective]) -> tuple[flo
 
     ``None`` is the multi-objective strategies' "dominated by every feasible result".
     """
-    if trial.result is None or not trial.result.ok:
-        return None
+    if trial.result is None or not trial.result.ok or trial.violation is not None:
+        return None  # failed, INFEASIBLE, or trained but breaking a study constraint
     metrics = trial.result.metrics
     if not is_feasible(metrics, objectives):
         return None

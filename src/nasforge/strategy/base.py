@@ -57,8 +57,9 @@ class Strategy(Component, ABC):
         return trial_rng(self.seed, number, f"{self.name}:{stream}")
 
     def score(self, trial: Trial) -> float:
-        """Larger-is-better score of a finished trial (-inf if failed or infeasible)."""
-        if trial.result is None or not trial.result.ok:
+        """Larger-is-better score of a finished trial (-inf if failed or infeasible: INFEASIBLE,
+        or trained but breaking a constraint, see :attr:`Trial.violation`)."""
+        if trial.result is None or not trial.result.ok or trial.violation is not None:
             return -np.inf
         return score(trial.result.metrics, self.objectives)
 

@@ -33,7 +33,8 @@ def test_history_tracks_best_so_far() -> None:
 def test_pareto_front_of_accuracy_and_params() -> None:
     objectives = [Objective(metric="val_accuracy"), Objective(metric="params", direction="min")]
     trials = [_trial(0, 90.0, 100), _trial(1, 80.0, 10), _trial(2, 70.0, 50), _trial(3, 95, 200)]
-    assert [t.number for t in pareto_trials(trials, objectives)] == [0, 1, 3]
+    # best first by the first objective (val_accuracy), then the second
+    assert [t.number for t in pareto_trials(trials, objectives)] == [3, 0, 1]
 
 
 def test_html_report_lists_top_trials_and_failures(tmp_path: Path) -> None:

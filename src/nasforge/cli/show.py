@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -11,6 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from nasforge.cli.main import app, format_number, user_errors
+
+if TYPE_CHECKING:
+    from nasforge.run.study import Study
+    from nasforge.trial import Trial
 
 SHOWN = ("val_accuracy", "test_accuracy", "test_mse", "val_r2", "params", "flops",
          "train_seconds", "epochs")
@@ -58,6 +63,53 @@ def _plain(header: object) -> str:
     return header if isinstance(header, str) else str(header)
 
 
+def _print_trials(
+    console: Console,
+    study: Study,
+    shown: list[Trial],
+    present: list[str],
+    steps: dict[int, set[int]],
+    title: str,
+) -> None:
+    """A table of ``shown`` trials: number, the ``present`` metrics, steps, architecture."""
+    table = Table(title=title, header_style="bold")
+    # Trial numbers are identifiers (``--trial 12``), so they print in full.
+    table.add_column("#", justify="right", no_wrap=True)
+    units = study.units()
+    for column in present:
+        table.add_column(header(column, units), justify="right", no_wrap=True)
+    if steps:
+        table.add_column("steps", justify="right", no_wrap=True)
+    rows = [[str(t.number), *(format_number(t.metrics.get(c)) for c in present),
+             *([str(len(steps.get(t.number, ())))] if steps else [])] for t in shown]
+    archs = [study.parts.space.format(t.arch) for t in shown]
+    # An architecture is never split inside a decision: when the widest one does not fit
+    # beside the numbers, the architectures are listed under the table instead.
+    beside = _longest_word(archs) <= _free_width(table, console, "architecture", rows)
+    if beside:
+        _text_column(table, console, "architecture", archs, rows)
+    for row, arch in zip(rows, archs, strict=True):
+        table.add_row(*row, *([escape(arch)] if beside else []))
+    console.print(table)
+    if not beside:
+        for trial, arch in zip(shown, archs, strict=True):
+            console.print(f"[bold]#{trial.number}[/]  {escape(arch)}", highlight=False)
+
+
+def _hypervolume_line(study: Study, trials: list[Trial]) -> str:
+    """``hypervolume 123.4 (reference: val_accuracy=85 [hypervolume_reference], ...)``."""
+    from nasforge.run.finish import front_summary
+
+    hv = front_summary(study, trials)["hypervolume"]
+    if hv is None:
+        return "hypervolume: no feasible trial yet"
+    where = ", ".join(
+        f"{m}={format_number(v)} [{hv['reference_from'][m]}]" for m, v in hv["reference"].items()
+    )
+    value = hv["note"] if hv["value"] is None else format_number(hv["value"])
+    return f"hypervolume {value} (reference point: {where})"
+
+
 @app.command(epilog="Example: nasforge show runs/demo --top 5")
 @user_errors
 def show(
@@ -66,6 +118,11 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead."),
 ) -> None:
     """Show the top trials of a study as a table, and every failed trial with its reason.
+
+    With several objectives the Pareto front (``Study.best_trials()``) follows as a second
+    table, with its hypervolume and the reference point it was measured against. Infeasible
+    trials (INFEASIBLE ones, never trained, and trained ones that broke a constraint) are
+    listed with the constraint they broke.
 
     Architectures print in their space's readable form (decision=value pairs, or NB201
     strings); numbers print as 98.88, 125.0k, 3.2M throughout, with ``%`` in the header only for
@@ -88,36 +145,24 @@ def show(
     present = [c for c in columns if any(c in t.metrics for t in trials)]
     best = study.ranked()[:top]
     objectives = ", ".join(map(str, study.spec.objectives))
-    table = Table(
-        title=f"{study.name}: top {format_number(len(best))} of {format_number(len(trials))} "
-        "trials "
-        f"({objectives})",
-        header_style="bold",
-    )
-    # Trial numbers are identifiers (``--trial 12``), so they print in full.
-    table.add_column("#", justify="right", no_wrap=True)
-    units = study.units()
+    constraints = study.spec.constraints
+    subject = f"{objectives}; {', '.join(map(str, constraints))}" if constraints else objectives
     steps: dict[int, set[int]] = {}
     for point in study.curves():
         steps.setdefault(point.trial, set()).add(point.step)
-    for column in present:
-        table.add_column(header(column, units), justify="right", no_wrap=True)
-    if steps:
-        table.add_column("steps", justify="right", no_wrap=True)
-    rows = [[str(t.number), *(format_number(t.metrics.get(c)) for c in present),
-             *([str(len(steps.get(t.number, ())))] if steps else [])] for t in best]
-    archs = [study.parts.space.format(t.arch) for t in best]
-    # An architecture is never split inside a decision: when the widest one does not fit
-    # beside the numbers, the architectures are listed under the table instead.
-    beside = _longest_word(archs) <= _free_width(table, console, "architecture", rows)
-    if beside:
-        _text_column(table, console, "architecture", archs, rows)
-    for row, arch in zip(rows, archs, strict=True):
-        table.add_row(*row, *([escape(arch)] if beside else []))
-    console.print(table)
-    if not beside:
-        for trial, arch in zip(best, archs, strict=True):
-            console.print(f"[bold]#{trial.number}[/]  {escape(arch)}", highlight=False)
+    _print_trials(
+        console, study, best, present, steps,
+        f"{study.name}: top {format_number(len(best))} of {format_number(len(trials))} trials "
+        f"({subject})",
+    )
+    if len(study.spec.objectives) > 1:
+        front = study.best_trials(trials)
+        _print_trials(
+            console, study, front[:top], present, steps,
+            f"Pareto front: {format_number(len(front))} trials"
+            + (f" (first {top} shown)" if len(front) > top else ""),
+        )
+        console.print(_hypervolume_line(study, trials), highlight=False)
     pruned = [t for t in trials if t.state is TrialState.PRUNED]
     if steps:
         console.print(
@@ -126,16 +171,18 @@ def show(
             f"(pruner: {escape(study.spec.pruner.name)})",
             highlight=False,
         )
-    bad = [t for t in trials if t.state is not TrialState.COMPLETE]
+    bad = [t for t in trials if t.state is not TrialState.COMPLETE or t.violation is not None]
     if bad:
-        failures = Table(title="not completed", header_style="bold")
+        failures = Table(title="not completed, or infeasible", header_style="bold")
         failures.add_column("#", justify="right", no_wrap=True)
         failures.add_column("state", no_wrap=True)
         reasons = [
-            (t.result.reason or "") if t.result else "running, or killed while running"
+            (t.violation or t.result.reason or "") if t.result
+            else "running, or killed while running"
             for t in bad
         ]
-        rows = [[str(t.number), t.state.value] for t in bad]
+        rows = [[str(t.number), "INFEASIBLE (trained)" if t.state is TrialState.COMPLETE
+                 else t.state.value] for t in bad]
         _text_column(failures, console, "reason", reasons, rows)
         for row, reason in zip(rows, reasons, strict=True):
             failures.add_row(*row, escape(reason))

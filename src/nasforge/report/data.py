@@ -1,4 +1,8 @@
-"""Report data: pure functions from stored trials to rows and series (no plotting here)."""
+"""Report data: pure functions from stored trials to rows and series (no plotting here).
+
+:func:`pareto_trials` (the Pareto set of feasible trials, best first by the first objective) is
+:func:`nasforge.objective.pareto_trials`, re-exported here for reports.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nasforge.objective import Objective, pareto_front, score
+from nasforge.objective import Constraint, Objective, pareto_trials, score, violation
 from nasforge.store.base import CurvePoint
 from nasforge.trial import Trial, TrialState
+
+__all__ = ["CurveRow", "HistoryPoint", "curve_rows", "history", "pareto_trials", "state_counts"]
 
 
 @dataclass(frozen=True)
@@ -21,8 +27,11 @@ class HistoryPoint:
     state: str
 
 
-def history(trials: Sequence[Trial], objectives: Sequence[Objective]) -> list[HistoryPoint]:
-    """The first objective per trial (in trial order) with the running best of feasible trials."""
+def history(
+    trials: Sequence[Trial], objectives: Sequence[Objective], constraints: Sequence[Constraint] = ()
+) -> list[HistoryPoint]:
+    """The first objective per trial (in trial order) with the running best of feasible trials
+    (a trial breaking one of ``constraints`` shows its value but never becomes the best)."""
     primary = objectives[0]
     best = -math.inf
     points = []
@@ -30,20 +39,12 @@ def history(trials: Sequence[Trial], objectives: Sequence[Objective]) -> list[Hi
         if not t.state.is_finished():
             continue
         value = t.metrics.get(primary.metric) if t.state is TrialState.COMPLETE else None
-        s = score(t.metrics, objectives) if t.state is TrialState.COMPLETE else -math.inf
+        usable = t.state is TrialState.COMPLETE and violation(t.metrics, constraints) is None
+        s = score(t.metrics, objectives) if usable else -math.inf
         best = max(best, s)
         shown = None if best == -math.inf else (best if primary.direction == "max" else -best)
         points.append(HistoryPoint(t.number, value, shown, t.state.value))
     return points
-
-
-def pareto_trials(trials: Sequence[Trial], objectives: Sequence[Objective]) -> list[Trial]:
-    """The non-dominated COMPLETE, feasible trials for two or more objectives."""
-    done = [t for t in trials if t.state is TrialState.COMPLETE
-            and all(o.metric in t.metrics for o in objectives)
-            and all(o.is_feasible(t.metrics) for o in objectives)]
-    points = [[o.oriented(t.metrics) for o in objectives] for t in done]
-    return [done[i] for i in pareto_front(points)]
 
 
 def state_counts(trials: Sequence[Trial]) -> dict[str, int]:

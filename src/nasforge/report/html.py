@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nasforge.imports import MissingDependencyError, try_import
-from nasforge.objective import rank
-from nasforge.report.data import curve_rows, history, pareto_trials, state_counts
+from nasforge.objective import is_feasible_trial, rank
+from nasforge.report.data import curve_rows, history, state_counts
 from nasforge.trial import Trial, TrialState
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def _history_plot(study: Study, trials: Sequence[Trial]) -> str:
         import matplotlib.pyplot as plt
     imports.check()
 
-    points = history(trials, study.spec.objectives)
+    points = history(trials, study.spec.objectives, study.spec.constraints)
     metric = study.spec.objectives[0].metric
     fig, ax = plt.subplots(figsize=(8, 3.6))
     ok = [(p.number, p.value) for p in points if p.value is not None]
@@ -133,6 +133,70 @@ def _curves_section(study: Study, trials: Sequence[Trial]) -> str:
             f"<th>{html.escape(metric)}</th><th class=l></th></tr>{rows}</table>")
 
 
+def _front_plot(study: Study, trials: Sequence[Trial], front: Sequence[Trial]) -> str:
+    """The first two objectives of every feasible trial, the front joined up (base64 PNG)."""
+    with try_import("plot", "Drawing the report's plots") as imports:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    imports.check()
+
+    x, y = study.spec.objectives[0], study.spec.objectives[1]
+    spec = study.spec
+    usable = [t for t in trials if is_feasible_trial(t, spec.objectives, spec.constraints)]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([t.metrics[x.metric] for t in usable], [t.metrics[y.metric] for t in usable], "o",
+            ms=3.5, alpha=0.4, color="C0", label="feasible trial")
+    along = sorted(front, key=lambda t: t.metrics[x.metric])
+    ax.plot([t.metrics[x.metric] for t in along], [t.metrics[y.metric] for t in along], "o-",
+            color="C3", label="Pareto front")
+    ax.set_xlabel(f"{x.metric} ({x.direction})")
+    ax.set_ylabel(f"{y.metric} ({y.direction})")
+    ax.legend(loc="best")
+    ax.grid(alpha=0.3)
+    encoded = _png(fig)
+    plt.close(fig)
+    return encoded
+
+
+def _front_section(study: Study, trials: Sequence[Trial]) -> str:
+    """The Pareto front: its hypervolume with the reference point, a plot of the first two
+    objectives, and a table of the front's trials (best first by the first objective)."""
+    from nasforge.run.finish import front_summary
+
+    objectives = study.spec.objectives
+    front = study.best_trials(trials)
+    hv = front_summary(study, trials)["hypervolume"]
+    if hv is None:
+        line = "No feasible trial yet, so no hypervolume."
+    else:
+        where = ", ".join(f"{html.escape(m)} = {_fmt(v)} ({html.escape(hv['reference_from'][m])})"
+                          for m, v in hv["reference"].items())
+        value = html.escape(hv["note"]) if hv["value"] is None else _fmt(hv["value"])
+        line = f"Hypervolume {value}, against the reference point {where}."
+    head = f"<h2>Pareto front</h2><p>{len(front)} non-dominated feasible trials. {line}</p>"
+    if front:
+        try:
+            head += (f'<img alt="Pareto front" src="data:image/png;base64,'
+                     f'{_front_plot(study, trials, front)}">')
+        except MissingDependencyError as exc:
+            head += f"<p>No front plot: {html.escape(str(exc))}.</p>"
+    header = "".join(f"<th>{html.escape(str(o))}</th>" for o in objectives)
+    rows = "".join(
+        f"<tr><td>{t.number}</td><td class=l>{html.escape(study.parts.space.format(t.arch))}"
+        "</td>" + "".join(f"<td>{_fmt(t.metrics.get(o.metric))}</td>" for o in objectives)
+        + "</tr>" for t in front)
+    return (f"{head}<table><tr><th>#</th><th class=l>architecture</th>{header}</tr>{rows}"
+            "</table>")
+
+
+def _why(trial: Trial) -> str:
+    """Why a trial is not a usable result: the constraint it broke, or its failure reason."""
+    reason = trial.result.reason if trial.result else None
+    return trial.violation or reason or "running or killed"
+
+
 def _fmt(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -155,7 +219,9 @@ def write_report(study: Study, path: str | Path, *, trials: Sequence[Trial] | No
              f"<h1>nasforge study <code>{html.escape(study.name)}</code></h1>",
              f"<p>{len(trials)} trials ({counts}). Objectives: "
              f"{html.escape(', '.join(map(str, study.spec.objectives)))}. "
-             f"Task {html.escape(study.parts.task.name)}, "
+             + (f"Constraints: {html.escape(', '.join(map(str, study.spec.constraints)))}. "
+                if study.spec.constraints else "")
+             + f"Task {html.escape(study.parts.task.name)}, "
              f"space {html.escape(study.spec.space.name)}"
              f", strategy {html.escape(study.spec.strategy.name)}, seed {study.spec.seed}.</p>"]
     if any(t.state is TrialState.COMPLETE for t in trials):
@@ -170,24 +236,20 @@ def write_report(study: Study, path: str | Path, *, trials: Sequence[Trial] | No
         f"<th>{html.escape(m)}{f' ({html.escape(units[m])})' if units.get(m) else ''}</th>"
         for m in metrics)
     rows = []
-    for t in rank(trials, study.spec.objectives)[:20]:
+    for t in rank(trials, study.spec.objectives, study.spec.constraints)[:20]:
         cells = "".join(f"<td>{_fmt(t.metrics.get(m))}</td>" for m in metrics)
         rows.append(f"<tr><td>{t.number}</td><td class=l>"
                     f"{html.escape(study.parts.space.format(t.arch))}</td>{cells}</tr>")
     parts.append(f"<h2>Top trials</h2><table><tr><th>#</th><th class=l>architecture</th>{header}"
                  f"</tr>{''.join(rows)}</table>")
     if len(study.spec.objectives) > 1:
-        front = pareto_trials(trials, study.spec.objectives)
-        items = "".join(f"<li>Trial#{t.number}: "
-                        + ", ".join(f"{o.metric}={_fmt(t.metrics.get(o.metric))}"
-                                    for o in study.spec.objectives) + "</li>" for t in front)
-        parts.append(f"<h2>Pareto front</h2><ul>{items}</ul>")
-    bad = [t for t in trials if t.state is not TrialState.COMPLETE]
+        parts.append(_front_section(study, trials))
+    bad = [t for t in trials if t.state is not TrialState.COMPLETE or t.violation is not None]
     if bad:
         failures = "".join(
-            f"<tr><td>{t.number}</td><td class=l>{t.state.value}</td><td class='l bad'>"
-            f"{html.escape((t.result.reason if t.result else None) or 'running or killed')}"
-            "</td></tr>" for t in bad)
+            f"<tr><td>{t.number}</td><td class=l>"
+            f"{'INFEASIBLE (trained)' if t.state is TrialState.COMPLETE else t.state.value}"
+            f"</td><td class='l bad'>{html.escape(_why(t))}</td></tr>" for t in bad)
         parts.append(f"<h2>Not completed</h2><table><tr><th>#</th><th class=l>state</th>"
                      f"<th class=l>reason</th></tr>{failures}</table>")
     path.write_text("\n".join(parts))

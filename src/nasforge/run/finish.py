@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nasforge.errors import NasforgeError
-from nasforge.imports import missing_modules
-from nasforge.run.loop import commonest_reasons
+from nasforge.imports import MissingDependencyError, missing_modules
+from nasforge.objective import hypervolume_reference, trials_hypervolume
+from nasforge.run.loop import commonest_reasons, commonest_violations
 from nasforge.trial import Trial, TrialState
 
 if TYPE_CHECKING:
@@ -74,13 +75,52 @@ def summary(study: Study, trials: Sequence[Trial] | None = None) -> dict[str, An
         }
     except NasforgeError:
         data["best"] = None
+    data["constraints"] = [str(c) for c in study.spec.constraints]
+    data.update(front_summary(study, trials))
     return json.loads(json.dumps(data))
+
+
+def front_summary(study: Study, trials: Sequence[Trial]) -> dict[str, Any]:
+    """The Pareto front (:meth:`Study.best_trials`) and its hypervolume, as ``summary.json``
+    holds them: ``pareto_front`` lists each trial's number, architecture and objective values;
+    ``hypervolume`` its value with the reference point and where each coordinate came from
+    (``null`` while no trial is feasible, or with a note when moocore is not installed)."""
+    spec = study.spec
+    front = study.best_trials(trials)
+    rows = [
+        {
+            "number": t.number,
+            "arch_string": study.parts.space.format(t.arch),
+            "metrics": {o.metric: t.metrics[o.metric] for o in spec.objectives},
+        }
+        for t in front
+    ]
+    found = hypervolume_reference(trials, spec.objectives, spec.constraints,
+                                  spec.hypervolume_reference)
+    hv: dict[str, Any] | None = None
+    if found is not None:
+        reference, origin = found
+        hv = {"value": None, "reference": reference, "reference_from": origin,
+              "directions": {o.metric: o.direction for o in spec.objectives}}
+        try:
+            hv["value"] = trials_hypervolume(front, spec.objectives, reference)
+        except MissingDependencyError as exc:
+            hv["note"] = str(exc)
+    return {"pareto_front": rows, "hypervolume": hv}
 
 
 def _failure(study: Study, trials: Sequence[Trial]) -> str | None:
     if study.failure is not None:
         return study.failure
     finished = [t for t in trials if t.state.is_finished()]
+    feasible = [t for t in finished if t.state is TrialState.COMPLETE and t.violation is None]
+    broken = [t for t in finished if t.violation is not None]
+    if finished and not feasible and broken:
+        return (
+            f"no candidate met the constraints ({len(broken)} of {len(finished)} finished "
+            f"trials infeasible): {commonest_violations(broken)}; widen or remove the bounds "
+            "that were broken"
+        )
     if finished and not any(t.state is TrialState.COMPLETE for t in finished):
         return (
             f"no trial completed ({len(finished)} finished); commonest reasons: "

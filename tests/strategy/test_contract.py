@@ -6,20 +6,30 @@ from typing import Any
 
 import pytest
 
+from nasforge.architecture import Architecture
 from nasforge.strategy import STRATEGIES, RandomSearch
 from nasforge.testing.strategy_contract import (
     DEFAULT_OPTIMUM_BUDGET,
+    FRONT_BUDGET,
+    FRONT_SPACE,
     MAX_OPTIMUM_BUDGET,
     MAX_RANDOM_PASS,
+    MIN_FRONT_FOUND,
     OBJECTIVES,
     OPTIMUM_SEEDS,
     OPTIMUM_SPACE,
+    TWO_OBJECTIVES,
     StrategyContract,
     StrategyFactory,
     asks_until_optimum,
+    random_front_probability,
     random_pass_probability,
+    run_async,
+    toy_cost,
+    toy_front,
+    toy_two_objective_result,
 )
-from nasforge.testing.toys import toy_optimum
+from nasforge.testing.toys import ToySpace, toy_optimum, toy_score
 
 # Parameters that keep each strategy quick on the 256-architecture toy space.
 PARAMS: dict[str, dict[str, Any]] = {
@@ -44,6 +54,9 @@ NOT_BEATING_RANDOM: dict[str, str] = {
 BUDGETS: dict[str, int] = {"bohb": 320}
 # Multi-fidelity strategies ask the same architecture again at a higher fidelity (a promotion).
 REPEATS_ARCHS = {"successive_halving", "hyperband", "bohb", "mf_local_search"}
+# Strategies that search for a Pareto front over every objective: they must find part of the
+# two-objective toy front (StrategyContract.test_finds_part_of_a_two_objective_front).
+MULTI_OBJECTIVE = {"nsga2", "pareto_local_search", "parego"}
 
 
 def _param(name: str) -> Any:
@@ -77,6 +90,10 @@ class TestStrategyContract(StrategyContract):
     def unique_asks(self, strategy_name: str) -> bool:
         return strategy_name not in REPEATS_ARCHS
 
+    @pytest.fixture
+    def multi_objective(self, strategy_name: str) -> bool:
+        return strategy_name in MULTI_OBJECTIVE
+
 
 class TestDefaultParameters(StrategyContract):
     """The defaults a user gets must keep the contract too, with the same budgets."""
@@ -97,6 +114,10 @@ class TestDefaultParameters(StrategyContract):
     def unique_asks(self, strategy_name: str) -> bool:
         return strategy_name not in REPEATS_ARCHS
 
+    @pytest.fixture
+    def multi_objective(self, strategy_name: str) -> bool:
+        return strategy_name in MULTI_OBJECTIVE
+
     @pytest.mark.skip(reason="costs a subprocess; covered by TestStrategyContract")
     def test_same_sequence_in_another_process(self, strategy_factory: StrategyFactory) -> None:
         pass
@@ -104,6 +125,7 @@ class TestDefaultParameters(StrategyContract):
 
 def test_every_exemption_from_beating_random_is_registered() -> None:
     assert set(NOT_BEATING_RANDOM) <= set(STRATEGIES.names())
+    assert set(STRATEGIES.names()) >= MULTI_OBJECTIVE
     assert set(BUDGETS) <= set(STRATEGIES.names()) - set(NOT_BEATING_RANDOM)
 
 
@@ -121,6 +143,32 @@ def test_random_search_misses_the_optimum_bar(budget: int) -> None:
     # And the contract test itself fails for random search, were it not exempt.
     with pytest.raises(AssertionError, match=f"optimum not found in {budget} trials"):
         StrategyContract().test_finds_toy_optimum(RandomSearch, True, budget, OPTIMUM_SEEDS[0])
+
+
+def test_random_search_misses_the_two_objective_front_bar() -> None:
+    """The bar of test_finds_part_of_a_two_objective_front is one random search misses."""
+    assert len(toy_front(FRONT_SPACE)) == 8
+    assert random_front_probability() < 1e-4
+    for seed in OPTIMUM_SEEDS:
+        strategy = RandomSearch()
+        strategy.setup(FRONT_SPACE, TWO_OBJECTIVES, seed)
+        run = run_async(strategy, FRONT_SPACE, FRONT_BUDGET,
+                        outcome=lambda a: toy_two_objective_result(a, FRONT_SPACE))
+        assert len(set(toy_front(FRONT_SPACE)) & set(run.archs)) < MIN_FRONT_FOUND
+    with pytest.raises(AssertionError, match="Pareto-optimal architectures in"):
+        StrategyContract().test_finds_part_of_a_two_objective_front(RandomSearch, True, 0)
+
+
+def test_toy_front_is_the_brute_force_pareto_set() -> None:
+    space = ToySpace(n_decisions=3, n_options=3)
+    archs = list(space.enumerate())
+    points = {a: (toy_score(a, space), toy_cost(a)) for a in archs}
+    front = set(toy_front(space))
+    for a in archs:
+        dominated = any(q[0] >= points[a][0] and q[1] <= points[a][1] and q != points[a]
+                        for q in points.values())
+        assert (a in front) is not dominated
+    assert toy_optimum(space) in front and Architecture({"d0": 0, "d1": 0, "d2": 0}) in front
 
 
 def test_a_budget_random_search_would_meet_is_refused() -> None:

@@ -97,14 +97,14 @@ def _print_trials(
 
 
 def _hypervolume_line(study: Study, trials: list[Trial]) -> str:
-    """``hypervolume 123.4 (reference: val_accuracy=85 [hypervolume_reference], ...)``."""
+    """``hypervolume 123.4 (reference point: val_accuracy=85 from hypervolume_reference, ...)``."""
     from nasforge.run.finish import front_summary
 
     hv = front_summary(study, trials)["hypervolume"]
     if hv is None:
         return "hypervolume: no feasible trial yet"
     where = ", ".join(
-        f"{m}={format_number(v)} [{hv['reference_from'][m]}]" for m, v in hv["reference"].items()
+        f"{m}={format_number(v)} from {hv['reference_from'][m]}" for m, v in hv["reference"].items()
     )
     value = hv["note"] if hv["value"] is None else format_number(hv["value"])
     return f"hypervolume {value} (reference point: {where})"
@@ -159,10 +159,10 @@ def show(
         front = study.best_trials(trials)
         _print_trials(
             console, study, front[:top], present, steps,
-            f"Pareto front: {format_number(len(front))} trials"
+            f"Pareto front: {format_number(len(front))} trial{'' if len(front) == 1 else 's'}"
             + (f" (first {top} shown)" if len(front) > top else ""),
         )
-        console.print(_hypervolume_line(study, trials), highlight=False)
+        console.print(escape(_hypervolume_line(study, trials)), highlight=False)
     pruned = [t for t in trials if t.state is TrialState.PRUNED]
     if steps:
         console.print(

@@ -288,3 +288,19 @@ def test_the_cli_takes_constraints_from_set_and_refuses_contradictions(
     assert [str(c) for c in study.spec.constraints] == [f"params <= {limit:g}"]
     assert all(t.metrics["params"] <= limit for t in study.trials()
                if t.state is TrialState.COMPLETE)
+
+
+def test_the_dataframe_marks_violations_and_the_front() -> None:
+    pytest.importorskip("pandas")
+    objectives = [{"metric": "val_accuracy"}, {"metric": "params", "direction": "min"}]
+    study = make(objectives=objectives, constraints=[f"params <= {toy_params(2)}"],
+                 budget={"trials": 10}, seed=4).run()
+    frame = study.to_dataframe()
+    trials = study.trials()
+    shown = [v if isinstance(v, str) else None for v in frame["violation"]]  # pandas: NaN
+    assert shown == [t.violation for t in trials] and any(shown)
+    front = {t.number for t in study.best_trials()}
+    assert [n for n, on in zip(frame["number"], frame["pareto"], strict=True) if on] == sorted(
+        front)
+    assert (frame["state"] == "INFEASIBLE").sum() == sum(
+        t.state is TrialState.INFEASIBLE for t in trials)

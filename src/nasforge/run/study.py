@@ -340,7 +340,10 @@ class Study:
         Columns: ``number``, ``state``, ``arch`` (the space's human form), ``arch_id``, one
         ``arch.DECISION`` column per decision (absent decisions are empty), ``fidelity``, the
         metrics, ``reason``, ``cost_s``, ``attempts``, ``datetime_start``,
-        ``datetime_complete`` and ``duration_s``. When evaluations reported learning curves,
+        ``datetime_complete`` and ``duration_s``. A study with constraints adds ``violation``
+        (the constraint a trial broke, see :attr:`Trial.violation`), and one with several
+        objectives ``pareto`` (whether the trial is in :meth:`best_trials`). When evaluations
+        reported learning curves,
         ``curve.steps`` (how many steps a trial reported) and one ``curve.METRIC`` column per
         reported metric with its value at the trial's last step follow; the whole curves are in
         :meth:`curves`.
@@ -356,7 +359,10 @@ class Study:
             last.setdefault(point.trial, {})[f"curve.{point.metric}"] = point.value
             steps.setdefault(point.trial, set()).add(point.step)
         rows = []
-        for t in self.trials():
+        trials = self.trials()
+        on_front = ({t.number for t in self.best_trials(trials)}
+                    if len(self.spec.objectives) > 1 else None)
+        for t in trials:
             row: dict[str, Any] = {
                 "number": t.number,
                 "state": t.state.value,
@@ -367,6 +373,10 @@ class Study:
             row["fidelity"] = t.candidate.fidelity
             row.update(t.metrics)
             row["reason"] = t.result.reason if t.result else None
+            if self.spec.constraints:
+                row["violation"] = t.violation
+            if on_front is not None:
+                row["pareto"] = t.number in on_front
             row["cost_s"] = t.result.cost_s if t.result else None
             row["attempts"] = t.attempts
             row["datetime_start"] = _timestamp(pd, t.started_at)

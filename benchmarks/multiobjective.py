@@ -38,7 +38,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +169,24 @@ def _job(args: tuple[str, str, int, int, str]) -> tuple[str, str, int, dict[str,
     return name, problem, seed, {"archs": archs, "seconds": time.perf_counter() - start}
 
 
+def _searches(jobs: Sequence[tuple[str, str, int, int, str]],
+              workers: int) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+    """Each job's row: in a pool of ``workers`` spawned processes, or in this process when
+    ``workers`` is 1 (torch's thread count is restored afterwards)."""
+    if workers > 1:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            yield from pool.imap_unordered(_job, jobs)
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        for job in jobs:
+            yield _job(job)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def aggregate(rows: Sequence[tuple[str, str, int, dict[str, Any]]], budgets: Sequence[int],
               fronts: dict[str, TrueFront]) -> dict[str, Any]:
     """``{problem: {strategy: {budget: {hv_frac, hv_std, front_found, n}}}}`` over the seeds."""
@@ -283,7 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--strategies", default=",".join([*NASFORGE, *PEERS]))
     parser.add_argument("--problems", default=",".join(PROBLEMS))
     parser.add_argument("--out", type=Path, default=RESULTS / "multiobjective.json")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="spawned processes (1: every search in this process)")
     parser.add_argument("--path", default=None, help="the table (default: NASFORGE_NB201)")
     args = parser.parse_args(argv)
     try:
@@ -298,8 +317,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     bad = [p for p in problems if p not in PROBLEMS]
     if bad:
         parser.error(f"unknown problems {bad}; choose from {list(PROBLEMS)}")
-    if args.seeds < 1 or min(budgets) < 1:
-        parser.error(f"--seeds and --budgets must be >= 1; got {args.seeds} and {args.budgets}")
+    if args.seeds < 1 or min(budgets) < 1 or args.workers < 1:
+        parser.error(f"--seeds, --budgets and --workers must be >= 1; got {args.seeds}, "
+                     f"{args.budgets} and {args.workers}")
     try:  # before the run: a bad --out would otherwise only fail once the run is over
         stored_results(args.out, must_exist=False)
     except ValueError as exc:
@@ -315,12 +335,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             for s in range(args.seeds)]
     start = time.perf_counter()
     rows = []
-    with mp.get_context("spawn").Pool(max(1, args.workers)) as pool:
-        for i, row in enumerate(pool.imap_unordered(_job, jobs), 1):
-            rows.append(row)
-            if i % max(1, len(jobs) // 20) == 0:
-                print(f"  {i}/{len(jobs)} searches, {time.perf_counter() - start:.0f} s",
-                      file=sys.stderr)
+    for i, row in enumerate(_searches(jobs, args.workers), 1):
+        rows.append(row)
+        if i % max(1, len(jobs) // 20) == 0:
+            print(f"  {i}/{len(jobs)} searches, {time.perf_counter() - start:.0f} s",
+                  file=sys.stderr)
     results = aggregate(rows, budgets, fronts)
     results["_meta"] = {
         "seeds": args.seeds, "budgets": list(budgets), "table": path, "dataset": DATASET,

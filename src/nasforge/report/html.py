@@ -175,7 +175,8 @@ def _front_section(study: Study, trials: Sequence[Trial]) -> str:
                           for m, v in hv["reference"].items())
         value = html.escape(hv["note"]) if hv["value"] is None else _fmt(hv["value"])
         line = f"Hypervolume {value}, against the reference point {where}."
-    head = f"<h2>Pareto front</h2><p>{len(front)} non-dominated feasible trials. {line}</p>"
+    plural = "" if len(front) == 1 else "s"
+    head = f"<h2>Pareto front</h2><p>{len(front)} non-dominated feasible trial{plural}. {line}</p>"
     if front:
         try:
             head += (f'<img alt="Pareto front" src="data:image/png;base64,'

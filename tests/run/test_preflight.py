@@ -146,3 +146,17 @@ def test_an_accuracy_objective_on_a_regression_task_is_refused_with_the_fix(
     assert "regression task 'diabetes'" in problem.message
     assert "metric: val_mse, direction: min" in (problem.fix or "")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_group_metric_on_a_task_without_groups_says_so() -> None:
+    with pytest.raises(nf.ConfigError) as info:
+        nf.search(
+            task="wine", space="mlp", strategy="random",
+            evaluator={"name": "train", "epochs": 1},
+            objectives=[{"metric": "val_accuracy", "direction": "max"},
+                        {"metric": "val_dp_diff", "direction": "min"}],
+            executor="inline", budget={"trials": 2}, in_memory=True,
+        )
+    (problem,) = info.value.problems
+    assert problem.field == "task" and "has no group" in problem.message
+    assert "diabetes_fair" in (problem.fix or "")

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from nasforge import metrics as M
 from nasforge.errors import ConfigError, Problem
+from nasforge.evaluate.fairness import fairness_problems
 from nasforge.metrics import DEFAULT_OBJECTIVE
 from nasforge.objective import Constraint, Objective, contradiction_problems
 from nasforge.run.parts import Parts
@@ -47,8 +48,15 @@ def check_before_first_trial(
     """
     problems = parts.evaluator.preflight(parts.space, parts.task)
     if not problems:  # the task loads: its kind of problem decides the metrics
-        problems += objective_problems(parts, objectives)
-        problems += constraint_problems(parts, constraints)
+        # a group metric on a task without groups: say that, not "not reported"
+        unfair = {m for m in M.FAIRNESS
+                  if fairness_problems(parts.task, [m])
+                  and m in {*(o.metric for o in objectives), *(c.metric for c in constraints)}}
+        problems += fairness_problems(parts.task, sorted(unfair))
+        problems += [p for p in objective_problems(parts, objectives)
+                     if objectives[int(p.field.split(".")[1])].metric not in unfair]
+        problems += [p for p in constraint_problems(parts, constraints)
+                     if not _names_metric(p, constraints, unfair)]
     problems += contradiction_problems(constraints, objectives)
     problems += reference_problems(objectives, hypervolume_reference)
     problems += parts.strategy.preflight(parts.space, parts.evaluator)
@@ -67,6 +75,12 @@ def default_objectives(parts: Parts) -> list[Objective]:
     except Exception:
         problem = "classification"
     return [Objective(metric=DEFAULT_OBJECTIVE[problem])]
+
+
+def _names_metric(problem: Problem, constraints: Sequence[Constraint], metrics: set[str]) -> bool:
+    """Whether ``problem`` (under ``constraints.<i>``) is about a constraint on ``metrics``."""
+    parts = problem.field.split(".")
+    return len(parts) > 1 and parts[1].isdigit() and constraints[int(parts[1])].metric in metrics
 
 
 def objective_problems(parts: Parts, objectives: Sequence[Objective]) -> list[Problem]:

@@ -38,7 +38,6 @@ the same name twice with the same options gives the same value both times (one s
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -49,8 +48,9 @@ from nasforge import references
 from nasforge.architecture import Architecture, Value
 from nasforge.errors import ConfigError, InvalidArchitectureError, Problem
 from nasforge.space._primitives import Decision, DecisionTable, options_problem, value_key
-from nasforge.space.base import SPACES, SearchSpace, format_decisions, parse_decisions
-from nasforge.space.rules import ENUMERATE_LIMIT, Rules, normalize_rules
+from nasforge.space._table_space import TableSpace
+from nasforge.space.base import SPACES, format_decisions
+from nasforge.space.rules import normalize_rules
 from nasforge.tasks.base import TaskInfo
 
 if TYPE_CHECKING:
@@ -431,7 +431,7 @@ _DISCOVERED: dict[str, tuple[Callable[..., Any], DecisionModel]] = {}
 
 
 @SPACES.register("function")
-class FunctionSpace(SearchSpace):
+class FunctionSpace(TableSpace):
     """A define-by-run space: the decisions a function asks while it builds a network.
 
     Make one with the :func:`define` decorator, or name the function (``space: {name:
@@ -451,7 +451,6 @@ class FunctionSpace(SearchSpace):
 
     _function: Callable[..., Any] | None = None
     _model: DecisionModel | None = None
-    _compiled_rules: Rules | None = None
 
     def __init__(self, *, path: str, rules: Sequence[Mapping[str, Any]] = ()) -> None:
         self.path = path
@@ -477,14 +476,6 @@ class FunctionSpace(SearchSpace):
         return space
 
     @property
-    def space_rules(self) -> Rules:
-        """The compiled validity rules (checked against the discovered decisions once)."""
-        if self._compiled_rules is None:
-            table = {d.name: d.options for d in self.model.decisions}
-            self._compiled_rules = Rules.compile(self.rules, table)
-        return self._compiled_rules
-
-    @property
     def function(self) -> Callable[..., Any]:
         if self._function is None:
             self._function = resolve_path(self.path, FIELD)
@@ -507,62 +498,8 @@ class FunctionSpace(SearchSpace):
         return self._model
 
     @property
-    def decisions(self) -> list[str]:
-        """Decision names in table order (a decision after those it is conditioned on)."""
-        return self.model.names
-
-    def _everything(self) -> Iterator[Architecture] | None:
-        return self.model.enumerate() if self.model.size <= ENUMERATE_LIMIT else None
-
-    def _inverse_probability(self, arch: Architecture) -> float:
-        """``1 / P(model.sample() == arch)``: the product of the active options' counts."""
-        return float(math.prod(len(self.model.decision(n).options) for n in arch))
-
-    def sample(self, rng: np.random.Generator) -> Architecture:
-        """Each active decision uniformly at random, redrawn while a rule is broken."""
-        return self.space_rules.sample(self.model.sample, rng, self._everything)
-
-    def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
-        """One active decision changed, keeping the rules."""
-        return self.space_rules.mutate(self.model.mutate, arch, rng, self.model.neighbours,
-                                       self.sample, self._everything)
-
-    def neighbours(self, arch: Architecture) -> list[Architecture]:
-        return self.space_rules.filter(self.model.neighbours(arch))
-
-    def encode(self, arch: Architecture) -> np.ndarray:
-        return self.model.encode(arch)
-
-    def validate(self, arch: Architecture) -> None:
-        self.model.validate(arch)
-        self.space_rules.check(arch)
-
-    @property
-    def size(self) -> float:
-        """The exact number of architectures; with rules, exact up to
-        :data:`~nasforge.space.rules.COUNT_LIMIT` and a Monte-Carlo estimate beyond."""
-        return self.space_rules.size(self.model.size, self.model.enumerate, self.model.sample,
-                                     self._inverse_probability)
-
-    def enumerate(self) -> Iterator[Architecture]:
-        return self.space_rules.enumerate(self.model.enumerate())
-
-    def format(self, arch: Architecture) -> str:
-        """``decision=value`` pairs in table order, e.g. ``width=32 depth=2 block0.skip=true``."""
-        return format_decisions(arch, self.decisions)
-
-    def parse(self, text: str) -> Architecture:
-        """Read :meth:`format`'s form (values typed by the options) or canonical JSON."""
-
-        def options(name: str) -> tuple[Value, ...] | None:
-            try:
-                return self.model.decision(name).options
-            except KeyError:
-                return None
-
-        arch = parse_decisions(text, options)
-        self.validate(arch)
-        return arch
+    def table(self) -> DecisionModel:
+        return self.model
 
     def build(self, arch: Architecture, task: TaskInfo) -> nn.Module:
         """Run the function with ``arch``'s values as the answers, for ``task``.

@@ -336,6 +336,9 @@ class DecisionTable:
     define-by-run space (:mod:`nasforge.space._function`) from what its function asked.
     """
 
+    size: int
+    """The exact number of architectures (set by each kind of table)."""
+
     def __init__(self, decisions: Iterable[Decision]) -> None:
         self.decisions: tuple[Decision, ...] = tuple(decisions)
         self._by_name = {d.name: d for d in self.decisions}

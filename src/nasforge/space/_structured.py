@@ -8,19 +8,15 @@ spaces and :class:`DeclaredSpace` are layer spaces.
 
 from __future__ import annotations
 
-import math
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
-
-import numpy as np
 
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
 from nasforge.space._layers import build_layers, check_layers, layers_declaration
 from nasforge.space._primitives import Structure
-from nasforge.space.base import SearchSpace, format_decisions, parse_decisions
-from nasforge.space.rules import ENUMERATE_LIMIT, Rules
+from nasforge.space._table_space import TableSpace
 from nasforge.tasks.base import Kind
 
 if TYPE_CHECKING:
@@ -29,7 +25,7 @@ if TYPE_CHECKING:
     from nasforge.tasks.base import TaskInfo
 
 
-class StructuredSpace(SearchSpace):
+class StructuredSpace(TableSpace):
     """A search space whose decisions come from :meth:`declaration`.
 
     Subclasses implement :meth:`declaration` (a tree of ``Choice``/``Repeat``/``Cell``,
@@ -46,11 +42,7 @@ class StructuredSpace(SearchSpace):
     supported_kinds: ClassVar[tuple[Kind, ...]] = ("signal", "image", "tabular")
     """Task kinds :meth:`build` supports (the contract tests build for each)."""
 
-    rules: Sequence[Mapping[str, Any]] = ()
-    """The validity rules (see :mod:`nasforge.space.rules`); none by default."""
-
     _structure: Structure | None = None
-    _compiled_rules: Rules | None = None
 
     @abstractmethod
     def declaration(self) -> Any:
@@ -64,82 +56,8 @@ class StructuredSpace(SearchSpace):
         return self._structure
 
     @property
-    def space_rules(self) -> Rules:
-        """The compiled validity rules (checked against the decisions once, on first use).
-
-        Raises:
-            ConfigError: a rule names an unknown decision or option, naming ``space.rules.<i>``.
-        """
-        if self._compiled_rules is None:
-            table = {d.name: d.options for d in self.structure.decisions}
-            self._compiled_rules = Rules.compile(self.rules, table)
-        return self._compiled_rules
-
-    @property
-    def decisions(self) -> list[str]:
-        """Decision names in table order (depth decisions before what they govern)."""
-        return [d.name for d in self.structure.decisions]
-
-    def _everything(self) -> Iterator[Architecture] | None:
-        size = self.structure.size
-        return self.structure.enumerate() if size <= ENUMERATE_LIMIT else None
-
-    def _inverse_probability(self, arch: Architecture) -> float:
-        """``1 / P(structure.sample() == arch)``: the product of the active options' counts."""
-        return float(math.prod(len(self.structure.decision(n).options) for n in arch))
-
-    def sample(self, rng: np.random.Generator) -> Architecture:
-        """Each active decision uniformly at random, redrawn while a rule is broken."""
-        return self.space_rules.sample(self.structure.sample, rng, self._everything)
-
-    def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
-        """One active decision changed (see :meth:`Structure.mutate`), keeping the rules."""
-        return self.space_rules.mutate(
-            self.structure.mutate, arch, rng, self.structure.neighbours, self.sample,
-            self._everything,
-        )
-
-    def neighbours(self, arch: Architecture) -> list[Architecture]:
-        return self.space_rules.filter(self.structure.neighbours(arch))
-
-    def encode(self, arch: Architecture) -> np.ndarray:
-        return self.structure.encode(arch)
-
-    def validate(self, arch: Architecture) -> None:
-        self.structure.validate(arch)
-        self.space_rules.check(arch)
-
-    @property
-    def size(self) -> float:
-        """The exact number of architectures (an ``int``, counting every depth).
-
-        With rules: exact up to :data:`~nasforge.space.rules.COUNT_LIMIT` architectures, a
-        Monte-Carlo estimate (a ``float``) beyond; see :meth:`Rules.size`.
-        """
-        return self.space_rules.size(
-            self.structure.size, self.structure.enumerate, self.structure.sample,
-            self._inverse_probability,
-        )
-
-    def enumerate(self) -> Iterator[Architecture]:
-        return self.space_rules.enumerate(self.structure.enumerate())
-
-    def format(self, arch: Architecture) -> str:
-        """``decision=value`` pairs in table order, e.g. ``stage0.depth=2 stage0.0.kernel=5``."""
-        return format_decisions(arch, self.decisions)
-
-    def parse(self, text: str) -> Architecture:
-        """Read :meth:`format`'s form (values typed by the declared options) or canonical JSON."""
-
-        def options(name: str) -> tuple[Any, ...] | None:
-            try:
-                return self.structure.decision(name).options
-            except KeyError:
-                return None
-
-        arch = parse_decisions(text, options)
-        self.validate(arch)
-        return arch
+    def table(self) -> Structure:
+        return self.structure
 
     def resolve(self, arch: Architecture) -> Any:
         """The declaration with each decision replaced by its value in ``arch``."""

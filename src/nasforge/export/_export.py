@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import copy
 import datetime
-import importlib.util
 import json
 import math
 import os
 import shutil
-import sys
 import tempfile
-import uuid
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +40,7 @@ from nasforge.architecture import Architecture
 from nasforge.export._codegen import generate_standalone
 from nasforge.export._errors import ExportError, ExportExistsError, StandaloneUnsupportedError
 from nasforge.export._function_loader import write_function_loader
+from nasforge.export._generated import compare_generated
 from nasforge.export._onnx import (
     INPUT_NAME,
     OUTPUT_NAME,
@@ -534,22 +532,12 @@ def _write_standalone(
 
 def _check_module_file(path: Path, network: nn.Module, probe: torch.Tensor) -> float:
     """Import the generated file, build its module and compare it with ``network``."""
-    name = f"_nasforge_standalone_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:  # cannot happen for a .py path; keeps mypy exact
-        raise StandaloneUnsupportedError(f"cannot import the generated {path}")
-    module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
-        rebuilt = module.load_model()
-        with torch.no_grad():
-            max_abs, _, ok = compare(network(probe), rebuilt(probe), *_STANDALONE_TOLERANCE)
+        max_abs, ok = compare_generated(path, network, probe, *_STANDALONE_TOLERANCE)
     except Exception as exc:  # generated code failing at all means: use the fallback
         raise StandaloneUnsupportedError(
             f"the generated {path.name} fails: {type(exc).__name__}: {exc}"
         ) from exc
-    finally:
-        sys.modules.pop(name, None)
     if not ok:
         raise StandaloneUnsupportedError(
             f"the generated {path.name} differs from the network by up to {max_abs:.3g}"

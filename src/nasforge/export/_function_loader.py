@@ -9,9 +9,6 @@ may import nasforge itself), and works however the network's forward is written.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,7 @@ from torch import nn
 
 from nasforge.architecture import Architecture
 from nasforge.export._errors import ExportError
-from nasforge.export._onnx import compare
+from nasforge.export._generated import compare_generated
 from nasforge.tasks.base import TaskInfo
 
 LOADER_FILE = "loader.py"
@@ -157,24 +154,13 @@ def write_function_loader(
     )
     target = tmp / LOADER_FILE
     target.write_text(source)
-    name = f"_nasforge_loader_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(name, target)
-    if spec is None or spec.loader is None:  # cannot happen for a .py path; keeps mypy exact
-        raise ExportError(f"cannot import the generated {target}")
-    module = importlib.util.module_from_spec(spec)
     try:
-        with torch.random.fork_rng(devices=[]):
-            spec.loader.exec_module(module)
-            rebuilt = module.load_model()
-            with torch.no_grad():
-                max_abs, _, ok = compare(network(probe), rebuilt(probe), 1e-6, 1e-7)
+        max_abs, ok = compare_generated(target, network, probe, 1e-6, 1e-7)
     except Exception as exc:
         raise ExportError(
             f"the generated {LOADER_FILE}, which calls {path}, fails: {type(exc).__name__}: "
             f"{exc} (fix: export the network space.build(arch, task) built)"
         ) from exc
-    finally:
-        sys.modules.pop(name, None)
     if not ok:
         raise ExportError(
             f"the network {LOADER_FILE} rebuilds by calling {path} differs from the exported one "

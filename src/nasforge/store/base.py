@@ -16,7 +16,7 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from nasforge.errors import UnknownEventError
+from nasforge.errors import TrialFinishedError, UnknownEventError
 from nasforge.trial import Candidate, Result, Trial, TrialState
 
 
@@ -60,6 +60,19 @@ def checked_curve_values(step: Any, values: Mapping[str, Any]) -> dict[str, floa
             raise ValueError(f"{metric} at step {step} is {value!r}, not a finite number")
         checked[metric] = float(value)
     return checked
+
+
+RESTART_WHY = "only a RUNNING trial can be restarted"
+FINISH_WHY = "finished trials are immutable"
+CURVE_WHY = "curve values are stored only while a trial runs"
+"""Why a write needs a RUNNING trial, as :func:`require_running` says it."""
+
+
+def require_running(label: str, state: TrialState, why: str) -> None:
+    """Raise :class:`~nasforge.errors.TrialFinishedError` for a write to a finished trial: the
+    one message every store gives, e.g. ``Trial#3 (…) is already COMPLETE; <why>``."""
+    if state.is_finished():
+        raise TrialFinishedError(f"{label} is already {state.value}; {why}")
 
 
 class EventKind(enum.StrEnum):

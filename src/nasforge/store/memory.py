@@ -20,14 +20,18 @@ from collections.abc import Container, Mapping
 from typing import Any
 
 from nasforge.architecture import Architecture
-from nasforge.errors import DuplicateTrialError, NasforgeError, TrialFinishedError
+from nasforge.errors import DuplicateTrialError, NasforgeError
 from nasforge.store.base import (
+    CURVE_WHY,
+    FINISH_WHY,
+    RESTART_WHY,
     CurvePoint,
     Event,
     EventKind,
     Store,
     StudyRecord,
     checked_curve_values,
+    require_running,
 )
 from nasforge.trial import Candidate, Result, Trial, TrialState
 
@@ -151,11 +155,7 @@ class InMemoryStore(Store):
     def restart_trial(self, study_id: int, number: int) -> Trial:
         with self._lock:
             trial = self._trial(study_id, number)
-            if trial.state.is_finished():
-                raise TrialFinishedError(
-                    f"{trial.label} is already {trial.state.value}; only a RUNNING trial can be "
-                    "restarted"
-                )
+            require_running(trial.label, trial.state, RESTART_WHY)
             trial = dataclasses.replace(trial, attempts=trial.attempts + 1, started_at=time.time())
             self._studies[study_id].trials[number] = trial
             self._studies[study_id].curves.pop(number, None)  # the new attempt reports afresh
@@ -172,10 +172,7 @@ class InMemoryStore(Store):
         state = TrialState.from_status(result.status)
         with self._lock:
             trial = self._trial(study_id, number)
-            if trial.state.is_finished():
-                raise TrialFinishedError(
-                    f"{trial.label} is already {trial.state.value}; finished trials are immutable"
-                )
+            require_running(trial.label, trial.state, FINISH_WHY)
             trial = dataclasses.replace(trial, state=state, result=stored, finished_at=time.time())
             data = self._studies[study_id]
             data.trials[number] = trial
@@ -216,11 +213,7 @@ class InMemoryStore(Store):
         checked = checked_curve_values(step, values)
         with self._lock:
             trial = self._trial(study_id, number)
-            if trial.state.is_finished():
-                raise TrialFinishedError(
-                    f"{trial.label} is already {trial.state.value}; curve values are stored only "
-                    "while a trial runs"
-                )
+            require_running(trial.label, trial.state, CURVE_WHY)
             steps = self._studies[study_id].curves.setdefault(number, {})
             steps.setdefault(step, {}).update(checked)
 

@@ -32,14 +32,18 @@ from pathlib import Path
 from typing import Any
 
 from nasforge.architecture import Architecture
-from nasforge.errors import DuplicateTrialError, NasforgeError, TrialFinishedError
+from nasforge.errors import DuplicateTrialError, NasforgeError
 from nasforge.store.base import (
+    CURVE_WHY,
+    FINISH_WHY,
+    RESTART_WHY,
     CurvePoint,
     Event,
     EventKind,
     Store,
     StudyRecord,
     checked_curve_values,
+    require_running,
 )
 from nasforge.trial import Candidate, Result, Status, Trial, TrialState
 
@@ -419,11 +423,7 @@ class SQLiteStore(Store):
         now = time.time()
         with self._transaction() as cur:
             trial = self._get_trial(cur, study_id, number)
-            if trial.state.is_finished():
-                raise TrialFinishedError(
-                    f"{trial.label} is already {trial.state.value}; only a RUNNING trial can be "
-                    "restarted"
-                )
+            require_running(trial.label, trial.state, RESTART_WHY)
             cur.execute(
                 "UPDATE trials SET attempts=attempts+1, started_at=? WHERE study_id=? AND number=?",
                 (now, study_id, number),
@@ -439,10 +439,7 @@ class SQLiteStore(Store):
         now = time.time()
         with self._transaction() as cur:
             trial = self._get_trial(cur, study_id, number)
-            if trial.state.is_finished():
-                raise TrialFinishedError(
-                    f"{trial.label} is already {trial.state.value}; finished trials are immutable"
-                )
+            require_running(trial.label, trial.state, FINISH_WHY)
             cur.execute(
                 "UPDATE trials SET state=?, metrics=?, status=?, reason=?, cost_s=?, info=?, "
                 "finished_at=? WHERE study_id=? AND number=?",
@@ -504,12 +501,8 @@ class SQLiteStore(Store):
             ).fetchone()
             if row is None:
                 raise KeyError(f"study {study_id} has no Trial#{number} in {self.path}")
-            if _STATES[row[0]].is_finished():
-                label = f"Trial#{number} (arch_id={row[1][:8]}…)"
-                raise TrialFinishedError(
-                    f"{label} is already {row[0]}; curve values are stored only while a trial "
-                    "runs"
-                )
+            require_running(f"Trial#{number} (arch_id={row[1][:8]}…)", _STATES[row[0]],
+                            CURVE_WHY)
             cur.executemany(
                 "INSERT OR REPLACE INTO curves (study_id, number, step, metric, value) "
                 "VALUES (?,?,?,?,?)",

@@ -74,37 +74,52 @@ def _assemble(
     class names (none for regression). ``group`` (and ``group_test`` with test data) travel with
     their examples through the splits, coded as indices into the sorted group names."""
     codes_all, group_names = _encode_groups(group, group_test)
-    if problem == "regression":
-        return _assemble_regression(
-            name, x, y, x_test, y_test, val_fraction=val_fraction, test_fraction=test_fraction,
-            seed=seed, standardize_inputs=standardize_inputs,
-            standardize_targets=standardize_targets, groups=codes_all, group_names=group_names,
-        )  # fmt: skip
     g, g_test = _split_codes(codes_all, len(y))
-    n_train = len(y)
-    all_y = y if y_test is None else np.concatenate([y, y_test])
-    codes, classes = encode_labels(all_y)
-    y_codes, y_test_codes = codes[:n_train], (None if y_test is None else codes[n_train:])
-    if x_test is None or y_test_codes is None:
-        rest, test = stratified_split(y_codes, test_fraction, seed, field="task.test_fraction")
-        x_test, y_test_codes = x[test], y_codes[test]
-        x, y_codes = x[rest], y_codes[rest]
+    regression = problem == "regression"
+    classes: list[str] = []
+    if regression:  # seeded unstratified splits; targets kept as (n, n_targets) floats
+        y = _as_float_targets(y)
+        y_test = None if y_test is None else _as_float_targets(y_test)
+        split = _random_split_of
+    else:
+        n_train = len(y)
+        codes, classes = encode_labels(y if y_test is None else np.concatenate([y, y_test]))
+        y, y_test = codes[:n_train], (None if y_test is None else codes[n_train:])
+        split = stratified_split
+    if x_test is None or y_test is None:
+        rest, test = split(y, test_fraction, seed, field="task.test_fraction")
+        x_test, y_test = x[test], y[test]
+        x, y = x[rest], y[rest]
         g, g_test = _take(g, rest), _take(g, test)
-    keep, val = stratified_split(y_codes, val_fraction, seed + 1)
+    keep, val = split(y, val_fraction, seed + 1)
     x_train, x_val = x[keep], x[val]
+    y_train, y_val = y[keep], y[val]
     if standardize_inputs:
         x_train, x_val, x_test = _standardize_inputs(x_train, x_val, x_test)
+    if regression and standardize_targets:
+        y_train, y_val, y_test = standardize(y_train, y_val, y_test, axis=(0,))
     info = TaskInfo(
         name=name, input_shape=tuple(x.shape[1:]), n_classes=len(classes), kind=_KINDS[x.ndim],
-        groups=group_names,
+        problem=problem, n_targets=y.shape[1] if regression else 0, groups=group_names,
     )  # fmt: skip
     data = TaskData(
         info=info,
-        train=make_split(x_train, y_codes[keep], group=_take(g, keep)),
-        val=make_split(x_val, y_codes[val], group=_take(g, val)),
-        test=make_split(x_test, y_test_codes, group=g_test),
+        train=make_split(x_train, y_train, regression=regression, group=_take(g, keep)),
+        val=make_split(x_val, y_val, regression=regression, group=_take(g, val)),
+        test=make_split(x_test, y_test, regression=regression, group=g_test),
     )
     return data, classes
+
+
+def _as_float_targets(y: np.ndarray) -> np.ndarray:
+    return y.reshape(len(y), -1).astype(np.float64)
+
+
+def _random_split_of(
+    y: np.ndarray, fraction: float, seed: int, *, field: str = "task.val_fraction"
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`random_split` over the examples of ``y`` (the regression split)."""
+    return random_split(len(y), fraction, seed, field=field)
 
 
 def _encode_groups(
@@ -136,50 +151,6 @@ def _standardize_inputs(*arrays: np.ndarray) -> list[np.ndarray]:
     ndim = arrays[0].ndim
     axis = (0,) if ndim == 2 else tuple(i for i in range(ndim) if i != 1)
     return standardize(*arrays, axis=axis)
-
-
-def _assemble_regression(
-    name: str,
-    x: np.ndarray,
-    y: np.ndarray,
-    x_test: np.ndarray | None,
-    y_test: np.ndarray | None,
-    *,
-    val_fraction: float,
-    test_fraction: float,
-    seed: int,
-    standardize_inputs: bool,
-    standardize_targets: bool,
-    groups: np.ndarray | None = None,
-    group_names: tuple[str, ...] = (),
-) -> tuple[TaskData, list[str]]:
-    """Regression: seeded unstratified splits; targets kept as ``(n, n_targets)`` floats."""
-    y = y.reshape(len(y), -1).astype(np.float64)
-    g, g_test = _split_codes(groups, len(y))
-    if x_test is None or y_test is None:
-        rest, test = random_split(len(y), test_fraction, seed, field="task.test_fraction")
-        x_test, y_test = x[test], y[test]
-        x, y = x[rest], y[rest]
-        g, g_test = _take(g, rest), _take(g, test)
-    y_test = y_test.reshape(len(y_test), -1).astype(np.float64)
-    keep, val = random_split(len(y), val_fraction, seed + 1)
-    x_train, x_val = x[keep], x[val]
-    y_train, y_val = y[keep], y[val]
-    if standardize_inputs:
-        x_train, x_val, x_test = _standardize_inputs(x_train, x_val, x_test)
-    if standardize_targets:
-        y_train, y_val, y_test = standardize(y_train, y_val, y_test, axis=(0,))
-    info = TaskInfo(
-        name=name, input_shape=tuple(x.shape[1:]), n_classes=0, kind=_KINDS[x.ndim],
-        problem="regression", n_targets=y.shape[1], groups=group_names,
-    )  # fmt: skip
-    data = TaskData(
-        info=info,
-        train=make_split(x_train, y_train, regression=True, group=_take(g, keep)),
-        val=make_split(x_val, y_val, regression=True, group=_take(g, val)),
-        test=make_split(x_test, y_test, regression=True, group=g_test),
-    )
-    return data, []
 
 
 def _as_targets(value: Any, n: int, field: str, problem: ProblemKind) -> np.ndarray:

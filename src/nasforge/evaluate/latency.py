@@ -17,10 +17,11 @@ figures of your own in a quiet process.
 
 from __future__ import annotations
 
-import io
 import math
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -123,17 +124,19 @@ def _onnx_bytes(model: nn.Module, x: torch.Tensor) -> bytes:
     from nasforge.export._onnx import _OPSET, _quiet_exporter
 
     failures = []
-    for dynamo in (False, True):
-        buffer = io.BytesIO()
-        try:
-            with _quiet_exporter():
-                torch.onnx.export(
-                    model, (x,), buffer, dynamo=dynamo, opset_version=_OPSET, verbose=False
-                )
-        except Exception as exc:  # exporters raise many unrelated types; report both
-            failures.append(f"{'dynamo' if dynamo else 'torchscript'}: {type(exc).__name__}: {exc}")
-            continue
-        return buffer.getvalue()
+    with tempfile.TemporaryDirectory(prefix="nasforge-latency-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        for dynamo in (False, True):
+            try:
+                with _quiet_exporter():
+                    torch.onnx.export(
+                        model, (x,), str(path), dynamo=dynamo, opset_version=_OPSET, verbose=False
+                    )
+            except Exception as exc:  # exporters raise many unrelated types; report both
+                exporter = "dynamo" if dynamo else "torchscript"
+                failures.append(f"{exporter}: {type(exc).__name__}: {exc}")
+                continue
+            return path.read_bytes()
     raise ValueError("could not export the model to ONNX to time it: " + "; ".join(failures))
 
 

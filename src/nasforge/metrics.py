@@ -25,13 +25,30 @@ PARAMS = "params"
 FLOPS = "flops"
 """Floating-point operations of one forward pass of one example (torch.utils.flop_counter)."""
 LATENCY_MS = "latency_ms"
-"""Median forward latency of one example on the evaluation device, milliseconds."""
+"""Median forward latency of one example (batch 1) in eager PyTorch on the evaluation device,
+milliseconds (:func:`nasforge.evaluate.latency.measure_latency`, pinned thread count)."""
+LATENCY_IQR_MS = "latency_iqr_ms"
+"""Interquartile range of the timed blocks of :data:`LATENCY_MS`, milliseconds (its spread)."""
+LATENCY_BATCH_MS = "latency_batch_ms"
+"""Median forward latency of one batch of the configured latency batch size, PyTorch, ms."""
+ONNX_LATENCY_MS = "onnx_latency_ms"
+"""Median forward latency of one example in onnxruntime on the CPU, milliseconds."""
+ONNX_LATENCY_BATCH_MS = "onnx_latency_batch_ms"
+"""Median forward latency of one batch of the configured latency batch size, onnxruntime, ms."""
+PREDICTED_LATENCY_MS = "predicted_latency_ms"
+"""Latency of one example (batch 1, PyTorch) predicted before training by the latency predictor
+(:mod:`nasforge.evaluate.latency_predictor`), milliseconds."""
 TRAIN_SECONDS = "train_seconds"
 """Wall-clock seconds spent training."""
 EPOCHS = "epochs"
 """Epochs actually trained (less than the budget after early stopping)."""
 MEMORY_MB = "memory_mb"
+"""Peak memory of a forward pass (weights, buffers and activations), MiB."""
 ENERGY_KWH = "energy_kwh"
+"""Energy of the trial's evaluation (training), kWh, estimated by codecarbon."""
+CO2_KG = "co2_kg"
+"""CO2-equivalent emissions of the trial's evaluation, kg, estimated by codecarbon from
+:data:`ENERGY_KWH` and the configured country's grid intensity."""
 TEST_LOSS = "test_loss"
 BEST_EPOCH = "best_epoch"
 """The epoch (1-based) whose weights were kept: best validation accuracy, or lowest val_mse."""
@@ -70,6 +87,11 @@ VAL_WORST_GROUP_ACCURACY = "val_worst_group_accuracy"
 """Validation accuracy (%) of the group on which the network does worst."""
 TEST_WORST_GROUP_ACCURACY = "test_worst_group_accuracy"
 
+LATENCIES = (
+    LATENCY_MS, LATENCY_BATCH_MS, ONNX_LATENCY_MS, ONNX_LATENCY_BATCH_MS, PREDICTED_LATENCY_MS,
+)  # fmt: skip
+"""Latency metrics (measured or predicted), all in milliseconds, lower is better."""
+
 ROBUSTNESS = (VAL_NOISE_ACCURACY, TEST_NOISE_ACCURACY, VAL_FGSM_ACCURACY, TEST_FGSM_ACCURACY)
 """Accuracies under perturbed inputs (classification)."""
 FAIRNESS = (
@@ -86,10 +108,16 @@ ALL = (
     PARAMS,
     FLOPS,
     LATENCY_MS,
+    LATENCY_IQR_MS,
+    LATENCY_BATCH_MS,
+    ONNX_LATENCY_MS,
+    ONNX_LATENCY_BATCH_MS,
+    PREDICTED_LATENCY_MS,
     TRAIN_SECONDS,
     EPOCHS,
     MEMORY_MB,
     ENERGY_KWH,
+    CO2_KG,
     TEST_LOSS,
     BEST_EPOCH,
     VAL_MSE,
@@ -113,9 +141,15 @@ DIRECTIONS: dict[str, Direction] = {
     PARAMS: "min",
     FLOPS: "min",
     LATENCY_MS: "min",
+    LATENCY_IQR_MS: "min",
+    LATENCY_BATCH_MS: "min",
+    ONNX_LATENCY_MS: "min",
+    ONNX_LATENCY_BATCH_MS: "min",
+    PREDICTED_LATENCY_MS: "min",
     TRAIN_SECONDS: "min",
     MEMORY_MB: "min",
     ENERGY_KWH: "min",
+    CO2_KG: "min",
     VAL_MSE: "min",
     VAL_MAE: "min",
     VAL_R2: "max",

@@ -25,6 +25,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "pandas": ("pandas",),
     "fair": ("fairlearn",),
     "mo": ("moocore",),
+    "green": ("codecarbon",),
 }
 """The modules each extra of ``pyproject.toml`` provides (``all`` installs every extra)."""
 

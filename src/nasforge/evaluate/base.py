@@ -23,6 +23,7 @@ from nasforge.trial import Candidate, Result, Status
 
 if TYPE_CHECKING:
     from nasforge.architecture import Architecture
+    from nasforge.evaluate.energy import EnergySettings
     from nasforge.evaluate.reporting import Reporter
     from nasforge.space.base import SearchSpace
     from nasforge.tasks.base import Task
@@ -45,6 +46,9 @@ class EvalContext:
         reporter: where the evaluation reports intermediate values (a learning curve) and asks
             whether the study's pruner stops it; ``None`` when nothing listens.
         number: the trial's number in its study, ``None`` outside a study.
+        energy: track the evaluation's energy and CO2 with codecarbon
+            (:mod:`nasforge.evaluate.energy`); :func:`run_evaluation` does it, for every
+            evaluator. ``None``: not tracked.
     """
 
     space: SearchSpace
@@ -54,6 +58,7 @@ class EvalContext:
     workdir: str | None = None
     reporter: Reporter | None = None
     number: int | None = None
+    energy: EnergySettings | None = None
 
 
 class Evaluator(Component, ABC):
@@ -160,8 +165,27 @@ class Evaluator(Component, ABC):
 def run_evaluation(evaluator: Evaluator, candidate: Candidate, ctx: EvalContext) -> Result:
     """Run ``evaluator`` and turn any exception into a FAILED/TIMEOUT/PRUNED result.
 
-    This is the function executors run, so a trial that raises never stops the search.
+    This is the function executors run, so a trial that raises never stops the search. With
+    ``ctx.energy`` set, codecarbon tracks the evaluation: ``energy_kwh`` and ``co2_kg`` join the
+    result's metrics (a failed, timed-out or pruned trial keeps what it used until it stopped)
+    and ``info["energy"]`` says how they were obtained (:func:`~nasforge.evaluate.energy.
+    with_energy`). The tracker starts before ``cost_s`` is timed, so its one-off hardware probe
+    in a fresh worker is not charged to the trial.
     """
+    if ctx.energy is None:
+        return _evaluate(evaluator, candidate, ctx)
+    from nasforge.evaluate.energy import EnergyMeter, with_energy
+
+    try:
+        meter = EnergyMeter(ctx.energy.country)
+        with meter:
+            result = _evaluate(evaluator, candidate, ctx)
+    except (ImportError, ValueError) as exc:  # no green extra, or a country it lacks
+        return Result.failed(f"energy tracking: {exc}")
+    return with_energy(result, meter)
+
+
+def _evaluate(evaluator: Evaluator, candidate: Candidate, ctx: EvalContext) -> Result:
     start = time.perf_counter()
     try:
         result = evaluator.evaluate(candidate, ctx)

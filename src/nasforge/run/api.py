@@ -198,6 +198,7 @@ def open_for_resume(
             objectives=study.spec.objectives,
             constraints=study.spec.constraints,
             hypervolume_reference=study.spec.hypervolume_reference,
+            energy=study.spec.energy,
         )
     except ConfigError as exc:
         raise ConfigError(exc.problems, source=source) from None

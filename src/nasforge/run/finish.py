@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nasforge.errors import NasforgeError
+from nasforge.evaluate.energy import total_energy
 from nasforge.imports import MissingDependencyError, missing_modules
 from nasforge.objective import hypervolume_reference, trials_hypervolume
 from nasforge.run.loop import commonest_reasons, commonest_violations
@@ -48,8 +49,9 @@ class Finished:
 
 
 def summary(study: Study, trials: Sequence[Trial] | None = None) -> dict[str, Any]:
-    """A JSON-able summary of a study: counts, the best trial and its metrics, and the units of
-    the metrics that have one (``{"val_accuracy": "%"}``; a metric not listed is a plain number).
+    """A JSON-able summary of a study: counts, the best trial and its metrics, the units of
+    the metrics that have one (``{"val_accuracy": "%"}``; a metric not listed is a plain number),
+    the Pareto front and its hypervolume, and the energy of all trials (:func:`energy_summary`).
 
     ``trials`` are the study's trials if already read (a 50,000-trial study takes a second to
     read).
@@ -77,7 +79,23 @@ def summary(study: Study, trials: Sequence[Trial] | None = None) -> dict[str, An
         data["best"] = None
     data["constraints"] = [str(c) for c in study.spec.constraints]
     data.update(front_summary(study, trials))
+    data["energy"] = energy_summary(study, trials)
     return json.loads(json.dumps(data))
+
+
+def energy_summary(study: Study, trials: Sequence[Trial]) -> dict[str, Any] | None:
+    """The study's energy, as ``summary.json`` holds it: ``kwh`` and ``co2_kg`` summed over
+    every trial that carries them (failed ones included), how they were obtained (``method``,
+    ``estimate``) and the grid's ``country``; ``null`` when the study tracks no energy."""
+    if study.spec.energy is None:
+        return None
+    total = total_energy(trials)
+    if total is None:  # tracking on, nothing measured yet (or codecarbon gave nothing)
+        return {"kwh": 0.0, "co2_kg": 0.0, "method": None, "estimate": None,
+                "country": study.spec.energy.country, "n_trials": 0}
+    data = total.to_dict()
+    data["country"] = data["country"] or study.spec.energy.country
+    return data
 
 
 def front_summary(study: Study, trials: Sequence[Trial]) -> dict[str, Any]:

@@ -185,6 +185,7 @@ class Loop:
             workdir=str(workdir) if workdir else None,
             reporter=None if self.reports is None else self.reports.reporter(trial.number),
             number=trial.number,
+            energy=None if self.spec.energy is None else self.spec.energy.settings(),
         )
 
     def _submit(self, trial: Trial) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from nasforge.config import Component
 from nasforge.errors import ConfigError, Problem
 from nasforge.evaluate.base import Evaluator
+from nasforge.evaluate.energy import METRICS as ENERGY
 from nasforge.execute.base import Executor
 from nasforge.registry import Registry
 from nasforge.run.pruners import Pruner
@@ -78,7 +79,8 @@ def build_parts(spec: RunSpec, given: Mapping[str, Component | None] | None = No
         built["task"] = default_task(evaluator)
     provides = evaluator.declared_metrics() if isinstance(evaluator, Evaluator) else ()
     for i, objective in enumerate(spec.objectives):
-        if provides and objective.metric not in provides:
+        # energy metrics come from the study's energy tracking (pre-flight checks it is on)
+        if provides and objective.metric not in provides and objective.metric not in ENERGY:
             problems.append(Problem(
                 f"objectives.{i}.metric",
                 f"{objective.metric!r} is not reported by evaluator {spec.evaluator.name!r}",

@@ -11,13 +11,20 @@ import difflib
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from nasforge import metrics as M
 from nasforge.errors import ConfigError, Problem
+from nasforge.evaluate.energy import DEFAULT_COUNTRY
+from nasforge.evaluate.energy import METRICS as ENERGY_METRICS
 from nasforge.evaluate.fairness import fairness_problems
+from nasforge.imports import missing_modules
 from nasforge.metrics import DEFAULT_OBJECTIVE
 from nasforge.objective import Constraint, Objective, contradiction_problems
 from nasforge.run.parts import Parts
+
+if TYPE_CHECKING:
+    from nasforge.run.spec import EnergySpec
 
 
 def check_before_first_trial(
@@ -27,6 +34,7 @@ def check_before_first_trial(
     objectives: Sequence[Objective] = (),
     constraints: Sequence[Constraint] = (),
     hypervolume_reference: Mapping[str, float] | None = None,
+    energy: EnergySpec | None = None,
 ) -> None:
     """Load the task, and check that the evaluator can evaluate the space on it, and that the
     pruner can judge what the evaluator reports.
@@ -37,6 +45,8 @@ def check_before_first_trial(
         objectives: the study's objectives; the first one's metric is what a pruner judges.
         constraints: the study's constraints.
         hypervolume_reference: the study's hypervolume reference point, by metric.
+        energy: the study's energy tracking (``None``: off); it needs codecarbon, and
+            objectives or constraints on ``energy_kwh`` or ``co2_kg`` need it.
 
     Raises:
         ConfigError: listing every problem found (a missing or unreadable data file, a space
@@ -44,25 +54,59 @@ def check_before_first_trial(
             up, a strategy option that cannot apply to the space or evaluator, a pruner whose
             metric the evaluator does not report per step, a constraint on a metric the
             evaluator does not produce, bounds that nothing can meet, a reference point that
-            does not match the objectives).
+            does not match the objectives, energy tracking without codecarbon, an energy
+            metric without energy tracking).
     """
     problems = parts.evaluator.preflight(parts.space, parts.task)
+    problems += energy_problems(energy, objectives, constraints)
     if not problems:  # the task loads: its kind of problem decides the metrics
         # a group metric on a task without groups: say that, not "not reported"
         unfair = {m for m in M.FAIRNESS
                   if fairness_problems(parts.task, [m])
                   and m in {*(o.metric for o in objectives), *(c.metric for c in constraints)}}
         problems += fairness_problems(parts.task, sorted(unfair))
+        # energy metrics come from the study's tracking, not the evaluator (checked above)
+        skip = unfair | set(ENERGY_METRICS)
         problems += [p for p in objective_problems(parts, objectives)
-                     if objectives[int(p.field.split(".")[1])].metric not in unfair]
+                     if objectives[int(p.field.split(".")[1])].metric not in skip]
         problems += [p for p in constraint_problems(parts, constraints)
-                     if not _names_metric(p, constraints, unfair)]
+                     if not _names_metric(p, constraints, skip)]
     problems += contradiction_problems(constraints, objectives)
     problems += reference_problems(objectives, hypervolume_reference)
     problems += parts.strategy.preflight(parts.space, parts.evaluator)
     problems += pruner_problems(parts, objectives)
     if problems:
         raise ConfigError(problems, source=source)
+
+
+def energy_problems(
+    energy: EnergySpec | None,
+    objectives: Sequence[Objective],
+    constraints: Sequence[Constraint],
+) -> list[Problem]:
+    """Energy tracking needs codecarbon (the ``green`` extra); ``energy_kwh`` and ``co2_kg``
+    exist only with tracking on, so objectives and constraints may name them only then."""
+    if energy is not None:
+        missing = missing_modules("green")
+        if not missing:
+            return []
+        return [Problem(
+            "energy",
+            f"tracking the energy and CO2 of trials needs the {missing[0]!r} package, which is "
+            "not installed",
+            "pip install 'nasforge[green]', or remove energy from the settings")]
+    named = [(f"objectives.{i}.metric", o.metric) for i, o in enumerate(objectives)]
+    named += [(f"constraints.{i}.metric", c.metric) for i, c in enumerate(constraints)]
+    return [
+        Problem(
+            field,
+            f"{metric!r} is measured only when the study tracks energy, and this one does not",
+            f"turn tracking on with energy: {{country: {DEFAULT_COUNTRY}}} (your country's "
+            "3-letter ISO code; --set energy.country=... on the command line, "
+            "energy={'country': ...} in nasforge.search()), or drop this metric")
+        for field, metric in named
+        if metric in ENERGY_METRICS
+    ]
 
 
 def default_objectives(parts: Parts) -> list[Objective]:

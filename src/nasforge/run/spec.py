@@ -19,9 +19,16 @@ from typing import Any
 import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from nasforge.config import problems_from
 from nasforge.errors import ConfigError, Problem
+from nasforge.evaluate.energy import (
+    DEFAULT_COUNTRY,
+    EnergySettings,
+    country_fix,
+    country_problem,
+)
 from nasforge.objective import Constraint, Objective
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -88,6 +95,42 @@ class WarmStart(BaseModel):
     top: int = Field(default=10, ge=1, description="how many of its best trials to pass on")
 
 
+class EnergySpec(BaseModel):
+    """Track the energy and CO2 of every trial with codecarbon, offline (the ``green`` extra).
+
+    Written ``energy: {country: FRA}``, or ``energy: true`` for the default country
+    (:data:`~nasforge.evaluate.energy.DEFAULT_COUNTRY`, ``USA``); left out, nothing is tracked.
+    Each trial's result then holds ``energy_kwh`` and ``co2_kg`` (failed and timed-out ones
+    too, for what they used until they stopped), with how they were obtained in its
+    ``info["energy"]``: an *estimate* from the CPU's TDP and the trial's share of CPU time on a
+    machine without power counters (see :mod:`nasforge.evaluate.energy`). ``summary.json`` holds
+    the study's total. Objectives and constraints may name ``energy_kwh`` and ``co2_kg`` only
+    with tracking on.
+
+    Attributes:
+        country: the 3-letter ISO 3166-1 code of the country whose grid intensity turns energy
+            into CO2 (codecarbon's table, e.g. ``FRA``, ``DEU``, ``USA``; case is ignored).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    country: str = DEFAULT_COUNTRY
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        problem = country_problem(value.strip())
+        if problem is not None:
+            raise PydanticCustomError(  # "expected" becomes the fix: "use one of ..."
+                "country", "{problem}", {"problem": problem, "expected": country_fix(value)}
+            )
+        return value.strip().upper()
+
+    def settings(self) -> EnergySettings:
+        """What each evaluation receives (:attr:`~nasforge.evaluate.base.EvalContext.energy`)."""
+        return EnergySettings(country=self.country)
+
+
 class RunSpec(BaseModel):
     """Everything that defines a study. Stored with the study so every run can be replayed.
 
@@ -119,6 +162,9 @@ class RunSpec(BaseModel):
         root: the folder holding study folders; the study lives in ``root/name``.
         export_best: when the study ends, export the best trained network to ``STUDY_DIR/best``.
         warm_start: pass the best trials of an earlier study to the strategy before it starts.
+        energy: track each trial's energy and CO2 with codecarbon (:class:`EnergySpec`):
+            ``energy: {country: FRA}``, or ``energy: true`` for the default country;
+            ``null`` (the default) tracks nothing.
         pruner: stops hopeless trials early from their learning curves
             (:mod:`nasforge.run.pruners`: ``none``, ``median``, ``successive_halving``); it
             judges the first objective's metric, which the evaluator must report per step.
@@ -149,7 +195,17 @@ class RunSpec(BaseModel):
     root: str = "runs"
     export_best: bool = True
     warm_start: WarmStart | None = None
+    energy: EnergySpec | None = None
     plugins: list[str] = Field(default_factory=list)
+
+    @field_validator("energy", mode="before")
+    @classmethod
+    def _energy_switch(cls, value: Any) -> Any:
+        if value is True:  # `energy: true`: the default country
+            return {}
+        if value is False:
+            return None
+        return value
 
     @field_validator("name")
     @classmethod
@@ -203,6 +259,8 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
             child = node.get(part)
             if isinstance(child, str):  # `task: mnist1d` becomes `task: {name: mnist1d}`
                 child = {"name": child}
+            if child is True:  # `energy: true` is a section with its defaults
+                child = {}
             if child is None:
                 child = {}
             if not isinstance(child, dict):

@@ -196,7 +196,8 @@ class Study:
         if "objectives" not in spec.model_fields_set:  # the task's natural metric
             spec = spec.model_copy(update={"objectives": default_objectives(parts)})
         check_before_first_trial(parts, objectives=spec.objectives, constraints=spec.constraints,
-                                 hypervolume_reference=spec.hypervolume_reference)
+                                 hypervolume_reference=spec.hypervolume_reference,
+                                 energy=spec.energy)
         if spec.task is None:  # store the task used, so a resume rebuilds the same one
             spec = spec.model_copy(update={"task": component_spec(parts.task, "task")})
         spec = spec.model_copy(update={"plugins": plugin_modules(spec)})

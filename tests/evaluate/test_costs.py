@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from torch import nn
@@ -61,7 +63,61 @@ def test_latency_is_positive_and_validates_repeats() -> None:
         measure_latency_ms(model, (8,), repeats=0)
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU refusal")
-def test_peak_memory_needs_cuda() -> None:
-    with pytest.raises(ValueError, match="CUDA"):
-        peak_memory_mb(nn.Linear(2, 2), (2,))
+F32 = 4  # bytes
+
+
+def _weights(model: nn.Module) -> int:
+    # BatchNorm's num_batches_tracked is an int64: 8 bytes
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
+@pytest.mark.parametrize(
+    ("model", "shape", "batch", "activations"),
+    [
+        # Linear(10, 20) -> ReLU -> Linear(20, 5), batch 4: while the ReLU runs, its input and
+        # output (4 x 20 floats each) are alive; the first is freed before the last Linear.
+        pytest.param(lambda: nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 5)),
+                     (10,), 4, 2 * 4 * 20, id="mlp"),
+        # An in-place ReLU allocates nothing: the peak is the hidden layer plus the output.
+        pytest.param(lambda: nn.Sequential(nn.Linear(10, 20), nn.ReLU(inplace=True),
+                                           nn.Linear(20, 5)),
+                     (10,), 4, 4 * 20 + 4 * 5, id="mlp-inplace"),
+        # Conv1d(2, 4, 3) on length 10 -> 8; BatchNorm and ReLU each make one more such map;
+        # the flatten is a view, the head's output is 3 x 3 floats.
+        pytest.param(lambda: nn.Sequential(nn.Conv1d(2, 4, 3), nn.BatchNorm1d(4), nn.ReLU(),
+                                           nn.Flatten(), nn.Linear(32, 3)),
+                     (2, 10), 3, 2 * 3 * 4 * 8, id="conv1d-bn"),
+        # Conv2d(3, 8, 3, padding=1) on 16 x 16, batch 2: two 8 x 16 x 16 maps at the peak.
+        pytest.param(lambda: nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+                                           nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                           nn.Linear(8, 3)),
+                     (3, 16, 16), 2, 2 * 2 * 8 * 16 * 16, id="conv2d"),
+        pytest.param(lambda: nn.Flatten(), (4, 4), 5, 0, id="views-only"),
+    ],
+)
+def test_peak_memory_on_cpu_is_weights_plus_live_activations(
+    model: Any, shape: tuple[int, ...], batch: int, activations: int
+) -> None:
+    network = model()
+    expected = (_weights(network) + F32 * activations) / 2**20
+    assert peak_memory_mb(network, shape, batch_size=batch) == pytest.approx(expected, rel=1e-12)
+
+
+def test_peak_memory_grows_with_the_batch_and_leaves_the_model_alone() -> None:
+    model = nn.Sequential(nn.Linear(6, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 2))
+    model.train()
+    before = model[1].running_mean.clone()
+    one, many = peak_memory_mb(model, (6,)), peak_memory_mb(model, (6,), batch_size=64)
+    assert (many - one) * 2**20 == pytest.approx(F32 * 2 * 32 * 63)  # two hidden maps per example
+    assert peak_memory_mb(model, (6,), batch_size=64) == many  # exact, so the same every time
+    assert model.training and all(p.grad is None for p in model.parameters())
+    torch.testing.assert_close(model[1].running_mean, before)
+    with pytest.raises(ValueError, match="batch_size must be >= 1; got 0"):
+        peak_memory_mb(model, (6,), batch_size=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_peak_memory_on_cuda_counts_weights_and_activations() -> None:
+    model = nn.Sequential(nn.Linear(256, 1024), nn.ReLU(), nn.Linear(1024, 8)).cuda()
+    found = peak_memory_mb(model, (256,), batch_size=64)
+    assert found * 2**20 >= _weights(model) + F32 * 64 * 1024

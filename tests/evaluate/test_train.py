@@ -3,6 +3,7 @@ failures, time limits and checkpointed continuation."""
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import types
@@ -307,3 +308,94 @@ def test_damaged_checkpoint_is_ignored(
     result = _fast().evaluate(Candidate(arch, fidelity=3), ctx)
     assert result.ok and result.info["resumed_from_epoch"] == 0
     assert "ignoring unreadable checkpoint" in caplog.text
+
+
+# -- latency and memory ------------------------------------------------------------------------
+
+QUICK_LATENCY = {"min_run_time": 0.01}
+TORCH_LATENCY = (M.LATENCY_MS, M.LATENCY_IQR_MS, M.LATENCY_BATCH_MS)
+ONNX_LATENCY = (M.ONNX_LATENCY_MS, M.ONNX_LATENCY_BATCH_MS)
+
+
+def test_latency_metrics_and_settings_by_default(arch: Architecture, make_ctx: Any) -> None:
+    evaluator = _fast(epochs=1, measure_latency=True, latency=QUICK_LATENCY)
+    result = evaluator.evaluate(Candidate(arch), make_ctx())
+    m = result.metrics
+    for key in (M.LATENCY_MS, M.LATENCY_BATCH_MS, M.MEMORY_MB):
+        assert math.isfinite(m[key]) and m[key] > 0, key
+    assert math.isfinite(m[M.LATENCY_IQR_MS]) and m[M.LATENCY_IQR_MS] >= 0
+    assert not set(ONNX_LATENCY) & set(m)  # onnx is opt-in
+    info = result.info["latency"]
+    assert info["settings"] == {"batch_size": 64, "runtimes": ["torch"], "threads": 1,
+                                "min_run_time": 0.01}
+    measured = {(x["runtime"], x["batch_size"]): x for x in info["measured"]}
+    assert set(measured) == {("torch", 1), ("torch", 64)}
+    assert measured["torch", 1]["median_ms"] == m[M.LATENCY_MS]
+    assert measured["torch", 1]["iqr_ms"] == m[M.LATENCY_IQR_MS]
+    assert measured["torch", 64]["median_ms"] == m[M.LATENCY_BATCH_MS]
+    assert all(x["threads"] == 1 for x in measured.values())
+    expected = set(evaluator.provides_for(make_ctx().task.info()))
+    assert set(m) == expected
+
+
+def test_onnx_latency_at_batch_one_is_measured_once(arch: Architecture, make_ctx: Any) -> None:
+    pytest.importorskip("onnxruntime")
+    evaluator = _fast(epochs=1, measure_latency=True,
+                      latency={**QUICK_LATENCY, "runtimes": ["onnx", "torch"], "batch_size": 1})
+    result = evaluator.evaluate(Candidate(arch), make_ctx())
+    m = result.metrics
+    assert all(math.isfinite(m[k]) and m[k] > 0 for k in (M.LATENCY_MS, *ONNX_LATENCY))
+    assert m[M.ONNX_LATENCY_BATCH_MS] == m[M.ONNX_LATENCY_MS]  # batch 1 is the latency batch
+    assert m[M.LATENCY_BATCH_MS] == m[M.LATENCY_MS]
+    runs = [(x["runtime"], x["batch_size"]) for x in result.info["latency"]["measured"]]
+    assert runs == [("onnx", 1), ("torch", 1)]
+    assert set(evaluator.provides_for(make_ctx().task.info())) >= set(ONNX_LATENCY)
+
+
+def test_without_latency_memory_is_still_reported(
+    arch: Architecture, make_ctx: Any, space: Any
+) -> None:
+    evaluator = _fast(epochs=1, latency={"batch_size": 5})
+    result = evaluator.evaluate(Candidate(arch), make_ctx())
+    info = make_ctx().task.info()
+    assert not set(evaluator.LATENCY_METRICS) & set(result.metrics)
+    assert not set(evaluator.LATENCY_METRICS) & set(evaluator.provides_for(info))
+    assert "latency" not in result.info
+    # memory_mb is the forward pass of latency.batch_size examples (exact on the CPU)
+    expected = train_module.peak_memory_mb(space.build(arch, info), info.input_shape, batch_size=5)
+    assert result.metrics[M.MEMORY_MB] == pytest.approx(expected)
+
+
+def test_provides_follow_the_runtimes_asked_for(make_ctx: Any) -> None:
+    info = make_ctx().task.info()
+    torch_only = set(TrainEvaluator().provides_for(info))
+    onnx_only = set(TrainEvaluator(latency={"runtimes": ["onnx"]}).provides_for(info))
+    assert set(TORCH_LATENCY) <= torch_only and not set(ONNX_LATENCY) & torch_only
+    assert set(ONNX_LATENCY) <= onnx_only and not set(TORCH_LATENCY) & onnx_only
+    assert {*TORCH_LATENCY, *ONNX_LATENCY, M.MEMORY_MB} <= set(TrainEvaluator.provides)
+
+
+def test_onnx_latency_without_onnxruntime_is_refused_at_preflight(
+    make_ctx: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = make_ctx()
+    monkeypatch.setattr(train_module, "missing_modules", lambda extra: ["onnxruntime"])
+    onnx = _fast(measure_latency=True, latency={"runtimes": ["torch", "onnx"]})
+    (problem,) = onnx.preflight(ctx.space, ctx.task)
+    assert problem.field == "evaluator.latency.runtimes"
+    assert "onnxruntime" in problem.message
+    assert "pip install 'nasforge[onnx]'" in problem.fix
+    assert _fast(measure_latency=True).preflight(ctx.space, ctx.task) == []  # torch only
+    unmeasured = _fast(latency={"runtimes": ["onnx"]})  # measure_latency is off
+    assert unmeasured.preflight(ctx.space, ctx.task) == []
+
+
+def test_latency_settings_share_the_checkpoint(
+    arch: Architecture, make_ctx: Any, tmp_path: Path
+) -> None:
+    workdir = str(tmp_path)
+    _fast().evaluate(Candidate(arch, fidelity=2), make_ctx(workdir=workdir))
+    other = _fast(measure_latency=True, latency={**QUICK_LATENCY, "batch_size": 3})
+    assert other.evaluate(Candidate(arch, fidelity=2), make_ctx(workdir=workdir)).info[
+        "resumed_from_epoch"
+    ] == 2

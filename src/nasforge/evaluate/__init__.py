@@ -5,8 +5,9 @@ stopping and checkpointed continuation), ``function`` (:class:`FunctionEvaluator
 own training function) and ``nb201_table`` (:class:`TabularNB201Evaluator`,
 NAS-Bench-201 results looked up with simulated cost, with the ``nb201`` task and the
 ``nb201_table`` proxy). Cost measures (:func:`count_params`,
-:func:`count_flops`, :func:`measure_latency_ms`, :func:`peak_memory_mb`) are pure functions any
-evaluator can use, as are the robustness metrics (:func:`noise_accuracy`, :func:`fgsm_accuracy`)
+:func:`count_flops`, :func:`measure_latency` (a :class:`Latency` with the median and spread, in
+PyTorch or onnxruntime, with a pinned thread count; :func:`measure_latency_ms`, a quick median),
+:func:`peak_memory_mb`, on the CPU and CUDA) are pure functions any evaluator can use, as are the robustness metrics (:func:`noise_accuracy`, :func:`fgsm_accuracy`)
 and the group metrics (:func:`group_metrics`, with :func:`fairness_problems` for pre-flight).
 """
 
@@ -16,6 +17,7 @@ from nasforge.evaluate.base import EVALUATORS, EvalContext, Evaluator, run_evalu
 from nasforge.evaluate.costs import count_flops, count_params, measure_latency_ms, peak_memory_mb
 from nasforge.evaluate.fairness import fairness_problems, group_metrics
 from nasforge.evaluate.function import FunctionEvaluator, TrialHandle
+from nasforge.evaluate.latency import Latency, LatencySettings, measure_latency
 from nasforge.evaluate.proxy import PROXIES, Proxy, TableProxy
 from nasforge.evaluate.robustness import fgsm_accuracy, noise_accuracy
 from nasforge.evaluate.tabular import NB201Table, NB201Task, TabularNB201Evaluator
@@ -29,6 +31,8 @@ __all__ = [
     "EvalContext",
     "Evaluator",
     "FunctionEvaluator",
+    "Latency",
+    "LatencySettings",
     "NB201Table",
     "NB201Task",
     "Proxy",
@@ -42,6 +46,7 @@ __all__ = [
     "fairness_problems",
     "fgsm_accuracy",
     "group_metrics",
+    "measure_latency",
     "measure_latency_ms",
     "noise_accuracy",
     "peak_memory_mb",

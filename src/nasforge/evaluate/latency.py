@@ -19,19 +19,92 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import pydantic
 import torch
+from pydantic import Field
 from torch import nn
 
+from nasforge.config import problems_from
+from nasforge.errors import ConfigError, Problem
 from nasforge.evaluate.costs import _eval_mode, model_device
 from nasforge.imports import try_import
 
 Runtime = Literal["torch", "onnx"]
 RUNTIMES: tuple[Runtime, ...] = ("torch", "onnx")
+
+
+class _SettingsModel(pydantic.BaseModel):
+    """The validation of :class:`LatencySettings` (unknown keys refused)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    batch_size: Annotated[int, Field(ge=1)] = 64
+    runtimes: Annotated[list[Runtime], Field(min_length=1)] = ["torch"]
+    threads: Annotated[int, Field(ge=1)] = 1
+    min_run_time: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.1
+
+
+@dataclass(frozen=True)
+class LatencySettings:
+    """How an evaluator measures latency: a batch size besides batch 1, the runtimes, the pinned
+    thread count and how long to time each measurement (see :func:`measure_latency`).
+
+    The train evaluator's ``latency`` parameter, e.g. ``latency: {batch_size: 64, runtimes:
+    [torch, onnx], threads: 1, min_run_time: 0.1}``; a key left out takes the default here.
+    """
+
+    batch_size: int = 64
+    """The second batch size measured (``latency_batch_ms``, ``onnx_latency_batch_ms``)."""
+    runtimes: tuple[Runtime, ...] = ("torch",)
+    """``torch`` (eager PyTorch) and/or ``onnx`` (onnxruntime; needs the ``onnx`` extra)."""
+    threads: int = 1
+    """Intra-op threads pinned while timing."""
+    min_run_time: float = 0.1
+    """Seconds of timed passes per measurement (after the warm-up)."""
+
+    @classmethod
+    def parse(
+        cls, value: Mapping[str, Any] | None, where: str = "evaluator.latency"
+    ) -> LatencySettings:
+        """Validated settings from a mapping (``None``: the defaults).
+
+        Raises:
+            ConfigError: an unknown key, a value out of range, an empty or repeated runtime;
+                each problem names ``<where>.<key>`` and the fix.
+        """
+        if value is None:
+            return cls()
+        if not isinstance(value, Mapping):
+            raise ConfigError([Problem(
+                where, f"expected a mapping of latency settings; got {value!r}",
+                "use e.g. {batch_size: 64, runtimes: [torch], threads: 1, min_run_time: 0.1}",
+            )])  # fmt: skip
+        try:
+            model = _SettingsModel.model_validate(dict(value))
+        except pydantic.ValidationError as exc:
+            known = list(_SettingsModel.model_fields)
+            raise ConfigError(problems_from(exc, where, known)) from None
+        twice = sorted({r for r in model.runtimes if model.runtimes.count(r) > 1})
+        if twice:
+            raise ConfigError([Problem(
+                f"{where}.runtimes", f"runtime {twice[0]!r} is listed twice",
+                "list each runtime once, e.g. runtimes: [torch, onnx]",
+            )])  # fmt: skip
+        return cls(
+            batch_size=model.batch_size,
+            runtimes=tuple(model.runtimes),
+            threads=model.threads,
+            min_run_time=model.min_run_time,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: ``{"batch_size": 64, "runtimes": ["torch"], ...}``."""
+        return {**asdict(self), "runtimes": list(self.runtimes)}
 
 
 @dataclass(frozen=True)

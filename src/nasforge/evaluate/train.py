@@ -22,6 +22,20 @@ with the kept weights (:mod:`nasforge.evaluate.robustness`); on a task with grou
 (``TaskInfo.has_groups``) its group metrics are too (:mod:`nasforge.evaluate.fairness`). The
 ``val_`` values let a search optimise or constrain them without looking at the test split.
 
+Costs: ``params``, ``flops`` (one example) and ``memory_mb``, the peak memory of a forward pass
+of a batch of ``latency.batch_size`` examples (weights, buffers and the activations alive at
+once; :func:`~nasforge.evaluate.costs.peak_memory_mb`, exact on the CPU too). With
+``measure_latency`` (on by default) the trained network is timed with
+:func:`~nasforge.evaluate.latency.measure_latency` per ``latency: {batch_size: 64, runtimes:
+[torch], threads: 1, min_run_time: 0.1}``: ``torch`` gives ``latency_ms`` and its spread
+``latency_iqr_ms`` (batch 1) and ``latency_batch_ms`` (the batch size), ``onnx`` (opt-in; needs
+the ``onnx`` extra) ``onnx_latency_ms`` and ``onnx_latency_batch_ms``; every measurement, with
+its spread and the settings, is in ``Result.info["latency"]``. The defaults add about 0.3 s to a
+trial (two torch measurements of 0.1 s each after a warm-up); onnx adds an export and a session,
+about another 0.3 s for a small network. These figures are taken while other workers may train
+beside it, so the study measures its front again in a quiet phase at the end
+(:mod:`nasforge.run.remeasure`).
+
 Schedule and continuation: the cosine learning-rate schedule always spans the evaluator's full
 ``epochs`` (its :attr:`~TrainEvaluator.max_fidelity`), whatever the fidelity asked for. A
 low-fidelity run is therefore exactly the first part of a full run (its learning rate is not
@@ -31,6 +45,7 @@ the same weights and metrics as training straight through (bit-for-bit on CPU).
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
@@ -58,9 +73,11 @@ from nasforge.evaluate.base import (
     Evaluator,
     check_forward,
 )
-from nasforge.evaluate.costs import count_flops, count_params, measure_latency_ms
+from nasforge.evaluate.costs import count_flops, count_params, model_device, peak_memory_mb
 from nasforge.evaluate.fairness import group_metrics, missing_fairlearn
+from nasforge.evaluate.latency import Latency, LatencySettings, measure_latency
 from nasforge.evaluate.robustness import fgsm_accuracy, noise_accuracy
+from nasforge.imports import missing_modules
 from nasforge.space.base import SearchSpace
 from nasforge.tasks.base import Split, Task, TaskData, TaskInfo
 from nasforge.trial import Candidate, Result, Status
@@ -77,6 +94,12 @@ _ROBUSTNESS_METRICS: dict[str, tuple[str, str]] = {
 """The keys of the train evaluator's ``robustness`` parameter and the metrics each gives:
 ``noise_std`` the Gaussian noise's standard deviation, ``fgsm_eps`` the FGSM attack's strength,
 both in standardised input units (:mod:`nasforge.evaluate.robustness`)."""
+_LATENCY_METRICS: dict[str, tuple[str, ...]] = {
+    "torch": (M.LATENCY_MS, M.LATENCY_IQR_MS, M.LATENCY_BATCH_MS),
+    "onnx": (M.ONNX_LATENCY_MS, M.ONNX_LATENCY_BATCH_MS),
+}
+"""The metrics each runtime of the ``latency`` parameter gives (batch 1, its spread for torch,
+and the latency batch size)."""
 _FAIRNESS_PAIRS = {
     "dp_diff": (M.VAL_DP_DIFF, M.TEST_DP_DIFF),
     "eo_diff": (M.VAL_EO_DIFF, M.TEST_EO_DIFF),
@@ -185,9 +208,12 @@ class TrainEvaluator(Evaluator):
     epoch), ``test_accuracy`` (%, with the best-validation weights) and ``test_loss``. Of a
     regression task: ``val_mse``, ``val_mae``, ``val_r2`` (the epoch of lowest ``val_mse``) and
     ``test_mse``, ``test_mae``, ``test_r2`` (with its weights). Both: ``train_loss`` (mean over the
-    last epoch), ``params``, ``flops`` (one example), ``latency_ms`` (if ``measure_latency``),
-    ``train_seconds`` (over all continuations), ``epochs`` (trained; fewer than asked after early
-    stopping) and ``best_epoch``. A classification task adds ``val_noise_accuracy`` and
+    last epoch), ``params``, ``flops`` (one example), ``memory_mb`` (a forward pass of
+    ``latency.batch_size`` examples), with ``measure_latency`` the latencies of
+    ``latency.runtimes`` (torch: ``latency_ms``, ``latency_iqr_ms``, ``latency_batch_ms``; onnx:
+    ``onnx_latency_ms``, ``onnx_latency_batch_ms``; see the module docstring), ``train_seconds``
+    (over all continuations), ``epochs`` (trained; fewer than asked after early stopping) and
+    ``best_epoch``. A classification task adds ``val_noise_accuracy`` and
     ``test_noise_accuracy`` (with ``robustness.noise_std``), ``val_fgsm_accuracy`` and
     ``test_fgsm_accuracy`` (with ``robustness.fgsm_eps``), all in %, and, when it has groups
     (and ``fairness`` is on), ``val_dp_diff``, ``val_eo_diff``, ``val_worst_group_accuracy`` (%)
@@ -228,7 +254,13 @@ class TrainEvaluator(Evaluator):
             a lower val_mse) (None: off).
         device: ``auto`` uses CUDA when available.
         label_smoothing: cross-entropy label smoothing during training (classification only).
-        measure_latency: measure ``latency_ms`` (batch 1, on the training device).
+        measure_latency: measure the trained network's latency (on the training device;
+            onnxruntime on the CPU) as ``latency`` says.
+        latency: how: ``batch_size`` (the second batch size timed, and the one ``memory_mb`` is
+            measured at; default 64), ``runtimes`` (``[torch]`` by default; add ``onnx``),
+            ``threads`` (pinned while timing; 1) and ``min_run_time`` (seconds timed per
+            measurement; 0.1). Keys left out take these defaults; none changes training, so a
+            checkpoint is shared across them.
         grad_clip: clip the gradient norm to this value (None: off).
         eval_batch_size: batch size for validation and test passes.
         robustness: measure accuracy under perturbed inputs on validation and test:
@@ -244,10 +276,15 @@ class TrainEvaluator(Evaluator):
         M.VAL_MSE, M.VAL_MAE, M.VAL_R2, M.TEST_MSE, M.TEST_MAE, M.TEST_R2,
     )  # fmt: skip
     COMMON_METRICS: ClassVar[tuple[str, ...]] = (
-        M.TRAIN_LOSS, M.PARAMS, M.FLOPS, M.LATENCY_MS, M.TRAIN_SECONDS, M.EPOCHS, M.BEST_EPOCH,
+        M.TRAIN_LOSS, M.PARAMS, M.FLOPS, M.MEMORY_MB, M.TRAIN_SECONDS, M.EPOCHS, M.BEST_EPOCH,
     )  # fmt: skip
+    LATENCY_METRICS: ClassVar[tuple[str, ...]] = (
+        *_LATENCY_METRICS["torch"], *_LATENCY_METRICS["onnx"],
+    )  # fmt: skip
+    """Measured with ``measure_latency`` on, per the ``latency.runtimes`` asked for."""
     provides: ClassVar[tuple[str, ...]] = (
-        *CLASSIFICATION_METRICS, *REGRESSION_METRICS, *COMMON_METRICS, *M.ROBUSTNESS, *M.FAIRNESS,
+        *CLASSIFICATION_METRICS, *REGRESSION_METRICS, *COMMON_METRICS, *LATENCY_METRICS,
+        *M.ROBUSTNESS, *M.FAIRNESS,
     )  # fmt: skip
     """Every metric this evaluator may report (for any task and settings)."""
     curve = (M.VAL_ACCURACY, M.VAL_LOSS, M.VAL_MSE, M.VAL_MAE, M.VAL_R2)
@@ -268,6 +305,7 @@ class TrainEvaluator(Evaluator):
         device: Literal["auto", "cpu", "cuda"] = "auto",
         label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.0,
         measure_latency: bool = True,
+        latency: dict[str, Any] | None = None,
         grad_clip: Annotated[float, Field(gt=0)] | None = None,
         eval_batch_size: Annotated[int, Field(ge=1)] = 1024,
         robustness: dict[str, Strength] | None = None,
@@ -284,6 +322,8 @@ class TrainEvaluator(Evaluator):
         self.device = device
         self.label_smoothing = label_smoothing
         self.measure_latency = measure_latency
+        self.latency = latency
+        self._latency = LatencySettings.parse(latency, "evaluator.latency")
         self.grad_clip = grad_clip
         self.eval_batch_size = eval_batch_size
         unknown = sorted(set(robustness or {}) - set(_ROBUSTNESS_METRICS))
@@ -304,15 +344,27 @@ class TrainEvaluator(Evaluator):
     def max_fidelity(self) -> int:
         return self.epochs
 
+    @property
+    def latency_settings(self) -> LatencySettings:
+        """The validated ``latency`` parameter, defaults filled in."""
+        return self._latency
+
     def provides_for(self, info: TaskInfo) -> tuple[str, ...]:
         """The metrics reported on a task of this shape: classification or regression ones,
-        the robustness ones asked for (classification), and group metrics on a classification
-        task with groups (so an objective naming one on a task without groups is refused)."""
+        the latencies of the runtimes asked for (with ``measure_latency``), the robustness ones
+        asked for (classification), and group metrics on a classification task with groups (so
+        an objective naming one on a task without groups is refused)."""
+        latency = self._latency_metrics()
         if info.is_regression:
-            return (*self.REGRESSION_METRICS, *self.COMMON_METRICS)
+            return (*self.REGRESSION_METRICS, *self.COMMON_METRICS, *latency)
         robust = [m for key in self._robustness_keys() for m in _ROBUSTNESS_METRICS[key]]
         fair = M.FAIRNESS if self._has_group_metrics(info) else ()
-        return (*self.CLASSIFICATION_METRICS, *self.COMMON_METRICS, *robust, *fair)
+        return (*self.CLASSIFICATION_METRICS, *self.COMMON_METRICS, *latency, *robust, *fair)
+
+    def _latency_metrics(self) -> tuple[str, ...]:
+        if not self.measure_latency:
+            return ()
+        return tuple(m for r in self._latency.runtimes for m in _LATENCY_METRICS[r])
 
     def metrics_for(self, task: Task) -> tuple[str, ...]:
         return self.provides_for(task.info())
@@ -337,6 +389,14 @@ class TrainEvaluator(Evaluator):
                 f"task {info.name!r} has groups {list(info.groups)}, and their metrics need the "
                 "'fairlearn' package, which is not installed",
                 "pip install 'nasforge[fair]', or set evaluator.fairness: false",
+            ))  # fmt: skip
+        missing = [m for m in missing_modules("onnx") if m != "onnxscript"]  # dynamo fallback only
+        if self.measure_latency and "onnx" in self._latency.runtimes and missing:
+            problems.append(Problem(
+                "evaluator.latency.runtimes",
+                f"onnx latency needs {' and '.join(missing)}, which "
+                f"{'is' if len(missing) == 1 else 'are'} not installed",
+                "pip install 'nasforge[onnx]', or remove onnx from evaluator.latency.runtimes",
             ))  # fmt: skip
         return problems
 
@@ -413,13 +473,50 @@ class TrainEvaluator(Evaluator):
             **{f"test_{k}": v for k, v in scores.items()},
             **self._robust_and_fair(model, val, test, data, ctx.seed),
         }
-        if self.measure_latency:
-            result_metrics[M.LATENCY_MS] = measure_latency_ms(model, data.info.input_shape)
-        return Result(
-            metrics=result_metrics,
-            cost_s=time.perf_counter() - start,
-            info={"resumed_from_epoch": resumed_from, "checkpoint": path},
+        result_info: dict[str, Any] = {"resumed_from_epoch": resumed_from, "checkpoint": path}
+        shape = data.info.input_shape
+        result_metrics[M.MEMORY_MB] = peak_memory_mb(
+            model, shape, batch_size=self._latency.batch_size
         )
+        if self.measure_latency:
+            latencies = self._measure_latencies(model, shape)
+            result_metrics.update(self._latency_values(latencies))
+            result_info["latency"] = {
+                "settings": self._latency.to_dict(),
+                "measured": [m.to_dict() for m in latencies],
+            }
+        return Result(metrics=result_metrics, cost_s=time.perf_counter() - start, info=result_info)
+
+    def _measure_latencies(self, model: nn.Module, input_shape: tuple[int, ...]) -> list[Latency]:
+        """Batch 1 and the latency batch size in each runtime asked for (onnxruntime on a CPU
+        copy of a CUDA model), with the pinned thread count."""
+        settings = self._latency
+        batches = dict.fromkeys((1, settings.batch_size))  # once when batch_size is 1
+        found = []
+        for runtime in settings.runtimes:
+            on = model
+            if runtime == "onnx" and model_device(model).type != "cpu":
+                on = copy.deepcopy(model).cpu()
+            for batch in batches:
+                found.append(measure_latency(
+                    on, input_shape, batch_size=batch, runtime=runtime, threads=settings.threads,
+                    min_run_time=settings.min_run_time,
+                ))  # fmt: skip
+        return found
+
+    def _latency_values(self, latencies: list[Latency]) -> dict[str, float]:
+        """The latency metrics of the measurements (see :data:`_LATENCY_METRICS`)."""
+        values: dict[str, float] = {}
+        batch = self._latency.batch_size
+        for runtime, prefix in (("torch", ""), ("onnx", "onnx_")):
+            by_batch = {m.batch_size: m for m in latencies if m.runtime == runtime}
+            if not by_batch:
+                continue
+            values[f"{prefix}{M.LATENCY_MS}"] = by_batch[1].median_ms
+            values[f"{prefix}{M.LATENCY_BATCH_MS}"] = by_batch[batch].median_ms
+            if runtime == "torch":
+                values[M.LATENCY_IQR_MS] = by_batch[1].iqr_ms
+        return values
 
     def _target_epochs(self, candidate: Candidate) -> int:
         target = self.epochs if candidate.fidelity is None else int(candidate.fidelity)
@@ -681,7 +778,7 @@ class TrainEvaluator(Evaluator):
         settings = {
             k: v
             for k, v in self.get_params().items()
-            if k not in ("measure_latency", "eval_batch_size", "robustness", "fairness")
+            if k not in ("measure_latency", "latency", "eval_batch_size", "robustness", "fairness")
         }
         described = {
             "version": _CHECKPOINT_VERSION,

@@ -1,7 +1,8 @@
 """Report data: pure functions from stored trials to rows and series (no plotting here).
 
 :func:`pareto_trials` (the Pareto set of feasible trials, best first by the first objective) is
-:func:`nasforge.objective.pareto_trials`, re-exported here for reports.
+:func:`nasforge.objective.pareto_trials`, re-exported here for reports, as is
+:func:`total_energy` (the summed energy and CO2 of the trials, :mod:`nasforge.evaluate.energy`).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from nasforge.evaluate.energy import EnergyTotal, total_energy
 from nasforge.objective import Constraint, Objective, pareto_trials, score, violation
 from nasforge.store.base import CurvePoint
 from nasforge.trial import Trial, TrialState
 
-__all__ = ["CurveRow", "HistoryPoint", "curve_rows", "history", "pareto_trials", "state_counts"]
+__all__ = ["CurveRow", "EnergyTotal", "HistoryPoint", "curve_rows", "energy_line", "history",
+           "pareto_trials", "state_counts", "total_energy"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +80,16 @@ def curve_rows(points: Sequence[CurvePoint], metric: str, pruned: set[int]) -> l
         last = max(steps)
         rows.append(CurveRow(number, len(steps), last, steps[last].get(metric), number in pruned))
     return rows
+
+
+def energy_line(trials: Sequence[Trial]) -> str | None:
+    """The study's energy in one sentence (``None`` when no trial carries it): the totals, how
+    they were obtained and the grid's country, saying *estimated* where no counter measured."""
+    total = total_energy(trials)
+    if total is None:
+        return None
+    how = "estimated" if total.estimate else "measured"
+    plural = "" if total.n_trials == 1 else "s"
+    return (f"Energy of {total.n_trials} trial{plural}: {total.kwh:.3g} kWh, "
+            f"{total.co2_kg:.3g} kg CO2-eq ({how} by codecarbon, {total.method}; grid of "
+            f"{total.country or 'unknown country'}).")

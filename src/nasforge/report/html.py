@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from nasforge.imports import MissingDependencyError, try_import
 from nasforge.objective import is_feasible_trial, rank
-from nasforge.report.data import curve_rows, history, state_counts
+from nasforge.report.data import curve_rows, energy_line, history, state_counts
 from nasforge.trial import Trial, TrialState
 
 if TYPE_CHECKING:
@@ -225,6 +225,9 @@ def write_report(study: Study, path: str | Path, *, trials: Sequence[Trial] | No
              + f"Task {html.escape(study.parts.task.name)}, "
              f"space {html.escape(study.spec.space.name)}"
              f", strategy {html.escape(study.spec.strategy.name)}, seed {study.spec.seed}.</p>"]
+    energy = energy_line(trials)
+    if energy is not None:
+        parts.append(f"<p>{html.escape(energy)}</p>")
     if any(t.state is TrialState.COMPLETE for t in trials):
         try:
             plot = _history_plot(study, trials)

@@ -110,6 +110,38 @@ def _hypervolume_line(study: Study, trials: list[Trial]) -> str:
     return f"hypervolume {value} (reference point: {where})"
 
 
+def _print_remeasured(console: Console, study: Study, n_trials: int) -> None:
+    """The front's latencies measured again at the end of the study (``summary.json``'s
+    ``remeasured_front``), beside the values measured during the search; nothing without."""
+    from nasforge.run.remeasure import stored_remeasurement
+
+    stored = stored_remeasurement(study.directory)
+    if stored is None:
+        return
+    rows, at = stored
+    title = "front latency measured again after the search (quiet), ms"
+    if at != n_trials:
+        title += f"; at the last finish, {format_number(at)} trials"
+    table = Table(title=title, header_style="bold")
+    for name in ("#", "metric", "search", "again", "iqr", "runtime", "batch", "threads"):
+        table.add_column(name, justify="left" if name in ("metric", "runtime") else "right",
+                         no_wrap=True)
+    for row in rows:
+        again = (format_number(row.get("median_ms")) if row.get("error") is None
+                 else "failed")
+        table.add_row(
+            str(row.get("number")), escape(str(row.get("metric"))),
+            format_number(row.get("searched")), again, format_number(row.get("iqr_ms")),
+            escape(str(row.get("runtime"))), str(row.get("batch_size")),
+            str(row.get("threads")),
+        )
+    console.print(table)
+    for row in rows:
+        if row.get("error"):
+            console.print(escape(f"#{row['number']} {row['metric']}: {row['error']}"),
+                          highlight=False)
+
+
 @app.command(epilog="Example: nasforge show runs/demo --top 5")
 @user_errors
 def show(
@@ -120,7 +152,10 @@ def show(
     """Show the top trials of a study as a table, and every failed trial with its reason.
 
     With several objectives the Pareto front (``Study.best_trials()``) follows as a second
-    table, with its hypervolume and the reference point it was measured against. Infeasible
+    table, with its hypervolume and the reference point it was measured against. When the
+    front's latency was measured again at the end of the study (``remeasured_front`` in
+    ``summary.json``, see :mod:`nasforge.run.remeasure`), a table sets those figures beside the
+    ones measured during the search. Infeasible
     trials (INFEASIBLE ones, never trained, and trained ones that broke a constraint) are
     listed with the constraint they broke.
 
@@ -137,7 +172,12 @@ def show(
     study = Study.open(study_dir)
     console = Console()
     if as_json:
-        console.print_json(json.dumps(summary(study)))
+        from nasforge.run.remeasure import SUMMARY_KEY, stored_remeasurement
+
+        data = summary(study)
+        stored = stored_remeasurement(study.directory)
+        data[SUMMARY_KEY] = [] if stored is None else stored[0]
+        console.print_json(json.dumps(data))
         return
     objective_metrics = [o.metric for o in study.spec.objectives]
     columns = list(dict.fromkeys([*objective_metrics, *SHOWN]))
@@ -163,6 +203,7 @@ def show(
             + (f" (first {top} shown)" if len(front) > top else ""),
         )
         console.print(escape(_hypervolume_line(study, trials)), highlight=False)
+    _print_remeasured(console, study, len(trials))
     pruned = [t for t in trials if t.state is TrialState.PRUNED]
     if steps:
         console.print(

@@ -4,11 +4,12 @@ Built-ins register on import: ``train`` (:class:`TrainEvaluator`, real training 
 stopping and checkpointed continuation), ``function`` (:class:`FunctionEvaluator`, the user's
 own training function) and ``nb201_table`` (:class:`TabularNB201Evaluator`,
 NAS-Bench-201 results looked up with simulated cost, with the ``nb201`` task and the
-``nb201_table`` proxy). Cost measures (:func:`count_params`,
-:func:`count_flops`, :func:`measure_latency` (a :class:`Latency` with the median and spread, in
-PyTorch or onnxruntime, with a pinned thread count; :func:`measure_latency_ms`, a quick median),
-:func:`peak_memory_mb`, on the CPU and CUDA) are pure functions any evaluator can use, as are the robustness metrics (:func:`noise_accuracy`, :func:`fgsm_accuracy`)
-and the group metrics (:func:`group_metrics`, with :func:`fairness_problems` for pre-flight).
+``nb201_table`` proxy). Cost measures (:func:`count_params`, :func:`count_flops`,
+:func:`measure_latency`: a :class:`Latency` with the median and spread, in PyTorch or
+onnxruntime, with a pinned thread count, per :class:`LatencySettings`; :func:`measure_latency_ms`,
+a quick median; :func:`peak_memory_mb`, on the CPU and CUDA) are pure functions any evaluator can
+use, as are the robustness metrics (:func:`noise_accuracy`, :func:`fgsm_accuracy`) and the group
+metrics (:func:`group_metrics`, with :func:`fairness_problems` for pre-flight).
 """
 
 from __future__ import annotations

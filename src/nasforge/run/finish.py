@@ -1,5 +1,6 @@
-"""What happens when a study ends, whichever front door ran it: ``summary.json``, the HTML
-report, the export of the best model, and the verdict on whether the study failed."""
+"""What happens when a study ends, whichever front door ran it: the quiet re-measurement of the
+front's latency (:mod:`nasforge.run.remeasure`), ``summary.json``, the HTML report, the export of
+the best model, and the verdict on whether the study failed."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from nasforge.evaluate.energy import total_energy
 from nasforge.imports import MissingDependencyError, missing_modules
 from nasforge.objective import hypervolume_reference, trials_hypervolume
 from nasforge.run.loop import commonest_reasons, commonest_violations
+from nasforge.run.remeasure import SUMMARY_KEY, Remeasured, remeasure_front
 from nasforge.trial import Trial, TrialState
 
 if TYPE_CHECKING:
@@ -38,6 +40,9 @@ class Finished:
         failure: why the study counts as failed (no trial completed, or the failure guard
             stopped it), ``None`` when it produced a result.
         export_error: why the best model was not exported, when export was asked for.
+        remeasured: the front's latencies measured again after the search, in a quiet phase
+            (:func:`~nasforge.run.remeasure.remeasure_front`; empty when the study has no
+            measured latency); also ``summary["remeasured_front"]``.
     """
 
     summary: dict[str, Any]
@@ -46,6 +51,7 @@ class Finished:
     export_dir: Path | None = None
     export_error: str | None = None
     failure: str | None = None
+    remeasured: tuple[Remeasured, ...] = ()
 
 
 def summary(study: Study, trials: Sequence[Trial] | None = None) -> dict[str, Any]:
@@ -151,6 +157,9 @@ def finish_study(study: Study) -> Finished:
     """Write the summary and report, export the best model; see :meth:`Study.finish`."""
     trials = study.trials()  # read once: every part below works on this list
     data = summary(study, trials)
+    # The executor's workers are idle or shut now: the quiet phase to time the front in.
+    remeasured = tuple(remeasure_front(study, trials))
+    data[SUMMARY_KEY] = [r.to_dict() for r in remeasured]
     directory = study.directory
     export_dir = export_error = None
     if study.spec.export_best and directory is not None and data["best"] is not None:
@@ -183,4 +192,5 @@ def finish_study(study: Study) -> Finished:
         export_dir=export_dir,
         export_error=export_error,
         failure=failure,
+        remeasured=remeasured,
     )

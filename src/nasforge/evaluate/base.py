@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -77,16 +77,20 @@ class Evaluator(Component, ABC):
     (``val_accuracy`` of 98.1), ``""`` or absent for plain numbers, a fraction included (0.81
     prints as 0.81, never as a percentage).
 
-    ``cheap`` lists the metrics :meth:`cheap_metrics` gives before any training (``params``
-    and ``flops`` by default); the study checks constraints on them first and stores a candidate
-    that breaks one INFEASIBLE without training it. Evaluators that build no network set
-    ``cheap = ()``.
+    ``cheap`` lists the metrics :meth:`cheap_metrics` gives before any training (``params``,
+    ``flops`` and ``predicted_latency_ms`` by default); the study checks constraints on them
+    first and stores a candidate that breaks one INFEASIBLE without training it. Evaluators that
+    build no network set ``cheap = ()``. ``cheap_on_request`` lists those among them that
+    :meth:`cheap_metrics` gives only when asked by name (the latency predictor calibrates once
+    per machine and space, in seconds); the study asks for them when a constraint or an
+    objective names one.
     """
 
     provides: ClassVar[tuple[str, ...]] = ()
     curve: ClassVar[tuple[str, ...] | None] = ()
     units: ClassVar[Mapping[str, str]] = {}
-    cheap: ClassVar[tuple[str, ...]] = (M.PARAMS, M.FLOPS)
+    cheap: ClassVar[tuple[str, ...]] = (M.PARAMS, M.FLOPS, M.PREDICTED_LATENCY_MS)
+    cheap_on_request: ClassVar[tuple[str, ...]] = (M.PREDICTED_LATENCY_MS,)
 
     def declared_metrics(self) -> tuple[str, ...]:
         """The metrics objectives may name (``provides``; empty: not declared)."""
@@ -101,17 +105,38 @@ class Evaluator(Component, ABC):
         """The metrics :meth:`cheap_metrics` gives (``cheap``)."""
         return self.cheap
 
-    def cheap_metrics(self, space: SearchSpace, arch: Architecture, task: Task) -> dict[str, float]:
+    def cheap_metrics_wanted(self, named: Iterable[str]) -> tuple[str, ...]:
+        """The cheap metrics to compute when a study's constraints and objectives name
+        ``named``: every one of :meth:`cheap_metric_names` not on request, and those on request
+        (``cheap_on_request``) that are named; ``()`` when ``named`` has no cheap metric."""
+        cheap, named = self.cheap_metric_names(), set(named)
+        if not named & set(cheap):
+            return ()
+        return tuple(m for m in cheap if m not in self.cheap_on_request or m in named)
+
+    def cheap_metrics(
+        self,
+        space: SearchSpace,
+        arch: Architecture,
+        task: Task,
+        names: Collection[str] | None = None,
+    ) -> dict[str, float]:
         """Metrics known before training: by default the ``params`` and ``flops`` of the network
         ``space`` builds for ``arch`` on the CPU (untrained; :func:`~nasforge.evaluate.costs.
-        count_params`, :func:`~nasforge.evaluate.costs.count_flops` on one example).
+        count_params`, :func:`~nasforge.evaluate.costs.count_flops` on one example), and its
+        ``predicted_latency_ms`` (batch 1, PyTorch, one thread; :mod:`nasforge.evaluate.
+        latency_predictor`, calibrated on first use and cached per machine) when asked.
 
         Called by the study on the driver, before a candidate is stored, only when a constraint
-        names one of :meth:`cheap_metric_names`; it must be deterministic and fast (no training,
-        no data). Returns ``{}`` when ``cheap`` is empty. May raise; the trial then fails with
+        or an objective names one of :meth:`cheap_metric_names`; it must be deterministic and
+        fast (no training, no data). ``names`` are the metrics wanted: those of ``cheap``; the
+        ones of ``cheap_on_request`` only when named (``None``: every cheap metric not on
+        request). Returns ``{}`` when ``cheap`` is empty. May raise; the trial then fails with
         the reason.
         """
-        wanted = set(self.cheap_metric_names())
+        cheap = self.cheap_metric_names()
+        wanted = {m for m in cheap if m not in self.cheap_on_request} if names is None else (
+            set(names) & set(cheap))
         if not wanted:
             return {}
         from nasforge.evaluate.costs import count_flops, count_params
@@ -123,6 +148,10 @@ class Evaluator(Component, ABC):
             values[M.PARAMS] = float(count_params(model))
         if M.FLOPS in wanted:
             values[M.FLOPS] = float(count_flops(model, info.input_shape))
+        if M.PREDICTED_LATENCY_MS in wanted:
+            from nasforge.evaluate.latency_predictor import predict_latency_ms
+
+            values[M.PREDICTED_LATENCY_MS] = predict_latency_ms(space, model, info)
         return values
 
     def curve_metrics(self, task: Task | None = None) -> tuple[str, ...] | None:

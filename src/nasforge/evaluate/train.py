@@ -284,9 +284,11 @@ class TrainEvaluator(Evaluator):
     """Measured with ``measure_latency`` on, per the ``latency.runtimes`` asked for."""
     provides: ClassVar[tuple[str, ...]] = (
         *CLASSIFICATION_METRICS, *REGRESSION_METRICS, *COMMON_METRICS, *LATENCY_METRICS,
-        *M.ROBUSTNESS, *M.FAIRNESS,
+        *M.ROBUSTNESS, *M.FAIRNESS, M.PREDICTED_LATENCY_MS,
     )  # fmt: skip
-    """Every metric this evaluator may report (for any task and settings)."""
+    """Every metric this evaluator may report (for any task and settings); ``predicted_latency_ms``
+    comes from :meth:`cheap_metrics` before training, added by the study when a constraint or an
+    objective names it."""
     curve = (M.VAL_ACCURACY, M.VAL_LOSS, M.VAL_MSE, M.VAL_MAE, M.VAL_R2)
     """What it reports after each epoch (``val_`` + the epoch's scores), for a pruner to judge."""
     units: ClassVar[dict[str, str]] = {m: "%" for m in M.PERCENT}

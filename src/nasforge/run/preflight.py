@@ -146,6 +146,7 @@ def objective_problems(parts: Parts, objectives: Sequence[Objective]) -> list[Pr
         )
         for i, objective in enumerate(objectives)
         if objective.metric not in reported
+        and objective.metric not in parts.evaluator.cheap_metric_names()  # known before training
     ]
 
 
@@ -186,7 +187,7 @@ def constraint_problems(parts: Parts, constraints: Sequence[Constraint]) -> list
     problems = []
     first_cheap = next((i for i, c in enumerate(constraints) if c.metric in cheap), None)
     if first_cheap is not None:
-        problems += cheap_metric_problems(parts, first_cheap)
+        problems += cheap_metric_problems(parts, first_cheap, [c.metric for c in constraints])
     for i, constraint in enumerate(constraints):
         metric = constraint.metric
         if metric in cheap or metric in reported:
@@ -217,19 +218,21 @@ def constraint_problems(parts: Parts, constraints: Sequence[Constraint]) -> list
     return problems
 
 
-def cheap_metric_problems(parts: Parts, index: int) -> list[Problem]:
-    """The metrics known before training must be computable: try them on one sampled
-    architecture, so a space that cannot build its networks fails here, not on every trial."""
+def cheap_metric_problems(parts: Parts, index: int, named: Sequence[str] = ()) -> list[Problem]:
+    """The metrics known before training must be computable: try them (those the ``named``
+    metrics make the study compute) on one sampled architecture, so a space that cannot build
+    its networks fails here, not on every trial (and the latency predictor calibrates now)."""
     import numpy as np
 
     space, evaluator = parts.space, parts.evaluator
+    wanted = evaluator.cheap_metrics_wanted(named) or evaluator.cheap_metric_names()
     try:
         arch = space.sample(np.random.default_rng(0))
-        evaluator.cheap_metrics(space, arch, parts.task)
+        evaluator.cheap_metrics(space, arch, parts.task, names=wanted)
     except Exception as exc:
         return [Problem(
             f"constraints.{index}",
-            f"constrains {', '.join(evaluator.cheap_metric_names())} before training, but "
+            f"constrains {', '.join(wanted)} before training, but "
             f"computing them for a sampled architecture of space {space.name!r} failed: "
             f"{type(exc).__name__}: {exc}",
             "fix the space's build(), or constrain metrics the evaluator reports after training")]

@@ -30,6 +30,8 @@ from nasforge.space._nb201 import arch_to_nb201
 from nasforge.trial import Candidate, Result
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from nasforge.architecture import Architecture
     from nasforge.space.base import SearchSpace
     from nasforge.tasks.base import Task
@@ -82,6 +84,8 @@ class TabularNB201Evaluator(Evaluator):
     """The metrics every OK result carries (``source: nats`` adds ``latency_ms``), so a spec can
     check that its objectives name metrics that exist."""
     units: ClassVar[dict[str, str]] = {M.VAL_ACCURACY: "%", M.TEST_ACCURACY: "%"}
+    cheap: ClassVar[tuple[str, ...]] = (M.PARAMS, M.FLOPS)
+    """From the table; it builds no network, so no predicted latency."""
 
     def __init__(
         self,
@@ -160,8 +164,10 @@ class TabularNB201Evaluator(Evaluator):
                 "use the nb201 space's default operations"))
         return problems
 
-    def cheap_metrics(self, space: SearchSpace, arch: Architecture, task: Task) -> dict[str, float]:
-        """``params`` and ``flops`` from the table (the benchmark's counts), nothing built.
+    def cheap_metrics(self, space: SearchSpace, arch: Architecture, task: Task,
+                      names: Collection[str] | None = None) -> dict[str, float]:
+        """``params`` and ``flops`` from the table (the benchmark's counts), nothing built
+        (both whatever ``names`` asks: a lookup costs nothing).
 
         Raises:
             InvalidArchitectureError: for an architecture that is not an NB201 cell.

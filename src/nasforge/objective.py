@@ -264,6 +264,27 @@ def violation(metrics: Mapping[str, float], constraints: Sequence[Constraint]) -
     return None
 
 
+def violation_amount(metrics: Mapping[str, float], constraints: Sequence[Constraint]) -> float:
+    """How far ``metrics`` lie outside ``constraints``: the sum over broken bounds of the excess
+    relative to the bound (``params = 1.5e5`` against ``params <= 1e5`` adds 0.5); 0 when every
+    bound holds, ``inf`` when a bounded metric is missing or not finite. Ranks infeasible
+    results (Deb's constrained domination: the less violation, the better).
+
+    Example:
+        >>> violation_amount({"params": 1.5e5}, [Constraint.model_validate("params <= 1e5")])
+        0.5
+    """
+    total = 0.0
+    for c in constraints:
+        value = metrics.get(c.metric)
+        if value is None or not math.isfinite(value):
+            return math.inf
+        for bound, excess in ((c.max, value - (c.max or 0.0)), (c.min, (c.min or 0.0) - value)):
+            if bound is not None and excess > 0:
+                total += excess / max(abs(bound), 1e-12)
+    return total
+
+
 def is_feasible_trial(
     trial: Trial, objectives: Sequence[Objective], constraints: Sequence[Constraint] = ()
 ) -> bool:

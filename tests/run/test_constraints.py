@@ -297,7 +297,9 @@ def test_the_cli_takes_constraints_from_set_and_refuses_contradictions(
 def test_the_dataframe_marks_violations_and_the_front() -> None:
     pytest.importorskip("pandas")
     objectives = [{"metric": "val_accuracy"}, {"metric": "params", "direction": "min"}]
+    # constraint_aware off: the study, not the strategy, must meet infeasible candidates here
     study = make(objectives=objectives, constraints=[f"params <= {toy_params(2)}"],
+                 strategy={"name": "random", "constraint_aware": False},
                  budget={"trials": 10}, seed=4).run()
     frame = study.to_dataframe()
     trials = study.trials()

@@ -121,7 +121,8 @@ def test_config_errors(params: dict[str, object], match: str) -> None:
 
 
 def test_defaults_match_the_paper_scale() -> None:
-    assert RegularizedEvolution().get_params() == {"population": 20, "sample": 5}
+    assert RegularizedEvolution().get_params() == {
+        "population": 20, "sample": 5, "constraint_aware": True}
 
 
 def test_candidate_has_full_fidelity(arch: Callable[..., Architecture]) -> None:

@@ -176,4 +176,5 @@ def test_config_errors(params: dict[str, object], match: str) -> None:
 
 
 def test_defaults() -> None:
-    assert LocalSearch().get_params() == {"n_initial": 10, "mode": "first"}
+    assert LocalSearch().get_params() == {
+        "n_initial": 10, "mode": "first", "constraint_aware": True}

@@ -91,7 +91,9 @@ def test_survivors_are_ranked_by_front_then_crowding() -> None:
     assert sorted(str(archs[i]) for i in expected) == sorted(str(a) for a, _, _ in survivors)
 
 
-def test_failed_and_infeasible_results_are_never_parents() -> None:
+def test_failed_results_are_never_survivors_and_violators_only_fill_places() -> None:
+    """Deb's constrained domination: feasible results first; results that break an objective
+    limit only fill the places feasible ones leave, least violation first."""
     space = ToySpace()
     limited = [TWO_OBJECTIVES[0], Objective(metric=metrics.PARAMS, direction="min", limit=6.0)]
     strategy = NSGA2(population=4)
@@ -105,8 +107,35 @@ def test_failed_and_infeasible_results_are_never_parents() -> None:
             result = Result.failed("boom")
         strategy.tell(_trial(told, arch, result))
         told += 1
-    for arch, _, _ in strategy.survivors:
-        assert toy_two_objective_result(arch, space).metrics["params"] <= 6.0
+    params = [toy_two_objective_result(a, space).metrics["params"] for a, _, _ in
+              strategy.survivors]
+    assert len(params) == 4
+    n_feasible = sum(p <= 6.0 for p in params)
+    assert all(p <= 6.0 for p in params[:n_feasible])  # feasible ones first
+    violators = params[n_feasible:]
+    assert violators == sorted(violators) and all(p > 6.0 for p in violators)
+    ranks = [rank for _, rank, _ in strategy.survivors]
+    assert ranks == sorted(ranks)
+
+
+def test_violators_rank_by_how_much_they_break_the_constraint() -> None:
+    """With no feasible result yet, the least-violating results are the parents."""
+    from nasforge.objective import Constraint
+    from nasforge.trial import Status
+
+    space = ToySpace()
+    strategy = NSGA2(population=3)
+    limit = Constraint(metric=metrics.PARAMS, max=2.0)
+    strategy.setup(space, TWO_OBJECTIVES, 0, constraints=[limit])
+    archs = [Architecture({"d0": 3, "d1": d, "d2": 0, "d3": 0}) for d in range(4)]
+    for number, arch in enumerate(archs):
+        cost = 3.0 + 2.0 * arch["d1"]
+        strategy.tell(_trial(number, arch, Result(
+            metrics={metrics.PARAMS: cost}, status=Status.INFEASIBLE,
+            reason=f"params = {cost:g} breaks params <= 2")))
+    assert [a for a, _, _ in strategy.survivors] == archs[:3]
+    assert strategy.violation_amount(_trial(9, archs[0], Result(
+        metrics={metrics.PARAMS: 3.0}, status=Status.INFEASIBLE, reason="x"))) == 0.5
 
 
 @pytest.mark.parametrize("seed", [0, 1])

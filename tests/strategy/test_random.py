@@ -71,7 +71,7 @@ def test_big_space_repeats_with_warning(caplog: pytest.LogCaptureFixture) -> Non
     assert caplog.records[-1].levelno == logging.WARNING
 
 
-def test_takes_no_parameters() -> None:
-    assert RandomSearch().get_params() == {}
+def test_takes_only_the_constraint_aware_setting() -> None:
+    assert RandomSearch().get_params() == {"constraint_aware": True}
     with pytest.raises(ConfigError, match="unknown parameter"):
         STRATEGIES.create("random", {"population": 3})

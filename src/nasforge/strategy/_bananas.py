@@ -76,6 +76,8 @@ class BANANAS(ModelBasedStrategy):
         max_proxy_scores: the most architectures the proxy may score in the whole search.
         n_proxy_warmup: architectures proxy-scored to choose the initial design.
         proxy_per_ask: new architectures proxy-scored per ask to grow the candidate pool.
+        constraint_aware: ask only candidates that pass the study's check of the constraints
+            known before training (default); ``False`` leaves them to the study's filter.
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class BANANAS(ModelBasedStrategy):
         max_proxy_scores: Annotated[int, Field(ge=0)] = 1000,
         n_proxy_warmup: Annotated[int, Field(ge=0)] = 500,
         proxy_per_ask: Annotated[int, Field(ge=0)] = 20,
+        constraint_aware: bool = True,
     ) -> None:
         _check_proxy(proxy, "BANANAS")
         self.n_initial = n_initial
@@ -119,6 +122,7 @@ class BANANAS(ModelBasedStrategy):
         self.max_proxy_scores = max_proxy_scores
         self.n_proxy_warmup = n_proxy_warmup
         self.proxy_per_ask = proxy_per_ask
+        self.constraint_aware = constraint_aware
 
     # --- proxy as a feature ---------------------------------------------------------------
 
@@ -183,7 +187,7 @@ class BANANAS(ModelBasedStrategy):
         self._model = self._fit(train_x, y, rng)
         self._fitted_at = -1
         values = self._acquire(x, np.arange(len(pool)), rng)
-        return pool[int(np.argmax(values))]
+        return self.best_feasible(pool, values)
 
     # --- model ----------------------------------------------------------------------------
 

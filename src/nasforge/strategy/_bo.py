@@ -32,7 +32,6 @@ from pydantic import Field
 from scipy.linalg import solve_triangular
 
 from nasforge.architecture import Architecture
-from nasforge.strategy._dedup import AskedArchs
 from nasforge.strategy._predictors import (
     Acquisition,
     EncodingOption,
@@ -80,6 +79,8 @@ class GPBO(ModelBasedStrategy):
             initial design, or ``None``.
         max_proxy_scores: the most architectures the proxy may score.
         n_proxy_warmup: architectures proxy-scored to choose the initial design.
+        constraint_aware: ask only candidates that pass the study's check of the constraints
+            known before training (default); ``False`` leaves them to the study's filter.
     """
 
     def __init__(
@@ -97,6 +98,7 @@ class GPBO(ModelBasedStrategy):
         proxy: dict[str, Any] | None = None,
         max_proxy_scores: Annotated[int, Field(ge=0)] = 1000,
         n_proxy_warmup: Annotated[int, Field(ge=0)] = 500,
+        constraint_aware: bool = True,
     ) -> None:
         _check_proxy(proxy, "GPBO")
         self.n_initial = n_initial
@@ -111,6 +113,7 @@ class GPBO(ModelBasedStrategy):
         self.proxy = proxy
         self.max_proxy_scores = max_proxy_scores
         self.n_proxy_warmup = n_proxy_warmup
+        self.constraint_aware = constraint_aware
 
     def _fit(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> GaussianProcess:
         return _FastGP(self.kernel).fit(x, y)
@@ -131,6 +134,8 @@ class TPE(Strategy):
         gamma: fraction of told results counted as good (at least one, at most 25 results).
         n_candidates: candidates drawn from the good density per ask.
         prior_weight: pseudo-count of the uniform prior in each categorical density.
+        constraint_aware: ask only candidates that pass the study's check of the constraints
+            known before training (default); ``False`` leaves them to the study's filter.
     """
 
     DOMAIN_SAMPLES = 200
@@ -142,14 +147,16 @@ class TPE(Strategy):
         gamma: Annotated[float, Field(gt=0, lt=1)] = 0.15,
         n_candidates: Annotated[int, Field(ge=1)] = 64,
         prior_weight: Annotated[float, Field(gt=0)] = 1.0,
+        constraint_aware: bool = True,
     ) -> None:
         self.n_initial = n_initial
         self.gamma = gamma
         self.n_candidates = n_candidates
         self.prior_weight = prior_weight
+        self.constraint_aware = constraint_aware
 
     def _reset(self) -> None:
-        self._asked = AskedArchs(self.space)
+        self._asked = self.asked_archs()
         self._data: list[tuple[Architecture, float]] = []
         self._domain: dict[str, list[Hashable]] | None = None
 
@@ -211,6 +218,8 @@ class TPE(Strategy):
             picks = {k: int(rng.choice(len(domain[k]), p=low[k])) for k in keys}
             arch = Architecture({k: domain[k][i] for k, i in picks.items()})
             if arch in self._asked or arch in seen or not self.space.contains(arch):
+                continue
+            if not self.is_feasible(arch):  # constraint-aware: never a candidate
                 continue
             seen.add(arch)
             value = sum(math.log(low[k][i]) - math.log(high[k][i]) for k, i in picks.items())

@@ -6,6 +6,11 @@ iterated, because ``hash(str)`` is salted per process and set order would differ
 Asked architectures are remembered by their canonical form (:meth:`SearchSpace.canonical`): an
 architecture isomorphic to one already asked (e.g. an NB201 cell computing the same function)
 counts as asked, so a strategy's budget is spent on distinct networks.
+
+With a ``feasible`` predicate (:meth:`Strategy.asked_archs`, the study's check of constraints
+known before training), unasked draws that break a constraint are rejected too; when a bounded
+number of draws finds no feasible one, the last unasked infeasible draw is returned, which the
+study stores INFEASIBLE. Without one, the draws are exactly those of plain deduplication.
 """
 
 from __future__ import annotations
@@ -40,10 +45,16 @@ class AskedArchs:
 
     Args:
         space: the search space the strategy is bound to.
+        feasible: whether an architecture meets the constraints known before training
+            (``None``: every one does).
     """
 
-    def __init__(self, space: SearchSpace) -> None:
+    def __init__(
+        self, space: SearchSpace, feasible: Callable[[Architecture], bool] | None = None
+    ) -> None:
         self.space = space
+        self.feasible = feasible
+        self._infeasible_draw: Architecture | None = None
         self._seen: set[Architecture] = set()
         self._all: list[Architecture] | None = None
         self._all_canonical: list[Architecture] = []
@@ -88,18 +99,37 @@ class AskedArchs:
         max_tries: int = MAX_TRIES,
     ) -> Architecture | None:
         """The first unasked architecture of the space among up to ``max_tries`` calls of
-        ``propose`` (draws that break a rule of the space are skipped too)."""
+        ``propose`` (draws that break a rule of the space, or a constraint when there is a
+        ``feasible`` predicate, are skipped too)."""
         for _ in range(max_tries):
             arch = propose(rng)
             if arch not in self and self.space.contains(arch):
-                return arch
+                if self.feasible is None or self.feasible(arch):
+                    return arch
+                self._infeasible_draw = arch
         return None
+
+    def _pick_remaining(
+        self, rng: np.random.Generator, remaining: list[Architecture], max_tries: int
+    ) -> Architecture:
+        """A uniformly drawn member of ``remaining`` (non-empty); with a ``feasible`` predicate,
+        the first feasible one in a random order among ``max_tries`` checked, else the first."""
+        if self.feasible is None:
+            return remaining[int(rng.integers(len(remaining)))]
+        order = rng.permutation(len(remaining))
+        for i in order[: max(max_tries, 1)].tolist():
+            if self.feasible(remaining[i]):
+                return remaining[i]
+        return remaining[int(order[0])]
 
     def sample(self, rng: np.random.Generator, max_tries: int = MAX_TRIES) -> Architecture | None:
         """A uniformly drawn unasked architecture, ``None`` when a finite space is exhausted.
 
-        Retries ``space.sample`` up to ``max_tries`` times. If all hit asked architectures and the
-        space is finite and small, picks uniformly among the unasked ones instead. For a space too
+        Retries ``space.sample`` up to ``max_tries`` times. If all hit asked (or infeasible)
+        architectures and the space is finite and small, picks uniformly among the unasked ones
+        instead (with a ``feasible`` predicate: the first feasible of up to :data:`MAX_TRIES`
+        of them in a random order, else the first). An infeasible unasked draw is returned when
+        nothing feasible was found. For a space too
         big to enumerate, returns a repeated draw with a warning, since exhaustion is then
         practically impossible.
         """
@@ -107,12 +137,15 @@ class AskedArchs:
         # Once half a small space is asked most draws repeat: go straight to the unasked list.
         if enumerable and 2 * len(self._seen) >= self.space.size:
             max_tries = 0
+        self._infeasible_draw = None
         arch = self.propose(rng, self.space.sample, max_tries)
         if arch is not None:
             return arch
         remaining = self._remaining() if enumerable else None
         if remaining is not None:
-            return remaining[int(rng.integers(len(remaining)))] if remaining else None
+            return self._pick_remaining(rng, remaining, MAX_TRIES) if remaining else None
+        if self._infeasible_draw is not None:
+            return self._infeasible_draw  # unasked, but nothing feasible was drawn
         arch = self.space.sample(rng)
         logger.warning(
             "no unasked architecture in %d draws from %s; repeating %s. "

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import Field
 
 from nasforge.errors import ConfigError, Problem
-from nasforge.strategy._dedup import AskedArchs, prior_archs
+from nasforge.strategy._dedup import prior_archs
 from nasforge.strategy.base import STRATEGIES, Strategy
 from nasforge.trial import Candidate
 
@@ -49,6 +49,8 @@ class RegularizedEvolution(Strategy):
     Args:
         population: number of most recent results kept; also the number of initial random draws.
         sample: tournament size, at most ``population``.
+        constraint_aware: ask only candidates that pass the study's check of the constraints
+            known before training (default); ``False`` leaves them to the study's filter.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class RegularizedEvolution(Strategy):
         *,
         population: Annotated[int, Field(ge=2)] = 20,
         sample: Annotated[int, Field(ge=1)] = 5,
+        constraint_aware: bool = True,
     ) -> None:
         if sample > population:
             raise ConfigError(
@@ -69,9 +72,10 @@ class RegularizedEvolution(Strategy):
             )
         self.population = population
         self.sample = sample
+        self.constraint_aware = constraint_aware
 
     def _reset(self) -> None:
-        self._asked = AskedArchs(self.space)
+        self._asked = self.asked_archs()
         # (architecture, score), oldest first.
         self._members: deque[tuple[Architecture, float]] = deque()
         self._prior: list[Architecture] = []
@@ -90,7 +94,7 @@ class RegularizedEvolution(Strategy):
             parent = self._select(rng)
             arch = self._asked.propose(rng, lambda r: self.space.mutate(parent, r))
             if arch is None:
-                nearby = [a for a in self.space.neighbours(parent) if a not in self._asked]
+                nearby = [a for a in self.feasible_neighbours(parent) if a not in self._asked]
                 arch = nearby[int(rng.integers(len(nearby)))] if nearby else self._asked.sample(rng)
         if arch is None:
             return None

@@ -56,7 +56,7 @@ import numpy as np
 from pydantic import Field
 
 from nasforge.errors import ConfigError, Problem
-from nasforge.strategy._dedup import AskedArchs, prior_archs
+from nasforge.strategy._dedup import prior_archs
 from nasforge.strategy._reinforce import decision_table, sample_table
 from nasforge.strategy.base import STRATEGIES, Strategy
 from nasforge.trial import Candidate
@@ -204,7 +204,7 @@ class _MultiFidelity(Strategy):
         self._rungs = [[_Rung() for _ in range(n)] for _ in range(self._n_brackets())]
         self._bracket_of: dict[Architecture, int] = {}
         self._asked_pairs: set[tuple[Architecture, int]] = set()
-        self._asked = AskedArchs(self.space)
+        self._asked = self.asked_archs()
         self._n_new = 0
         self._prior: list[Architecture] = []
 
@@ -291,6 +291,8 @@ class SuccessiveHalving(_MultiFidelity):
         min_fidelity: the lowest rung when ``rungs`` is not given (default 1).
         max_fidelity: the top rung when ``rungs`` is not given (default 15).
         eta: reduction factor: the top ``1/eta`` of a rung is promoted.
+        constraint_aware: ask only candidates that pass the study's check of the constraints
+            known before training (default); ``False`` leaves them to the study's filter.
 
     Example:
         >>> SuccessiveHalving(rungs=[12, 200]).fidelities
@@ -306,12 +308,14 @@ class SuccessiveHalving(_MultiFidelity):
         min_fidelity: _FIDELITY = None,
         max_fidelity: _FIDELITY = None,
         eta: _ETA = 3,
+        constraint_aware: bool = True,
     ) -> None:
         self.rungs = rungs
         self.min_fidelity = min_fidelity
         self.max_fidelity = max_fidelity
         self.eta = eta
         self._check_rungs()
+        self.constraint_aware = constraint_aware
 
 
 def _check_brackets(where: str, brackets: int | None, n_rungs: int) -> None:
@@ -338,6 +342,8 @@ class Hyperband(_MultiFidelity):
         eta: reduction factor: the top ``1/eta`` of a rung is promoted.
         brackets: how many brackets (the first starts at the lowest rung); ``None``: one per rung.
             ``brackets=1`` is ASHA.
+        constraint_aware: ask only candidates that pass the study's check of the constraints
+            known before training (default); ``False`` leaves them to the study's filter.
 
     Example:
         >>> Hyperband(min_fidelity=1, max_fidelity=9).bracket_schedule()
@@ -352,6 +358,7 @@ class Hyperband(_MultiFidelity):
         max_fidelity: _FIDELITY = None,
         eta: _ETA = 3,
         brackets: Annotated[int, Field(ge=1)] | None = None,
+        constraint_aware: bool = True,
     ) -> None:
         self.rungs = rungs
         self.min_fidelity = min_fidelity
@@ -360,6 +367,7 @@ class Hyperband(_MultiFidelity):
         self.brackets = brackets
         self._check_rungs()
         _check_brackets(type(self).__name__, brackets, len(self.fidelities))
+        self.constraint_aware = constraint_aware
 
     def _n_brackets(self) -> int:
         return len(self.fidelities) if self.brackets is None else self.brackets
@@ -381,6 +389,8 @@ class BOHB(Hyperband):
         n_candidates: draws from the good density per new architecture.
         bandwidth: mixing weight of the uniform distribution into the good density when drawing
             candidates (BOHB's ``bandwidth_factor`` widens its kernels the same way).
+        constraint_aware: ask only candidates that pass the study's check of the constraints
+            known before training (default); ``False`` leaves them to the study's filter.
     """
 
     def __init__(
@@ -396,10 +406,12 @@ class BOHB(Hyperband):
         min_points: Annotated[int, Field(ge=2)] | None = None,
         n_candidates: Annotated[int, Field(ge=1)] = 64,
         bandwidth: Annotated[float, Field(ge=0, le=1)] = 0.2,
+        constraint_aware: bool = True,
     ) -> None:
         super().__init__(
             rungs=rungs, min_fidelity=min_fidelity, max_fidelity=max_fidelity, eta=eta,
             brackets=brackets,
+            constraint_aware=constraint_aware,
         )
         self.random_fraction = random_fraction
         self.top_fraction = top_fraction
@@ -466,7 +478,7 @@ class BOHB(Hyperband):
         best_ratio = -math.inf
         for _ in range(self.n_candidates):
             arch = sample_table(self._table, wide, rng)
-            if arch in self._asked or not self.space.contains(arch):
+            if arch in self._asked or not self.space.contains(arch) or not self.is_feasible(arch):
                 continue
             ratio = self._log_ratio(arch, good, bad)
             if ratio > best_ratio:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
-from nasforge.strategy._dedup import AskedArchs, prior_archs
+from nasforge.strategy._dedup import prior_archs
 from nasforge.strategy.base import STRATEGIES, Strategy
 from nasforge.trial import Candidate
 
@@ -50,6 +50,8 @@ class LocalSearch(Strategy):
         n_initial: random architectures evaluated before the first move; the best is the start.
         mode: ``first`` (move on the first improving neighbour) or ``best`` (move to the best
             neighbour once the whole neighbourhood is evaluated).
+        constraint_aware: ask only candidates that pass the study's check of the constraints
+            known before training (default); ``False`` leaves them to the study's filter.
     """
 
     def __init__(
@@ -57,12 +59,14 @@ class LocalSearch(Strategy):
         *,
         n_initial: Annotated[int, Field(ge=1)] = 10,
         mode: Literal["first", "best"] = "first",
+        constraint_aware: bool = True,
     ) -> None:
         self.n_initial = n_initial
         self.mode = mode
+        self.constraint_aware = constraint_aware
 
     def _reset(self) -> None:
-        self._asked = AskedArchs(self.space)
+        self._asked = self.asked_archs()
         self._scores: dict[Architecture, float] = {}
         # Asked, not yet told: True for a neighbour proposal, False for a random draw.
         self._pending: dict[Architecture, bool] = {}
@@ -135,7 +139,8 @@ class LocalSearch(Strategy):
 
     def _move(self, arch: Architecture) -> None:
         self._current = arch
-        self._neighbourhood = self.space.neighbours(arch)
+        # Neighbours that break a constraint known before training are never asked.
+        self._neighbourhood = self.feasible_neighbours(arch)
 
     def _advance(self) -> None:
         """Start, move or restart as far as the told results allow."""

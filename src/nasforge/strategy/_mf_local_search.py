@@ -61,6 +61,8 @@ class MultiFidelityLocalSearch(Strategy):
             random ones (Abdelfattah et al. 2021, https://arxiv.org/abs/2101.08134).
         max_proxy_scores: the most architectures the proxy may score in the whole search.
         n_proxy_warmup: architectures scored for the start ranking (within that budget).
+        constraint_aware: ask only candidates that pass the study's check of the constraints
+            known before training (default); ``False`` leaves them to the study's filter.
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class MultiFidelityLocalSearch(Strategy):
         proxy: dict[str, Any] | None = None,
         max_proxy_scores: Annotated[int, Field(ge=0)] = 1000,
         n_proxy_warmup: Annotated[int, Field(ge=0)] = 500,
+        constraint_aware: bool = True,
     ) -> None:
         _check_proxy(proxy, "MultiFidelityLocalSearch")
         if high_fidelity is not None and high_fidelity <= low_fidelity:
@@ -85,6 +88,7 @@ class MultiFidelityLocalSearch(Strategy):
         self.proxy = proxy
         self.max_proxy_scores = max_proxy_scores
         self.n_proxy_warmup = n_proxy_warmup
+        self.constraint_aware = constraint_aware
 
     def preflight(self, space: SearchSpace, evaluator: Evaluator) -> list[Problem]:
         """Refuses an evaluator without a fidelity: both fidelities would be the same run."""
@@ -177,17 +181,23 @@ class MultiFidelityLocalSearch(Strategy):
             self._starts = warmup_ranking(self.space, self._budget, self.rng(0, "zc_warmup"),
                                           self.n_proxy_warmup, self.n_proxy_warmup)
         for arch in [*self._prior, *self._starts]:
-            if not self._seen_low(arch):
+            if not self._seen_low(arch) and self.is_feasible(arch):
                 return arch, False
+        infeasible: Architecture | None = None
         for _ in range(100):
             arch = self.space.sample(rng)
             if not self._seen_low(arch):
-                return arch, False
+                if self.is_feasible(arch):
+                    return arch, False
+                infeasible = arch
         if self.space.size <= 100_000:
             unseen = [a for a in self.space.enumerate() if not self._seen_low(a)]
             if unseen:
-                return unseen[int(rng.integers(len(unseen)))], False
-        return None, False
+                if not self.is_constraint_aware:
+                    return unseen[int(rng.integers(len(unseen)))], False
+                order = rng.permutation(len(unseen)).tolist()
+                return self.first_feasible(unseen[i] for i in order), False
+        return infeasible, False
 
     def _tell(self, trial: Trial) -> None:
         arch, value = trial.arch, self.score(trial)
@@ -210,7 +220,7 @@ class MultiFidelityLocalSearch(Strategy):
         while True:
             self._current = arch
             if arch not in self._neighbours:
-                self._neighbours[arch] = self.space.neighbours(arch)
+                self._neighbours[arch] = self.feasible_neighbours(arch)
             self._neighbourhood = self._neighbours[arch]
             here = self._current_low()
             known = [(a, self._low_of(a)) for a in self._neighbourhood]

@@ -18,9 +18,16 @@ Deviations from the paper:
   inherited from the first). A child that is not in the space (a conditional decision without
   its parent decision, a broken rule) is not asked: the first parent is mutated instead. A child
   equal to a parent is always mutated, since it would otherwise be a repeat.
-- Failed, timed-out, pruned and infeasible trials (a broken objective limit, a missing or
-  non-finite objective) are dominated by every feasible one: they are never parents while a
-  feasible result exists.
+- Constrained domination (Deb et al. 2002, section VI): a trial that breaks a constraint or an
+  objective limit (INFEASIBLE untrained, or trained and breaking a bound known only after
+  training) is worse than every feasible one, and such trials rank among themselves by how much
+  they break the bounds (:meth:`~nasforge.strategy.Strategy.violation_amount`). They join the
+  survivors only while fewer than ``population`` feasible results exist, so the search walks out
+  of an infeasible region from its least-violating points. Failed, timed-out and pruned trials,
+  and those with a missing or non-finite objective, are never parents.
+- Constraint-aware: with the study's check of the constraints known before training, initial
+  draws, children and fallbacks that break one are not asked (see
+  :class:`~nasforge.strategy.Strategy`).
 - Architectures already asked (by canonical form) are never asked again: up to 100 children are
   bred, then an unasked neighbour of the first parent, then a random unasked architecture; ``ask``
   returns ``None`` only when a finite space is exhausted.
@@ -44,7 +51,7 @@ from pydantic import Field
 from nasforge.architecture import Architecture
 from nasforge.objective import Objective, is_feasible
 from nasforge.pareto import crowding_distance, non_dominated_sort
-from nasforge.strategy._dedup import AskedArchs, prior_archs
+from nasforge.strategy._dedup import prior_archs
 from nasforge.strategy.base import STRATEGIES, Strategy
 from nasforge.trial import Candidate
 
@@ -90,6 +97,8 @@ class NSGA2(Strategy):
             winners (otherwise a mutation of one).
         mutation_prob: probability that a crossover child is also mutated (a child equal to a
             parent always is).
+        constraint_aware: ask only candidates that pass the study's check of the constraints
+            known before training (default); ``False`` leaves them to the study's filter.
     """
 
     def __init__(
@@ -98,13 +107,15 @@ class NSGA2(Strategy):
         population: Annotated[int, Field(ge=2)] = 10,
         crossover_prob: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5,
         mutation_prob: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0,
+        constraint_aware: bool = True,
     ) -> None:
         self.population = population
         self.crossover_prob = crossover_prob
         self.mutation_prob = mutation_prob
+        self.constraint_aware = constraint_aware
 
     def _reset(self) -> None:
-        self._asked = AskedArchs(self.space)
+        self._asked = self.asked_archs()
         # Feasible told results in tell order, and the survivors' (rank, crowding), recomputed
         # lazily after a tell.
         self._archs: list[Architecture] = []
@@ -112,6 +123,8 @@ class NSGA2(Strategy):
         self._n_told = 0
         self._survivors: list[tuple[Architecture, int, float]] | None = None
         self._prior: list[Architecture] = []
+        # Told results that break a bound, with how much, in tell order.
+        self._violators: list[tuple[Architecture, float]] = []
 
     def warm_start(self, trials: Sequence[Trial]) -> None:
         """The non-dominated architectures of an earlier study replace the first random draws."""
@@ -123,18 +136,28 @@ class NSGA2(Strategy):
     @property
     def survivors(self) -> list[tuple[Architecture, int, float]]:
         """The current population as ``(architecture, front rank, crowding distance)``, best
-        first (rank 0 is the non-dominated front)."""
+        first (rank 0 is the non-dominated front). Results that break a bound fill the places
+        feasible ones leave, least violation first, each with a rank of its own below every
+        feasible front and no crowding."""
         if self._survivors is None:
-            values = np.array(self._values, dtype=float).reshape(len(self._values), -1)
-            ranks, crowding = _rank_and_crowding(values)
-            keep = _order(values, ranks, crowding)[: self.population]
-            self._survivors = [(self._archs[i], int(ranks[i]), float(crowding[i])) for i in keep]
+            survivors: list[tuple[Architecture, int, float]] = []
+            ranks = np.zeros(0, dtype=int)
+            if self._values:
+                values = np.array(self._values, dtype=float).reshape(len(self._values), -1)
+                ranks, crowding = _rank_and_crowding(values)
+                keep = _order(values, ranks, crowding)[: self.population]
+                survivors = [(self._archs[i], int(ranks[i]), float(crowding[i])) for i in keep]
+            worst = int(ranks.max()) + 1 if len(ranks) else 0
+            order = sorted(range(len(self._violators)), key=lambda i: (self._violators[i][1], i))
+            for k, i in enumerate(order[: self.population - len(survivors)]):
+                survivors.append((self._violators[i][0], worst + k, 0.0))
+            self._survivors = survivors
         return self._survivors
 
     def _ask(self, number: int) -> Candidate | None:
         rng = self.rng(number)
         arch: Architecture | None = None
-        if self._n_told < self.population or len(self._values) < 2:
+        if self._n_told < self.population or len(self.survivors) < 2:
             arch = next((a for a in self._prior if a not in self._asked), None)
             if arch is None:
                 arch = self._asked.sample(rng)
@@ -142,7 +165,7 @@ class NSGA2(Strategy):
             first, second = self._tournament(rng), self._tournament(rng)
             arch = self._asked.propose(rng, lambda r: self._child(first, second, r))
             if arch is None:
-                nearby = [a for a in self.space.neighbours(first) if a not in self._asked]
+                nearby = [a for a in self.feasible_neighbours(first) if a not in self._asked]
                 arch = nearby[int(rng.integers(len(nearby)))] if nearby else self._asked.sample(rng)
         if arch is None:
             return None
@@ -173,6 +196,11 @@ class NSGA2(Strategy):
         if vector is not None:
             self._archs.append(trial.arch)
             self._values.append(vector)
+            self._survivors = None
+            return
+        amount = self.violation_amount(trial)
+        if 0.0 < amount < math.inf:
+            self._violators.append((trial.arch, amount))
             self._survivors = None
 
 

@@ -204,7 +204,7 @@ class OptunaStrategy(Strategy):
                 sampler=self._make_sampler(0),
                 directions=["maximize" if o.direction == "max" else "minimize" for o in objectives],
             )
-        self._asked = AskedArchs(self.space)
+        self._asked = AskedArchs(self.space)  # Optuna proposes; the study only filters
         # nasforge trial number -> Optuna trial number, until told
         self._pending: dict[int, int] = {}
         self._prior: list[Architecture] = []

@@ -27,8 +27,14 @@ Deviations from the paper:
   (``"mlp"``), on the same encodings; the acquisition is maximised over BANANAS' candidate pool
   (by default mutations of the best under the current scalarisation plus random draws; or every
   unasked architecture of a small finite space) instead of by an evolutionary inner loop.
-- Failed, pruned and infeasible trials are dominated by every feasible one: they are left out of
-  the surrogate's data (as BANANAS leaves out failed ones).
+- Failed and pruned trials are left out of the surrogate's data (as BANANAS leaves out failed
+  ones). Trials that break a constraint or an objective limit (INFEASIBLE untrained, or trained
+  and breaking a bound known only after training) stay in it with Deb's constrained domination:
+  each scalarised below every feasible result, ordered among themselves by how much they break
+  the bounds (:meth:`~nasforge.strategy.Strategy.violation_amount`), so the surrogate learns
+  where the infeasible region is.
+- Constraint-aware: with the study's check of the constraints known before training, the
+  candidate asked is the best-acquisition one that passes it.
 - Asynchronous: each ask draws its own weights and refits the surrogate on the results told so
   far; pending architectures are never asked again (by canonical form).
 
@@ -37,6 +43,7 @@ With one objective the scalarisation is the normalised score and ParEGO is plain
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
@@ -115,6 +122,8 @@ class ParEGO(ModelBasedStrategy):
         encoding: ``auto``, ``path``, ``adjacency`` or ``onehot`` (see BANANAS).
         ensemble: MLPs in the ensemble (``surrogate="mlp"``).
         steps: Adam steps per fit (``surrogate="mlp"``).
+        constraint_aware: ask only candidates that pass the study's check of the constraints
+            known before training (default); ``False`` leaves them to the study's filter.
     """
 
     def __init__(
@@ -133,6 +142,7 @@ class ParEGO(ModelBasedStrategy):
         encoding: EncodingOption = "auto",
         ensemble: Annotated[int, Field(ge=1)] = 5,
         steps: Annotated[int, Field(ge=1)] = 200,
+        constraint_aware: bool = True,
     ) -> None:
         self.n_initial = n_initial
         self.surrogate = surrogate
@@ -151,11 +161,14 @@ class ParEGO(ModelBasedStrategy):
         self.proxy: dict[str, Any] | None = None
         self.max_proxy_scores = 0
         self.n_proxy_warmup = 0
+        self.constraint_aware = constraint_aware
 
     def _reset(self) -> None:
         super()._reset()
-        # Larger-is-better objective vectors of the feasible told results, parallel to _data.
+        # Larger-is-better objective vectors of the feasible told results.
         self._vectors: list[tuple[float, ...]] = []
+        # Parallel to _data: each told result's vector, or None and its violation amount.
+        self._kinds: list[tuple[tuple[float, ...] | None, float]] = []
         self._weights: np.ndarray | None = None
 
     @property
@@ -168,14 +181,29 @@ class ParEGO(ModelBasedStrategy):
         vector = objective_vector(trial, self.objectives)
         if vector is not None:
             self._vectors.append(vector)
+            self._kinds.append((vector, 0.0))
             self._data.append((trial.arch, 0.0))  # scalarised afresh at each ask
+            return
+        amount = self.violation_amount(trial)
+        if 0.0 < amount < math.inf:
+            self._kinds.append((None, amount))
+            self._data.append((trial.arch, 0.0))
 
     def _model_ask(self, rng: np.random.Generator) -> Architecture | None:
-        n_objectives = len(self._vectors[0])
-        weights = rng.dirichlet(np.ones(n_objectives))
+        weights = rng.dirichlet(np.ones(len(self.objectives)))
         self._weights = weights
-        values = tchebycheff(np.array(self._vectors, dtype=float), weights, self.rho,
-                             self.normalise)
+        floor = 0.0
+        feasible = np.zeros(0)
+        if self._vectors:
+            feasible = tchebycheff(np.array(self._vectors, dtype=float), weights, self.rho,
+                                   self.normalise)
+            floor = float(feasible.min())
+        # Violators below every feasible value, least violation highest: in (floor-2, floor-1].
+        amounts = np.array([a for v, a in self._kinds if v is None], dtype=float)
+        violators = floor - 1.0 - (rankdata(amounts) - 1.0) / max(len(amounts), 1)
+        it_feasible, it_violators = iter(feasible.tolist()), iter(violators.tolist())
+        values = [next(it_feasible) if v is not None else next(it_violators)
+                  for v, _ in self._kinds]
         self._data = [(arch, float(v)) for (arch, _), v in zip(self._data, values, strict=True)]
         self._fitted_at = -1  # a new scalarisation: the surrogate is refitted for every ask
         return super()._model_ask(rng)

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from nasforge.errors import Problem
-from nasforge.strategy._dedup import ENUMERATE_LIMIT, AskedArchs
+from nasforge.strategy._dedup import ENUMERATE_LIMIT
 from nasforge.strategy._zc import ProxyBudget, warmup_ranking
 from nasforge.strategy.base import Strategy
 from nasforge.trial import Candidate
@@ -356,7 +356,7 @@ class ModelBasedStrategy(Strategy):
                "_all_class", "_class_ids")
 
     def _reset(self) -> None:
-        self._asked = AskedArchs(self.space)
+        self._asked = self.asked_archs()
         self._asked_list: list[Architecture] = []
         self._data: list[tuple[Architecture, float]] = []
         self._n_told = 0
@@ -458,7 +458,7 @@ class ModelBasedStrategy(Strategy):
                                          self.n_proxy_warmup, self.n_initial)
         while self._queue:
             arch = self._queue.pop(0)
-            if arch not in self._asked:
+            if arch not in self._asked and self.is_feasible(arch):
                 return arch
         return self._asked.sample(rng)
 
@@ -574,7 +574,19 @@ class ModelBasedStrategy(Strategy):
         with single_thread():
             self._refit(rng)
             values = self._acquire(x, inverse, rng)
-        return pool[int(np.argmax(values))]
+        return self.best_feasible(pool, values)
+
+    def best_feasible(self, pool: Sequence[Architecture], values: np.ndarray) -> Architecture:
+        """The pool member with the best acquisition value that passes the feasibility check
+        (checked lazily, best first, down the whole pool if need be: the model does not see
+        the untrained infeasible trials, so its favourites may all be infeasible); the best one
+        when none passes; without a check, the argmax, as always."""
+        if not self.is_constraint_aware:
+            return pool[int(np.argmax(values))]
+        order = np.argsort(-np.asarray(values), kind="stable")
+        found = self.first_feasible((pool[int(i)] for i in order), max_tries=len(pool))
+        assert found is not None  # the pool is not empty
+        return found
 
     def _fit(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Any:
         """A model fitted to encodings ``x`` and scores ``y``."""

@@ -11,7 +11,6 @@ once and ``ask`` then returns ``None``.
 
 from __future__ import annotations
 
-from nasforge.strategy._dedup import AskedArchs
 from nasforge.strategy.base import STRATEGIES, Strategy
 from nasforge.trial import Candidate
 
@@ -19,6 +18,11 @@ from nasforge.trial import Candidate
 @STRATEGIES.register("random")
 class RandomSearch(Strategy):
     """Uniform random search without repeats.
+
+    Args:
+        constraint_aware: ask only candidates that pass the study's check of the constraints
+            known before training (default; rejection sampling); ``False`` leaves them to the
+            study's filter.
 
     Example:
         >>> from nasforge.objective import Objective
@@ -29,11 +33,11 @@ class RandomSearch(Strategy):
         ([0, 1], None)
     """
 
-    def __init__(self) -> None:
-        pass
+    def __init__(self, *, constraint_aware: bool = True) -> None:
+        self.constraint_aware = constraint_aware
 
     def _reset(self) -> None:
-        self._asked = AskedArchs(self.space)
+        self._asked = self.asked_archs()
 
     def _ask(self, number: int) -> Candidate | None:
         arch = self._asked.sample(self.rng(number))

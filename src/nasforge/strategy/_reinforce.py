@@ -24,6 +24,11 @@ Details and deviations:
 - Spaces with variable depth (declared spaces with a ``Repeat`` of chosen depth): the policy has
   logits for every decision of the maximal structure; decisions are sampled in table order and
   an inactive decision is neither sampled nor updated.
+- Constraint-aware: a policy draw that breaks a constraint known before training (the study's
+  feasibility check) is not asked: it is drawn again, and the rejected draw gets the policy
+  step of the worst reward told so far (the reward an INFEASIBLE trial gets), so the policy
+  learns to avoid the infeasible region without spending trials on it. The baseline is not
+  moved by these steps. Up to 100 draws per ask, then a feasible uniform draw, else the last.
 - Warm start: the logits start at ``log(1 + count)`` of each option among the prior study's
   architectures (best first, as given), a Laplace-smoothed prior towards their choices.
 """
@@ -40,7 +45,6 @@ from pydantic import Field
 from nasforge.architecture import Architecture, Value
 from nasforge.errors import ConfigError, Problem
 from nasforge.space._primitives import Decision, Structure, value_key
-from nasforge.strategy._dedup import AskedArchs
 from nasforge.strategy.base import STRATEGIES, Strategy
 from nasforge.trial import Candidate
 
@@ -115,6 +119,8 @@ class REINFORCE(Strategy):
         lr: Adam learning rate of the logits.
         momentum: decay of the moving-average reward baseline (0 = last reward only).
         entropy: weight of the entropy bonus added to the objective (0 = none).
+        constraint_aware: ask only candidates that pass the study's check of the constraints
+            known before training (default); ``False`` leaves them to the study's filter.
 
     Example:
         >>> from nasforge.objective import Objective
@@ -131,10 +137,12 @@ class REINFORCE(Strategy):
         lr: Annotated[float, Field(gt=0, le=10)] = 0.1,
         momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9,
         entropy: Annotated[float, Field(ge=0)] = 0.0,
+        constraint_aware: bool = True,
     ) -> None:
         self.lr = lr
         self.momentum = momentum
         self.entropy = entropy
+        self.constraint_aware = constraint_aware
 
     def _reset(self) -> None:
         self._table = decision_table(self.space)
@@ -144,7 +152,7 @@ class REINFORCE(Strategy):
         self._steps = 0
         self._baseline: float | None = None
         self._worst: float | None = None
-        self._asked = AskedArchs(self.space)
+        self._asked = self.asked_archs()
 
     # -- policy ----------------------------------------------------------------------------
     def probabilities(self) -> dict[str, np.ndarray]:
@@ -159,15 +167,24 @@ class REINFORCE(Strategy):
     def _ask(self, number: int) -> Candidate | None:
         rng = self.rng(number)
         probs = [_softmax(z) for z in self._logits]
-        arch = self._asked.propose(
-            rng, lambda r: sample_table(self._table, probs, r), MAX_RESAMPLES
-        )
+        arch = self._asked.propose(rng, lambda r: self._sample_policy(probs, r), MAX_RESAMPLES)
         if arch is None:
             arch = self._asked.sample(rng)
         if arch is None:
             return None
         self._asked.add(arch)
         return Candidate(arch)
+
+    def _sample_policy(self, probs: list[np.ndarray], rng: np.random.Generator) -> Architecture:
+        """A policy draw; one that breaks a constraint known before training is penalised at
+        once (the policy-gradient step of the worst reward told so far, as an infeasible trial
+        would get, without spending a trial on it) and then rejected by the caller."""
+        arch = sample_table(self._table, probs, rng)
+        if self._worst is not None and not self.is_feasible(arch) and self.space.contains(arch):
+            baseline = self._worst if self._baseline is None else self._baseline
+            self._update(arch, self._worst - baseline)
+            probs[:] = [_softmax(z) for z in self._logits]
+        return arch
 
     def _tell(self, trial: Trial) -> None:
         reward = self.score(trial)

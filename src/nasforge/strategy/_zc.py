@@ -210,6 +210,8 @@ class ZCLocalSearch(LocalSearch):
             ``{name: nb201_table, metric: naswot, dataset: cifar10}``), or ``None``.
         max_proxy_scores: the most architectures the proxy may score in the whole search.
         n_proxy_warmup: architectures scored for the start ranking (within the budget).
+        constraint_aware: ask only candidates that pass the study's check of the constraints
+            known before training (default); ``False`` leaves them to the study's filter.
     """
 
     def __init__(
@@ -220,9 +222,10 @@ class ZCLocalSearch(LocalSearch):
         proxy: dict[str, Any] | None = None,
         max_proxy_scores: Annotated[int, Field(ge=0)] = 1000,
         n_proxy_warmup: Annotated[int, Field(ge=0)] = 500,
+        constraint_aware: bool = True,
     ) -> None:
         _check_proxy(proxy, "ZCLocalSearch")
-        super().__init__(n_initial=n_initial, mode=mode)
+        super().__init__(n_initial=n_initial, mode=mode, constraint_aware=constraint_aware)
         self.proxy = proxy
         self.max_proxy_scores = max_proxy_scores
         self.n_proxy_warmup = n_proxy_warmup
@@ -244,7 +247,7 @@ class ZCLocalSearch(LocalSearch):
                                          self.n_proxy_warmup, self.n_proxy_warmup)
         while self._queue:
             arch = self._queue.pop(0)
-            if arch not in self._asked:
+            if arch not in self._asked and self.is_feasible(arch):
                 return arch
         return self._asked.sample(rng)
 

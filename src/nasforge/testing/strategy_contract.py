@@ -17,7 +17,17 @@ optimise, such as random search itself), ``optimum_budget`` (the trials it has f
 :data:`DEFAULT_OPTIMUM_BUDGET`, at most :data:`MAX_OPTIMUM_BUDGET`) and ``unique_asks`` (whether
 the strategy promises never to ask an architecture twice; default ``True``) and
 ``multi_objective`` (whether the strategy searches for a Pareto front, so that it must find part of
-the front of a two-objective toy problem; default ``False``).
+the front of a two-objective toy problem; default ``False``) and ``constraint_aware`` (whether the
+strategy steers away from candidates the study's feasibility check rejects; default ``True``: set
+it ``False`` for a strategy that can only leave them to the study's filter, such as the Optuna
+wrapper).
+
+Constraint-aware sampling is checked on :data:`CONSTRAINED_SPACE` under the constraint
+:data:`COST_CONSTRAINT` (``params <= 24`` on :func:`toy_cost`, which
+:data:`CONSTRAINED_INFEASIBLE_FRACTION`, 73%, of the space breaks): with the check
+(:class:`ToyCostCheck`) a strategy may ask at most :data:`MAX_INFEASIBLE_ASKS` infeasible
+candidates in :data:`CONSTRAINED_BUDGET` trials, asks the same with the same seed, and a replay
+reproduces its asks; with its setting ``constraint_aware: false`` it asks markedly more.
 
 Everything runs on :class:`~nasforge.testing.toys.ToySpace` with the toy score, in step (no
 threads, no clocks), with the study loop's asynchronous interleaving simulated by
@@ -48,7 +58,7 @@ from pydantic import Field
 
 from nasforge import metrics
 from nasforge.architecture import Architecture
-from nasforge.objective import Objective
+from nasforge.objective import Constraint, Objective
 from nasforge.pareto import pareto_set
 from nasforge.space.rules import Rules
 from nasforge.strategy.base import STRATEGIES, Strategy
@@ -96,6 +106,44 @@ MIN_FRONT_FOUND = 2
 with every seed of :data:`OPTIMUM_SEEDS`. Random search does that with probability
 :func:`random_front_probability` (about 1e-5); measured over seeds 0-9, ``nsga2`` asks 1-7 of the
 8, ``pareto_local_search`` 5-8 and ``parego`` 6-8."""
+
+
+CONSTRAINED_SPACE = ToySpace(n_decisions=6, n_options=4)
+"""The space of the constraint-aware checks: ``4**6 = 4096`` architectures."""
+COST_LIMIT = 24.0
+"""The bound of :data:`COST_CONSTRAINT` on :func:`toy_cost` (the toy optimum costs 23)."""
+COST_CONSTRAINT = Constraint(metric=metrics.PARAMS, max=COST_LIMIT)
+"""``params <= 24``: a constraint known before training (the toy ``params`` is :func:`toy_cost`)."""
+CONSTRAINED_INFEASIBLE_FRACTION = 3010 / 4096
+"""The fraction of :data:`CONSTRAINED_SPACE` that breaks :data:`COST_CONSTRAINT` (73.5%)."""
+CONSTRAINED_BUDGET = 60
+"""Trials of each constraint-aware check."""
+MAX_INFEASIBLE_ASKS = 3
+"""Infeasible asks a constraint-aware strategy may make in :data:`CONSTRAINED_BUDGET` trials
+(fallbacks, e.g. a proxy warm-up's or a fixed queue's pick); blind sampling makes about 44."""
+
+
+class ToyCostCheck:
+    """The study's feasibility check for :data:`COST_CONSTRAINT` (picklable, counts its calls)."""
+
+    def __init__(self, limit: float = COST_LIMIT) -> None:
+        self.limit = limit
+        self.calls = 0
+
+    def __call__(self, arch: Architecture) -> str | None:
+        self.calls += 1
+        cost = toy_cost(arch)
+        return None if cost <= self.limit else f"params = {cost:g} breaks params <= {self.limit:g}"
+
+
+def toy_constrained_result(arch: Architecture, space: ToySpace) -> Result:
+    """What the study stores for ``arch`` under :data:`COST_CONSTRAINT`: INFEASIBLE untrained
+    (its cost as ``params``) when it breaks the bound, else the two-objective toy result."""
+    why = ToyCostCheck()(arch)
+    if why is not None:
+        return Result(metrics={metrics.PARAMS: toy_cost(arch)}, status=Status.INFEASIBLE,
+                      reason=why)
+    return toy_two_objective_result(arch, space)
 
 
 def toy_cost(arch: Architecture) -> float:
@@ -433,6 +481,10 @@ class StrategyContract:
     def multi_objective(self) -> bool:
         return False
 
+    @pytest.fixture
+    def constraint_aware(self) -> bool:
+        return True
+
     @staticmethod
     def _setup(
         factory: StrategyFactory,
@@ -443,6 +495,63 @@ class StrategyContract:
         strategy = factory()
         strategy.setup(space or ToySpace(), objectives or OBJECTIVES, seed)
         return strategy
+
+    @staticmethod
+    def _constrained_run(
+        strategy: Strategy, seed: int, check: ToyCostCheck | None = None
+    ) -> Run:
+        space = CONSTRAINED_SPACE
+        strategy.setup(space, OBJECTIVES, seed, constraints=[COST_CONSTRAINT],
+                       feasible=check if check is not None else ToyCostCheck())
+        return run_async(strategy, space, CONSTRAINED_BUDGET,
+                         outcome=lambda a: toy_constrained_result(a, space))
+
+    @staticmethod
+    def _n_infeasible(run: Run) -> int:
+        return sum(toy_cost(a) > COST_LIMIT for a in run.archs)
+
+    def test_constraint_aware_asks_are_feasible(
+        self, strategy_factory: StrategyFactory, constraint_aware: bool
+    ) -> None:
+        """With the study's feasibility check, (almost) every ask meets the constraint."""
+        if not constraint_aware:
+            pytest.skip("the strategy leaves infeasible candidates to the study's filter")
+        check = ToyCostCheck()
+        strategy = strategy_factory()
+        run = self._constrained_run(strategy, 0, check)
+        assert len(run.asked) == CONSTRAINED_BUDGET
+        assert strategy.is_constraint_aware and check.calls > 0
+        n_infeasible = self._n_infeasible(run)
+        assert n_infeasible <= MAX_INFEASIBLE_ASKS, (
+            f"{n_infeasible} of {CONSTRAINED_BUDGET} asks break {COST_CONSTRAINT} although the "
+            f"feasibility check rejects them ({CONSTRAINED_INFEASIBLE_FRACTION:.0%} of the "
+            "space does)"
+        )
+
+    def test_constraint_aware_asks_are_reproducible(
+        self, strategy_factory: StrategyFactory
+    ) -> None:
+        """The same seed gives the same asks with the check, and a replay reproduces them."""
+        first = self._constrained_run(strategy_factory(), 5)
+        second = self._constrained_run(strategy_factory(), 5)
+        assert first.archs == second.archs
+        fresh = strategy_factory()
+        fresh.setup(CONSTRAINED_SPACE, OBJECTIVES, 5, constraints=[COST_CONSTRAINT],
+                    feasible=ToyCostCheck())
+        replay(fresh, first)
+
+    def test_constraint_aware_setting_off_only_filters(
+        self, strategy_factory: StrategyFactory, constraint_aware: bool
+    ) -> None:
+        """``constraint_aware=False`` ignores the check: the study's filter is left to act."""
+        strategy = strategy_factory()
+        if not constraint_aware or "constraint_aware" not in strategy.param_names():
+            pytest.skip("the strategy has no constraint_aware setting")
+        blind = type(strategy)(**{**strategy.get_params(), "constraint_aware": False})
+        check = ToyCostCheck()
+        run = self._constrained_run(blind, 0, check)
+        assert not blind.is_constraint_aware and check.calls == 0
+        assert self._n_infeasible(run) > 2 * MAX_INFEASIBLE_ASKS
 
     def test_is_registered_strategy(self, strategy_factory: StrategyFactory) -> None:
         strategy = strategy_factory()

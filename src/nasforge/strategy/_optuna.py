@@ -31,6 +31,12 @@ Deviations from plain Optuna:
 - Warm start: the prior study's successful architectures (best first) are enqueued as the first
   asks.
 - ``sampler_params`` must not contain ``seed`` (it comes from the study's seed).
+- Constraints only filter: Optuna's sampler proposes and the study checks what it asks, storing
+  a candidate that breaks a constraint known before training INFEASIBLE untrained (Optuna is
+  told it failed). The wrapper takes no ``constraint_aware`` setting and ignores the study's
+  feasibility check; Optuna's own constrained samplers (``constraints_func`` /
+  ``Trial.set_constraint``) need the constraint values of every trial, including the ones the
+  study never trains. ``benchmarks/constrained.py`` compares them through Optuna's own API.
 
 Optuna is optional: it is imported when the strategy is made, and a missing install is a
 :class:`~nasforge.errors.ConfigError` that says ``pip install optuna``.

@@ -17,6 +17,11 @@ broken bound in ``info["violated"]`` (strategies score it like a failure; it nev
 infeasible trial counts as a trial of the budget. When ``max_consecutive_failures`` infeasible
 trials finish before any feasible one, the study stops with the constraints named.
 
+Strategies steer away from the infeasible region: ``strategy.setup`` gets the constraints and a
+feasibility check (:meth:`Loop.cheap_violation`, the same check of the same cheap metrics, whose
+values are remembered per architecture), so constraint-aware strategies rarely ask a candidate
+that would be stored INFEASIBLE (see :mod:`nasforge.strategy.base`).
+
 Each evaluation gets a reporter (:mod:`nasforge.run.reports`): its reports reach a thread of
 this process, which stores them and asks the study's pruner (:mod:`nasforge.run.curves`).
 
@@ -50,6 +55,7 @@ from nasforge.store.base import EventKind
 from nasforge.trial import VIOLATED, Result, Status, Trial, TrialState
 
 if TYPE_CHECKING:
+    from nasforge.architecture import Architecture
     from nasforge.run.study import Study
 
 log = logging.getLogger(__name__)
@@ -133,6 +139,9 @@ class Loop:
              *(o.metric for o in self.spec.objectives if o.metric not in reported)])
         self.needs_cheap = bool(self.cheap_names)
         self.cheap_values: dict[int, dict[str, float]] = {}  # number -> cheap metrics
+        # arch -> its cheap metrics: deterministic, shared by the strategy's feasibility check
+        # and the check before training
+        self.cheap_cache: dict[Architecture, dict[str, float]] = {}
         self.has_feasible = False
         self.n_infeasible = 0  # infeasible trials while none was feasible
         self.curves = CurveBook(
@@ -277,15 +286,31 @@ class Loop:
             )
             self.study.stop_reason = self.study.failure
 
+    def _cheap_metrics(self, arch: Architecture) -> dict[str, float]:
+        """The evaluator's metrics of ``arch`` known before training (remembered)."""
+        cached = self.cheap_cache.get(arch)
+        if cached is None:
+            parts = self.parts
+            cached = dict(parts.evaluator.cheap_metrics(parts.space, arch, parts.task,
+                                                        names=self.cheap_names))
+            self.cheap_cache[arch] = cached
+        return cached
+
+    def cheap_violation(self, arch: Architecture) -> str | None:
+        """The strategies' feasibility check: the constraint known before training that
+        ``arch`` breaks, ``None`` when it meets them all. Raises when the metrics cannot be
+        computed (the strategy then counts ``arch`` as feasible, and this loop records the
+        failure if it is asked)."""
+        cheap = self._cheap_metrics(arch)
+        return violation(cheap, [c for c in self.cheap_constraints if c.metric in cheap])
+
     def _infeasible_before_training(self, trial: Trial) -> Result | None:
         """The INFEASIBLE (or FAILED) result of a candidate whose cheap metrics break a
         constraint (or cannot be computed); ``None`` when it may be trained."""
         if not self.needs_cheap:
             return None
-        parts = self.parts
         try:
-            cheap = parts.evaluator.cheap_metrics(parts.space, trial.arch, parts.task,
-                                                  names=self.cheap_names)
+            cheap = self._cheap_metrics(trial.arch)
         except Exception as exc:
             return Result.failed(
                 f"could not compute the metrics known before training: {type(exc).__name__}: "
@@ -296,7 +321,7 @@ class Loop:
         if why is None:
             self.cheap_values[trial.number] = dict(cheap)
             return None
-        return Result(metrics=cheap, status=Status.INFEASIBLE, reason=why)
+        return Result(metrics=dict(cheap), status=Status.INFEASIBLE, reason=why)
 
     def _collect(self, future: Future[Result]) -> None:
         trial = self.pending.pop(future)
@@ -435,7 +460,9 @@ class Loop:
         from nasforge.run.study import prior_trials
 
         strategy = self.parts.strategy
-        strategy.setup(self.parts.space, self.spec.objectives, self.spec.seed)
+        strategy.setup(self.parts.space, self.spec.objectives, self.spec.seed,
+                       constraints=self.constraints,
+                       feasible=self.cheap_violation if self.cheap_constraints else None)
         if self.spec.warm_start is not None:
             strategy.warm_start(prior_trials(self.spec))
         self._restore()

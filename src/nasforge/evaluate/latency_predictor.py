@@ -7,9 +7,10 @@ CPU (``threads`` pinned, as :func:`nasforge.evaluate.latency.measure_latency` me
 **lookup table of its layers**, in the manner of nn-Meter and FBNet:
 
 1. *Trace*: the network runs once on a batch of zeros with forward hooks on its leaf modules
-   (modules without children). Each leaf call gets a key: the module's class and ``repr`` (its
-   constructor settings, e.g. ``Conv2d(16, 16, kernel_size=(3, 3), ...)``), the shapes and dtypes
-   of its inputs (batch axis included) and the thread count. Calls of the other modules
+   (modules without children, and PyTorch's own layers other than containers). Each leaf call
+   gets a key: the module's class and ``repr`` (its constructor settings, e.g. ``Conv2d(16, 16,
+   kernel_size=(3, 3), ...)``), the shapes, dtypes and keywords of its inputs (batch axis
+   included) and the thread count. Calls of the other modules
    (containers, cells, blocks) are counted: their own work (a cell's additions, a pool written
    as ``x.mean()``) is not in the table, and their Python overhead grows with their number.
 2. *Table*: each distinct key is timed once, in isolation, with ``measure_latency`` replaying the
@@ -52,7 +53,7 @@ import platform
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -211,6 +212,7 @@ class LayerCall:
     key: str
     module: nn.Module
     args: tuple[Any, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -233,17 +235,36 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def layer_key(module: nn.Module, args: Sequence[Any], threads: int) -> str:
+def layer_key(module: nn.Module, args: Sequence[Any], threads: int,
+              kwargs: Mapping[str, Any] | None = None) -> str:
     """The table key of a call of leaf ``module`` on ``args``: class, settings, input shapes
     (batch axis included) and threads, e.g. ``torch.nn.modules.conv.Conv2d|Conv2d(16, 16,
     kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)|float32[1, 16, 32, 32]|t1``."""
     cls = type(module)
-    inputs = ",".join(_describe(a) for a in args)
+    inputs = ",".join([*(_describe(a) for a in args),
+                       *(f"{k}={_describe(v)}" for k, v in sorted((kwargs or {}).items()))])
     return f"{cls.__module__}.{cls.__qualname__}|{module!r}|{inputs}|t{threads}"
 
 
+def _captured(value: Any) -> Any:
+    return value.detach().clone() if isinstance(value, torch.Tensor) else value
+
+
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+def is_leaf(module: nn.Module) -> bool:
+    """Whether calls of ``module`` are timed whole: a module without children, or one of
+    PyTorch's own layers other than containers (``nn.MultiheadAttention`` computes with its
+    ``out_proj``'s weights without calling it)."""
+    if next(module.children(), None) is None:
+        return True
+    return type(module).__module__.startswith("torch.nn.") and not isinstance(
+        module, _CONTAINERS)
+
+
 def _leaves(model: nn.Module) -> list[nn.Module]:
-    return [m for m in model.modules() if next(m.children(), None) is None]
+    return [m for m in model.modules() if is_leaf(m)]
 
 
 def trace(model: nn.Module, input_shape: Sequence[int], *, batch_size: int = 1,
@@ -256,16 +277,16 @@ def trace(model: nn.Module, input_shape: Sequence[int], *, batch_size: int = 1,
     containers = 0
     leaves = set(map(id, _leaves(model)))
 
-    def before(module: nn.Module, args: tuple[Any, ...]) -> None:
+    def before(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         nonlocal depth, containers
         if id(module) not in leaves:
             if depth == 0:
                 containers += 1
             return
         if depth == 0:
-            captured = tuple(a.detach().clone() if isinstance(a, torch.Tensor) else a
-                             for a in args)
-            calls.append(LayerCall(layer_key(module, args, threads), module, captured))
+            calls.append(LayerCall(layer_key(module, args, threads, kwargs), module,
+                                   tuple(map(_captured, args)),
+                                   {k: _captured(v) for k, v in kwargs.items()}))
         depth += 1
 
     def after(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
@@ -275,7 +296,7 @@ def trace(model: nn.Module, input_shape: Sequence[int], *, batch_size: int = 1,
 
     handles = []
     for module in model.modules():
-        handles.append(module.register_forward_pre_hook(before))
+        handles.append(module.register_forward_pre_hook(before, with_kwargs=True))
         handles.append(module.register_forward_hook(after))
     was_training = model.training
     previous = torch.get_num_threads()
@@ -295,21 +316,23 @@ def trace(model: nn.Module, input_shape: Sequence[int], *, batch_size: int = 1,
 
 
 class _Replay(nn.Module):
-    """Calls ``module`` on the captured ``args`` whatever it is given (to time it alone)."""
+    """Calls ``module`` on the captured inputs whatever it is given (to time it alone)."""
 
-    def __init__(self, module: nn.Module, args: tuple[Any, ...]) -> None:
+    def __init__(self, module: nn.Module, args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> None:
         super().__init__()
         self.module = module
         self.args = args
+        self.kwargs = kwargs
 
     def forward(self, x: torch.Tensor) -> Any:
-        return self.module(*self.args)
+        return self.module(*self.args, **self.kwargs)
 
 
 def time_layer(call: LayerCall, *, threads: int = 1,
                min_run_time: float = LAYER_RUN_TIME_S) -> float:
     """Median milliseconds of one call of ``call.module`` on its captured inputs, alone."""
-    replay = _Replay(copy.deepcopy(call.module), call.args)
+    replay = _Replay(copy.deepcopy(call.module), call.args, call.kwargs)
     return measure_latency(replay, (1,), threads=threads, min_run_time=min_run_time).median_ms
 
 

@@ -19,7 +19,9 @@ def study_dir(tmp_path: Path) -> Path:
     spec = parse_spec({
         "name": "mo", "root": str(tmp_path), "task": "toy",
         "space": {"name": "toy", "n_decisions": 2, "n_options": 4},
-        "strategy": "random", "evaluator": "toy", "executor": "inline",
+        # constraint_aware off: the front must be shown beside INFEASIBLE trials
+        "strategy": {"name": "random", "constraint_aware": False}, "evaluator": "toy",
+        "executor": "inline",
         "budget": {"trials": 12}, "export_best": False, "seed": 1,
         "objectives": [{"metric": "val_accuracy"}, {"metric": "params", "direction": "min"}],
         "constraints": ["params <= 100", "test_accuracy <= 90"],  # the second never breaks

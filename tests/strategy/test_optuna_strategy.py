@@ -41,11 +41,19 @@ class TestOptunaRandomContract(StrategyContract):
     def beats_random(self) -> bool:
         return False  # Optuna's RandomSampler is random search
 
+    @pytest.fixture
+    def constraint_aware(self) -> bool:
+        return False  # Optuna proposes; the study only filters
+
 
 class TestOptunaTPEContract(StrategyContract):
     @pytest.fixture
     def strategy_factory(self) -> StrategyFactory:
         return lambda: OptunaStrategy(sampler="tpe", sampler_params=FAST_TPE)
+
+    @pytest.fixture
+    def constraint_aware(self) -> bool:
+        return False  # Optuna proposes; the study only filters
 
 
 def _setup(strategy: OptunaStrategy, seed: int = 0, space: Any = None) -> OptunaStrategy:

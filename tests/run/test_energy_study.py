@@ -108,3 +108,14 @@ def test_the_energy_setting_is_validated_in_each_front_doors_syntax() -> None:
         parse_spec({}, overrides=["energy.country=France"], check=False)
     with pytest.raises(nf.ConfigError, match=r"energy\.region: unknown parameter"):
         parse_spec({"energy": {"region": "x"}}, check=False)
+
+
+def test_the_end_of_search_message_states_the_estimated_energy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nasforge.cli.finish import print_finished
+
+    study = _toy(tmp_path, energy={"country": "FRA"})
+    print_finished(study, study.finish())
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Energy of 2 trials:" in out and "kg CO2-eq" in out and "grid of FRA" in out

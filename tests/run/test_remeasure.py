@@ -126,3 +126,27 @@ def test_a_constraint_on_latency_is_remeasured(tmp_path: Path) -> None:
     rows = _summary(study)[SUMMARY_KEY]
     assert {r["metric"] for r in rows} == {M.LATENCY_MS, M.LATENCY_BATCH_MS}
     assert all(r["batch_size"] == 1 and r["median_ms"] > 0 for r in rows)
+
+
+def test_the_end_of_search_message_points_to_the_remeasured_front(
+    latency_study: nf.Study, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nasforge.cli.finish import print_finished
+
+    print_finished(latency_study, latency_study.finish())
+    out = " ".join(capsys.readouterr().out.split())
+    n = len(latency_study.best_trials())
+    assert f"latency of the {n} front trial" in out and "nasforge show lists both" in out
+    assert "Energy of" not in out  # no energy tracked in this study
+
+
+def test_show_numbers_each_remeasured_row_at_80_columns(
+    latency_study: nf.Study, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["show", str(latency_study.directory)]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("front latency measured again"):]
+    numbers = {t.number for t in latency_study.best_trials()}
+    rows = [line for line in table.splitlines() if "latency_ms" in line]
+    assert rows and {int(line.split("│")[1]) for line in rows} <= numbers

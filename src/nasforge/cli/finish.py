@@ -80,6 +80,15 @@ def print_finished(study: Study, finished: Finished) -> None:
         n_bad = data["states"].get("INFEASIBLE", 0)
         out.print(escape(f"constraints: {', '.join(data['constraints'])}; {n_bad} candidates "
                          "infeasible before training (not trained)"), highlight=False)
+    if finished.remeasured:
+        n = len({r.number for r in finished.remeasured})
+        out.print(f"latency of the {n} front trial{'' if n == 1 else 's'} measured again after "
+                  "the search, without training beside it: nasforge show lists both")
+    from nasforge.report.data import energy_line
+
+    energy = energy_line(study.trials())
+    if energy is not None:
+        out.print(escape(energy), highlight=False)
     if study.directory is not None:
         out.print(f"study store:   {study.directory / DB_NAME}")
     if finished.summary_path is not None:

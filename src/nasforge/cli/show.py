@@ -119,21 +119,21 @@ def _print_remeasured(console: Console, study: Study, n_trials: int) -> None:
     if stored is None:
         return
     rows, at = stored
-    title = "front latency measured again after the search (quiet), ms"
+    threads = sorted({str(row.get("threads")) for row in rows})
+    title = (f"front latency measured again after the search (quiet, {'/'.join(threads)} "
+             "thread), ms")
     if at != n_trials:
         title += f"; at the last finish, {format_number(at)} trials"
     table = Table(title=title, header_style="bold")
-    for name in ("#", "metric", "search", "again", "iqr", "runtime", "batch", "threads"):
-        table.add_column(name, justify="left" if name in ("metric", "runtime") else "right",
-                         no_wrap=True)
+    for name in ("#", "metric", "batch", "search", "again", "IQR"):
+        table.add_column(name, justify="left" if name == "metric" else "right", no_wrap=True,
+                         min_width=len(name))
     for row in rows:
         again = (format_number(row.get("median_ms")) if row.get("error") is None
                  else "failed")
         table.add_row(
-            str(row.get("number")), escape(str(row.get("metric"))),
+            str(row.get("number")), escape(str(row.get("metric"))), str(row.get("batch_size")),
             format_number(row.get("searched")), again, format_number(row.get("iqr_ms")),
-            escape(str(row.get("runtime"))), str(row.get("batch_size")),
-            str(row.get("threads")),
         )
     console.print(table)
     for row in rows:

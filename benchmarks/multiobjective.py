@@ -22,11 +22,22 @@ A *query* is a unique architecture (NB201 string) looked up; repeats are free. A
   1% from training noise), so ``front_found`` undercounts what a de-duplicating search finds.
 
     python benchmarks/multiobjective.py --seeds 30 --budgets 50,100,200 \\
-        --strategies parego,nsga2,optuna_motpe
+        --strategies parego,nsga2,optuna_motpe --parts nb201
 
 writes ``benchmarks/results/multiobjective.json`` (``{problem: {strategy: {budget: {"hv_frac",
-"hv_std", "front_found", "n"}}}}``, plus ``_meta``) and a PNG of the fronts beside it, and prints
+"hv_std", "front_found", "n"}}}}``, plus ``_runs``) and a PNG of the fronts beside it, and prints
 a table.
+
+``--parts`` (default: all four, the full run) adds the issue's other benchmarks to the same file,
+one after the other, so each latency is timed without a search beside it:
+
+- ``latency``: the latency predictor against measured latency on held-out networks
+  (``benchmarks/latency_predictor.py``; key ``latency_predictor``);
+- ``mnist1d``: a real NSGA-II search on MNIST-1D for accuracy against measured latency, the front
+  re-measured after it and the study's estimated energy (``benchmarks/mo_real.py``; key
+  ``mnist1d_latency``, ``--minutes``);
+- ``fairness``: accuracy against demographic parity on ``diabetes_fair``, beside the most accurate
+  network of a search for accuracy alone (``benchmarks/mo_real.py``; key ``diabetes_fairness``).
 """
 
 from __future__ import annotations
@@ -60,6 +71,7 @@ NASFORGE: dict[str, dict[str, Any]] = {
     "random": {"name": "random"},
 }
 PEERS = ("optuna_nsga2", "optuna_motpe", "optuna_random")
+PARTS = ("nb201", "latency", "mnist1d", "fairness")
 EDGES = ("1_0", "2_0", "2_1", "3_0", "3_1", "3_2")
 
 
@@ -304,7 +316,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="spawned processes (1: every search in this process)")
     parser.add_argument("--path", default=None, help="the table (default: NASFORGE_NB201)")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"which benchmarks to run, of {','.join(PARTS)}")
+    parser.add_argument("--minutes", type=float, default=20.0,
+                        help="the MNIST-1D search's budget (part mnist1d)")
+    parser.add_argument("--latency-n", type=int, default=200,
+                        help="held-out networks per space (part latency)")
     args = parser.parse_args(argv)
+    parts = args.parts.split(",")
+    if [p for p in parts if p not in PARTS] or not parts:
+        parser.error(f"--parts must be a comma-separated subset of {','.join(PARTS)}; "
+                     f"got {args.parts!r}")
     try:
         budgets = tuple(sorted({int(b) for b in args.budgets.split(",")}))
     except ValueError:
@@ -324,6 +346,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         stored_results(args.out, must_exist=False)
     except ValueError as exc:
         parser.error(f"--out {exc}")
+    if "nb201" in parts:
+        run_nb201(args, budgets, names, problems)
+    if "latency" in parts:
+        import latency_predictor
+
+        latency_predictor.main(["--n", str(args.latency_n), "--out", str(args.out)])
+    real = [p for p in ("mnist1d", "fairness") if p in parts]
+    if real:
+        import mo_real
+
+        mo_real.main(["--parts", ",".join(real), "--minutes", str(args.minutes),
+                      "--out", str(args.out)])
+    return 0
+
+
+def run_nb201(args: argparse.Namespace, budgets: tuple[int, ...], names: list[str],
+              problems: list[str]) -> None:
+    """The NAS-Bench-201 fronts: every strategy on every problem and seed, scored per budget."""
 
     import nasforge.evaluate  # noqa: F401  (registers nb201_table)
     from nasforge.evaluate.tabular import NB201Table
@@ -365,7 +405,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     png = args.out.with_suffix(".png")
     plot(previous, shown, fronts, png)
     print(f"\nwrote {args.out} and {png}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ def test_a_tiny_run_writes_the_documented_layout(dummy_table: Path, tmp_path: Pa
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "mo.json"
     code = mo.main(["--seeds", "2", "--budgets", "5,12", "--strategies", "nsga2,optuna_random",
-                    "--path", str(dummy_table), "--out", str(out), "--workers", "1"])
+                    "--path", str(dummy_table), "--out", str(out), "--workers", "1",
+                    "--parts", "nb201"])
     assert code == 0
     stored = json.loads(out.read_text())
     for problem in ("nb201_flops", "nb201_params"):
@@ -76,6 +77,27 @@ def test_bad_arguments_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         mo.main(["--problems", "nb201_latency"])
     assert "unknown problems ['nb201_latency']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        mo.main(["--parts", "nb201,energy"])
+    assert "--parts must be a comma-separated subset of nb201,latency" in capsys.readouterr().err
+
+
+def test_the_other_parts_run_their_scripts_into_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import latency_predictor
+    import mo_real
+
+    calls: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(latency_predictor, "main", lambda argv: calls.append(("lp", argv)) or 0)
+    monkeypatch.setattr(mo_real, "main", lambda argv: calls.append(("real", argv)) or 0)
+    out = tmp_path / "mo.json"
+    assert mo.main(["--parts", "latency,fairness,mnist1d", "--out", str(out), "--minutes", "3",
+                    "--latency-n", "7"]) == 0
+    assert calls == [
+        ("lp", ["--n", "7", "--out", str(out)]),
+        ("real", ["--parts", "mnist1d,fairness", "--minutes", "3.0", "--out", str(out)]),
+    ]
 
 
 def test_the_real_table_has_ten_pareto_cells_for_accuracy_against_flops() -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +10,9 @@ import pytest
 
 from nasforge.evaluate.tabular import NB201Table
 from nasforge.evaluate.tabular._dummy import write_dummy_nb201_table
+from nasforge.references import load_file
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "constrained.py"
-spec = importlib.util.spec_from_file_location("constrained_script", SCRIPT)
-assert spec is not None and spec.loader is not None
-bench = importlib.util.module_from_spec(spec)
-sys.modules["constrained_script"] = bench
-spec.loader.exec_module(bench)
+bench = load_file(Path(__file__).parents[2] / "benchmarks" / "constrained.py")
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,14 @@ existing results file, and bad arguments."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "mo_real.py"
-spec = importlib.util.spec_from_file_location("mo_real_script", SCRIPT)
-assert spec is not None and spec.loader is not None
-real = importlib.util.module_from_spec(spec)
-sys.modules["mo_real_script"] = real
-spec.loader.exec_module(real)
+from nasforge.references import load_file
+
+real = load_file(Path(__file__).parents[2] / "benchmarks" / "mo_real.py")
 
 pytest.importorskip("fairlearn")
 

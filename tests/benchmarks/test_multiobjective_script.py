@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,13 +10,9 @@ import pytest
 from nasforge.evaluate.tabular import NB201Table, resolve_nb201_path
 from nasforge.evaluate.tabular._dummy import write_dummy_nb201_table
 from nasforge.pareto import pareto_set
+from nasforge.references import load_file
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "multiobjective.py"
-spec = importlib.util.spec_from_file_location("multiobjective_script", SCRIPT)
-assert spec is not None and spec.loader is not None
-mo = importlib.util.module_from_spec(spec)
-sys.modules["multiobjective_script"] = mo
-spec.loader.exec_module(mo)
+mo = load_file(Path(__file__).parents[2] / "benchmarks" / "multiobjective.py")
 
 
 @pytest.fixture(scope="module")

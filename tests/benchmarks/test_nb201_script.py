@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "nb201.py"
-spec = importlib.util.spec_from_file_location("nb201_script", SCRIPT)
-assert spec is not None and spec.loader is not None
-nb201 = importlib.util.module_from_spec(spec)
-sys.modules["nb201_script"] = nb201
-spec.loader.exec_module(nb201)
+from nasforge.references import load_file
+
+nb201 = load_file(Path(__file__).parents[2] / "benchmarks" / "nb201.py")
 
 
 def test_curve_counts_unique_queries_and_keeps_best_by_validation() -> None:

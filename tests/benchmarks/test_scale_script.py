@@ -5,22 +5,16 @@ Nothing here asserts a wall-clock time; the runs are tiny and only their layout 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from nasforge.architecture import Architecture
+from nasforge.references import load_file
 from nasforge.trial import Candidate, Result, Trial, TrialState
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "scale.py"
-spec = importlib.util.spec_from_file_location("scale_script", SCRIPT)
-assert spec is not None and spec.loader is not None
-scale = importlib.util.module_from_spec(spec)
-sys.modules["scale_script"] = scale
-spec.loader.exec_module(scale)
+scale = load_file(Path(__file__).parents[2] / "benchmarks" / "scale.py")
 
 
 def _stamps(gaps_ms: list[float]) -> list[float]:

@@ -40,9 +40,9 @@ def _summary(study: Any) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _point(trial: Any, metrics: Sequence[str]) -> dict[str, Any]:
+def _point(study: Any, trial: Any, metrics: Sequence[str]) -> dict[str, Any]:
     values = trial.result.metrics
-    return {"number": trial.number, "arch": str(trial.arch),
+    return {"number": trial.number, "arch": study.parts.space.format(trial.arch),
             **{m: values.get(m) for m in metrics}}
 
 
@@ -74,8 +74,9 @@ def mnist1d_latency(minutes: float, workers: int, seed: int, root: Path) -> dict
     remeasured = {(r["number"], r["metric"]): r for r in summary.get("remeasured_front", [])}
     front = []
     for trial in study.best_trials():
-        point = _point(trial, ("val_accuracy", "test_accuracy", "latency_ms", "latency_iqr_ms",
-                               "onnx_latency_ms", "params", "flops", "energy_kwh"))
+        point = _point(study, trial, ("val_accuracy", "test_accuracy", "latency_ms",
+                                      "latency_iqr_ms", "onnx_latency_ms", "params", "flops",
+                                      "energy_kwh"))
         again = remeasured.get((trial.number, "latency_ms"))
         if again is not None:
             point["latency_ms_again"] = again.get("median_ms")
@@ -122,7 +123,7 @@ def diabetes_fairness(trials: int, seed: int, root: Path) -> dict[str, Any]:
     best = alone.best()
     return {
         "trials": trials, "seed": seed, "seconds": time.perf_counter() - start,
-        "front": [_point(t, metrics) for t in fair.best_trials()],
+        "front": [_point(fair, t, metrics) for t in fair.best_trials()],
         "hypervolume": fair.hypervolume(),
         "most_accurate": {"number": best.number, "arch": best.arch_string,
                           **{m: best.metrics.get(m) for m in metrics}},

@@ -87,6 +87,21 @@ VAL_WORST_GROUP_ACCURACY = "val_worst_group_accuracy"
 """Validation accuracy (%) of the group on which the network does worst."""
 TEST_WORST_GROUP_ACCURACY = "test_worst_group_accuracy"
 
+SYNFLOW = "synflow"
+"""log SynFlow of the untrained network (data-free; :mod:`nasforge.evaluate.proxy.synflow`)."""
+NASWOT = "naswot"
+"""NASWOT: log-determinant of the untrained network's ReLU-code kernel on a minibatch."""
+SNIP = "snip"
+"""SNIP: sum of |gradient x weight| of the untrained network's loss on a minibatch."""
+GRAD_NORM = "grad_norm"
+"""Sum over layers of the norm of the untrained network's loss gradient on a minibatch."""
+JACOV = "jacov"
+"""NASWOT v1's Jacobian covariance score of the untrained network on a minibatch."""
+
+PROXY_SCORES = (SYNFLOW, NASWOT, SNIP, GRAD_NORM, JACOV)
+"""Zero-cost proxy scores (the ``proxy`` evaluator's metrics besides params and FLOPs); larger is
+better."""
+
 LATENCIES = (
     LATENCY_MS, LATENCY_BATCH_MS, ONNX_LATENCY_MS, ONNX_LATENCY_BATCH_MS, PREDICTED_LATENCY_MS,
 )  # fmt: skip
@@ -128,6 +143,7 @@ ALL = (
     TEST_R2,
     *ROBUSTNESS,
     *FAIRNESS,
+    *PROXY_SCORES,
 )
 
 Direction = Literal["max", "min"]
@@ -166,6 +182,11 @@ DIRECTIONS: dict[str, Direction] = {
     TEST_EO_DIFF: "min",
     VAL_WORST_GROUP_ACCURACY: "max",
     TEST_WORST_GROUP_ACCURACY: "max",
+    SYNFLOW: "max",
+    NASWOT: "max",
+    SNIP: "max",
+    GRAD_NORM: "max",
+    JACOV: "max",
 }
 """The natural direction of each shared metric: ``max`` when larger is better. An objective that
 names one of these without a direction gets this one (:class:`~nasforge.objective.Objective`)."""

@@ -462,7 +462,8 @@ class Loop:
         strategy = self.parts.strategy
         strategy.setup(self.parts.space, self.spec.objectives, self.spec.seed,
                        constraints=self.constraints,
-                       feasible=self.cheap_violation if self.cheap_constraints else None)
+                       feasible=self.cheap_violation if self.cheap_constraints else None,
+                       task=self.parts.task)
         if self.spec.warm_start is not None:
             strategy.warm_start(prior_trials(self.spec))
         self._restore()

@@ -109,7 +109,7 @@ class MultiFidelityLocalSearch(Strategy):
         self._prior: list[Architecture] = []
         self._n_restarts = 0
         self._neighbours: dict[Architecture, list[Architecture]] = {}  # a cache: pure function
-        self._budget = ProxyBudget(self.proxy, self.max_proxy_scores)
+        self._budget = ProxyBudget(self.proxy, self.max_proxy_scores, self.task)
         self._starts: list[Architecture] | None = None  # proxy-ranked, made on the first ask
 
     def warm_start(self, trials: Sequence[Trial]) -> None:

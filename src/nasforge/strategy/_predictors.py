@@ -363,7 +363,7 @@ class ModelBasedStrategy(Strategy):
         self._fitted_at = -1
         self._model: Any = None
         self._y_best = 0.0
-        self._budget = ProxyBudget(self.proxy, self.max_proxy_scores)
+        self._budget = ProxyBudget(self.proxy, self.max_proxy_scores, self.task)
         self._queue: list[Architecture] | None = None
         self._clear_caches()
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from nasforge.architecture import Architecture
     from nasforge.evaluate.proxy.base import Proxy
     from nasforge.space.base import SearchSpace
+    from nasforge.tasks.base import Task
 
 
 def make_proxy(spec: Mapping[str, Any], field: str = "proxy") -> Proxy:
@@ -66,11 +67,15 @@ class ProxyBudget:
         spec: ``{"name": ..., **params}`` for the proxy registry, a :class:`Proxy`, or ``None``
             (no proxy: :attr:`active` is false and :meth:`score` returns ``None``).
         max_scores: the most architectures that may be scored.
+        task: the study's task, bound to the proxy (:meth:`Proxy.bind`) before its first score;
+            proxies computed on networks use it unless they name their own.
     """
 
-    def __init__(self, spec: Mapping[str, Any] | Proxy | None, max_scores: int) -> None:
+    def __init__(self, spec: Mapping[str, Any] | Proxy | None, max_scores: int,
+                 task: Task | None = None) -> None:
         self.spec = spec
         self.max_scores = max_scores
+        self.task = task
         self.scores: dict[Architecture, float] = {}
         self._proxy: Proxy | None = None
 
@@ -101,6 +106,8 @@ class ProxyBudget:
             else:
                 assert spec is not None
                 self._proxy = spec
+            if self.task is not None:
+                self._proxy.bind(self.task)
         return self._proxy
 
     def known(self, arch: Architecture) -> float | None:
@@ -181,7 +188,8 @@ def _check_proxy(proxy: dict[str, Any] | None, where: str) -> None:
                 Problem(
                     f"{where}.proxy",
                     f"expected a mapping with a 'name' key; got {proxy!r}",
-                    "use e.g. {name: nb201_table, metric: naswot, dataset: cifar10}",
+                    "use e.g. {name: nb201_table, metric: naswot, dataset: cifar10} or "
+                    "{name: synflow}",
                 )
             ]
         )
@@ -232,7 +240,7 @@ class ZCLocalSearch(LocalSearch):
 
     def _reset(self) -> None:
         super()._reset()
-        self._budget = ProxyBudget(self.proxy, self.max_proxy_scores)
+        self._budget = ProxyBudget(self.proxy, self.max_proxy_scores, self.task)
         self._queue: list[Architecture] | None = None
 
     @property

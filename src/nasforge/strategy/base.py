@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from nasforge.errors import Problem
     from nasforge.evaluate.base import Evaluator
     from nasforge.space.base import SearchSpace
+    from nasforge.tasks.base import Task
     from nasforge.trial import Candidate, Trial
 
 
@@ -77,6 +78,7 @@ class Strategy(Component, ABC):
     objectives: Sequence[Objective]
     constraints: Sequence[Constraint]
     seed: int
+    task: Task | None = None
 
     def setup(
         self,
@@ -86,6 +88,7 @@ class Strategy(Component, ABC):
         *,
         constraints: Sequence[Constraint] = (),
         feasible: FeasibilityCheck | None = None,
+        task: Task | None = None,
     ) -> None:
         """Bind the strategy to a space, objectives, seed and the study's constraints,
         resetting all state.
@@ -98,8 +101,11 @@ class Strategy(Component, ABC):
                 used to rank trained trials by how much they break the bounds.
             feasible: the check of the constraints known before training (see the module
                 docstring); ``None`` when there is none.
+            task: the study's task, which zero-cost proxies computed on networks are bound to
+                (:meth:`nasforge.evaluate.proxy.Proxy.bind`); ``None`` outside a study.
         """
         self.space = space
+        self.task = task
         self.objectives = list(objectives)
         self.seed = int(seed)
         self.constraints = list(constraints)

@@ -4,8 +4,8 @@ As in Abdelfattah et al. 2021 (https://arxiv.org/abs/2101.08134): the L2 norm of
 gradient with respect to each convolution's and linear layer's weight, summed over the layers,
 on one seeded minibatch with the network in training mode.
 
-Cost: about 0.2 s for an NB201 CIFAR-size network (3×32×32, C=16, N=5) on a minibatch of 64,
-one core, build included.
+Cost: about 0.65-0.85 s for an NB201 CIFAR-size network (3×32×32, C=16, N=5) on a minibatch of
+64, one core, building the network included (a forward and a backward pass, as snip).
 """
 
 from __future__ import annotations

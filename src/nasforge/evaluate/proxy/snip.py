@@ -6,8 +6,8 @@ https://arxiv.org/abs/2101.08134): ``Σ |∂L/∂θ ⊙ θ|`` over the weights o
 layers, ``L`` the task's loss (cross-entropy; MSE for regression) on one seeded minibatch, the
 network in training mode.
 
-Cost: about 0.2 s for an NB201 CIFAR-size network (3×32×32, C=16, N=5) on a minibatch of 64,
-one core, build included.
+Cost: about 0.85 s for an NB201 CIFAR-size network (3×32×32, C=16, N=5) on a minibatch of 64,
+one core, building the network included (a forward and a backward pass of the batch).
 """
 
 from __future__ import annotations

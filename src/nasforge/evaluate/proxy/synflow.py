@@ -14,8 +14,9 @@ not overflow (about 1e308; NB201 CIFAR networks score around 1e40-1e60). The sco
 ``log(Σ |θ ⊙ ∂R/∂θ|)``, the same ranking in a readable range; a network whose output does not
 depend on its input (a cell of ``none`` edges) scores ``-inf``.
 
-Cost: about 0.03 s for an NB201 CIFAR-size network (3×32×32, C=16, N=5) on one core, build
-included (measured with ``torch.set_num_threads(1)`` on this project's 2-core CI machine).
+Cost: about 0.1 s for an NB201 CIFAR-size network (3×32×32, C=16, N=5) on one core
+(``torch.set_num_threads(1)``), building the network included; 0.2-0.25 s with two such processes
+sharing this project's 2-core machine (``benchmarks/proxies.py``, ``seconds_per_arch``).
 """
 
 from __future__ import annotations

@@ -74,12 +74,14 @@ class SynFlowProxy(NetworkProxy):
         seed: seeds the weights (SynFlow uses their magnitudes).
 
     Example:
-        >>> import math
-        >>> from nasforge.space import NB201Space
+        >>> from nasforge.space import NB201Space, nb201_to_arch
         >>> proxy = SynFlowProxy(task={"name": "nb201", "dataset": "cifar10"})
         >>> space = NB201Space(dims=2, cells_per_stage=1)
-        >>> arch = space.sample(__import__("numpy").random.default_rng(0))
-        >>> proxy.score(arch, space) == proxy.score(arch, space)
+        >>> convs = nb201_to_arch("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+        ...                       "+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+        >>> skips = nb201_to_arch("|skip_connect~0|+|skip_connect~0|skip_connect~1|"
+        ...                       "+|skip_connect~0|skip_connect~1|skip_connect~2|")
+        >>> proxy.score(convs, space) > proxy.score(skips, space)
         True
     """
 

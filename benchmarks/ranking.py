@@ -1,0 +1,308 @@
+"""Ranking quality of the cheap signals against stand-alone training on MNIST-1D.
+
+Samples ``--n`` distinct architectures of the 1-D ``nb201`` space on ``mnist1d`` (the demo's
+settings: ``channels: 16, cells_per_stage: 2``), trains each stand-alone with the ``train``
+evaluator for ``--epochs`` epochs (the demo's 15 by default; adamw, cosine schedule, batch 128,
+latency not measured), and scores the same architectures with each computed zero-cost proxy of
+:data:`nasforge.evaluate.proxy.PROXIES` (synflow, naswot, snip, grad_norm, jacov, params, flops;
+each with its default seed 0, on the same task) and with 1-epoch training (``epoch1``: the train
+evaluator at fidelity 1; the full run then continues from that run's checkpoint, which gives the
+same weights as training straight through, so the epoch is not trained twice).
+
+For every signal it reports Kendall τ (tau-b) and Spearman ρ (``scipy.stats``) against the
+full-training validation accuracy (``kendall``, ``spearman``) and against its test accuracy
+(``kendall_test``, ``spearman_test``), and the signal's cost in seconds per architecture (one
+torch thread per worker process; a proxy's includes building the untrained network, epoch1's is
+the whole 1-epoch evaluation). A proxy score of ``-inf`` (synflow of a network whose input never
+reaches its output) ranks below every finite score; a NaN score is left out, and ``n_archs``
+counts the architectures a signal was ranked on.
+
+The supernet's accuracy, the issue's other cheap signal, is not measured yet: no supernet exists
+in nasforge so far; ``"_ranking_meta"`` says so.
+
+    python benchmarks/ranking.py --n 50 --epochs 15 --workers 2
+
+merges ``{"ranking": {SIGNAL: {...}}, "_ranking_meta": {...}}`` into
+``benchmarks/results/oneshot.json`` (other keys kept) and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+PROXY_NAMES = ("synflow", "naswot", "snip", "grad_norm", "jacov", "params", "flops")
+SIGNALS = (*PROXY_NAMES, "epoch1")
+SPACE = {"name": "nb201", "dims": 1, "channels": 16, "cells_per_stage": 2}
+"""The space, as in ``examples/demo.yaml``."""
+TRAIN = {"batch_size": 128, "measure_latency": False}
+"""The train evaluator's settings besides ``epochs`` (the demo's; latency is not a signal)."""
+SUPERNET_NOTE = (
+    "supernet accuracy is not measured yet: nasforge has no supernet so far (issue 8 builds one "
+    "later); its row will be added by the session that does"
+)
+
+_worker: dict[str, Any] = {}
+"""Per process: the task, space, evaluator and proxies (built once by :func:`_setup`)."""
+
+
+def _task_spec(num_samples: int) -> dict[str, Any]:
+    return {"name": "mnist1d", "num_samples": num_samples}
+
+
+def _setup(epochs: int, num_samples: int, seed: int) -> None:
+    """Build this process's parts (one torch thread, so workers do not compete for cores)."""
+    import numpy as np
+    import torch
+
+    from nasforge.evaluate.base import EVALUATORS
+    from nasforge.evaluate.proxy import PROXIES
+    from nasforge.space import SPACES
+    from nasforge.tasks import get_task
+
+    torch.set_num_threads(1)
+    task = get_task(_task_spec(num_samples))
+    task.load()
+    space = SPACES.create(SPACE["name"], {k: v for k, v in SPACE.items() if k != "name"})
+    proxies = {name: PROXIES.create(name, {"task": _task_spec(num_samples)})
+               for name in PROXY_NAMES}
+    # one warm-up score each, so a worker's one-off costs (the data minibatch, torch's first
+    # call of a kind) are not charged to the first architecture it measures
+    warm_up = space.sample(np.random.default_rng(2**31))  # not the sample's stream
+    for proxy in proxies.values():
+        proxy.score(warm_up, space)
+    _worker.update(task=task, space=space, seed=seed, proxies=proxies,
+                   evaluator=EVALUATORS.create("train", {"epochs": epochs, **TRAIN}))
+
+
+def measure_arch(text: str) -> dict[str, Any]:
+    """Every signal of one architecture (its canonical form) and its full training, with costs.
+
+    Raises:
+        RuntimeError: a training run did not complete (its status and reason are named).
+    """
+    from nasforge.evaluate.base import EvalContext, run_evaluation
+    from nasforge.rng import derive_seed
+    from nasforge.trial import Candidate, Status
+
+    space, task, evaluator = _worker["space"], _worker["task"], _worker["evaluator"]
+    arch = space.parse(text)
+    row: dict[str, Any] = {"arch": text, "seconds": {}}
+    for name, proxy in _worker["proxies"].items():
+        started = time.perf_counter()
+        row[name] = float(proxy.score(arch, space))
+        row["seconds"][name] = time.perf_counter() - started
+    seed = derive_seed(_worker["seed"], "ranking", arch.arch_id)
+    with tempfile.TemporaryDirectory(prefix="nasforge-ranking-") as workdir:
+        ctx = EvalContext(space=space, task=task, seed=seed, workdir=workdir)
+        for fidelity, key in ((1, "epoch1"), (evaluator.epochs, "full")):
+            started = time.perf_counter()
+            result = run_evaluation(evaluator, Candidate(arch, fidelity=fidelity), ctx)
+            row["seconds"][key] = time.perf_counter() - started
+            if result.status is not Status.OK:
+                raise RuntimeError(f"training {text} for {fidelity} epoch(s) ended "
+                                   f"{result.status.value}: {result.reason}")
+            if key == "epoch1":
+                row["epoch1"] = float(result.metrics["val_accuracy"])
+            else:
+                row["val_accuracy"] = float(result.metrics["val_accuracy"])
+                row["test_accuracy"] = float(result.metrics["test_accuracy"])
+                row["train_seconds"] = float(result.metrics["train_seconds"])
+    return row
+
+
+def _init_worker(epochs: int, num_samples: int, seed: int) -> None:
+    _setup(epochs, num_samples, seed)
+
+
+def sample_archs(n: int, seed: int) -> list[str]:
+    """``n`` distinct architectures of the space, drawn in order from ``seed``."""
+    import numpy as np
+
+    from nasforge.space import SPACES
+
+    space = SPACES.create(SPACE["name"], {k: v for k, v in SPACE.items() if k != "name"})
+    rng = np.random.default_rng(seed)
+    seen: dict[str, None] = {}
+    while len(seen) < n:
+        seen.setdefault(space.format(space.sample(rng)), None)
+    return list(seen)
+
+
+def correlations(signal: Sequence[float], target: Sequence[float]) -> tuple[float, float, int]:
+    """Kendall τ-b and Spearman ρ of ``signal`` against ``target``, and the pairs used.
+
+    ``-inf`` scores rank lowest; NaN scores are left out. A constant signal has no ranking
+    (both are NaN).
+    """
+    from scipy.stats import kendalltau, spearmanr
+
+    pairs = [(s, t) for s, t in zip(signal, target, strict=True) if not math.isnan(s)]
+    if len(pairs) < 3 or len({s for s, _ in pairs}) < 2:
+        return math.nan, math.nan, len(pairs)
+    # ranks, not values: -inf is an ordinary lowest value for a rank correlation
+    xs = [max(s, -sys.float_info.max) for s, _ in pairs]
+    ys = [t for _, t in pairs]
+    return (float(kendalltau(xs, ys).statistic), float(spearmanr(xs, ys).statistic),
+            len(pairs))
+
+
+def _json_value(x: Any) -> Any:
+    """``x`` as strict JSON allows: a non-finite float becomes its name (``"-inf"``)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    return x
+
+
+def _rounded(x: float) -> float | None:
+    return None if math.isnan(x) else round(x, 4)
+
+
+def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The ``ranking`` entry: each signal's correlations with validation and test accuracy and
+    its mean cost per architecture."""
+    val = [r["val_accuracy"] for r in rows]
+    test = [r["test_accuracy"] for r in rows]
+    ranking: dict[str, dict[str, Any]] = {}
+    for name in SIGNALS:
+        scores = [r[name] for r in rows]
+        kendall, spearman, used = correlations(scores, val)
+        kendall_test, spearman_test, _ = correlations(scores, test)
+        seconds = sum(r["seconds"][name] for r in rows) / len(rows)
+        ranking[name] = {
+            "kendall": _rounded(kendall), "spearman": _rounded(spearman),
+            "kendall_test": _rounded(kendall_test), "spearman_test": _rounded(spearman_test),
+            "n_archs": used, "seconds_per_arch": round(seconds, 4),
+        }
+    return ranking
+
+
+def measure(archs: Sequence[str], epochs: int, workers: int, num_samples: int,
+            seed: int) -> list[dict[str, Any]]:
+    """The rows of :func:`measure_arch` for ``archs``, in their order, over ``workers``
+    processes (spawned; ``1`` runs in this process)."""
+    if workers == 1:
+        _setup(epochs, num_samples, seed)
+        return [_report(measure_arch(a), i, len(archs)) for i, a in enumerate(archs)]
+    done: dict[str, dict[str, Any]] = {}
+    with mp.get_context("spawn").Pool(workers, _init_worker,
+                                      (epochs, num_samples, seed)) as pool:
+        for row in pool.imap_unordered(measure_arch, archs, chunksize=1):
+            done[row["arch"]] = _report(row, len(done), len(archs))
+    return [done[a] for a in archs]
+
+
+def _report(row: dict[str, Any], index: int, total: int) -> dict[str, Any]:
+    print(f"[{index + 1}/{total}] val {row['val_accuracy']:.2f}% test "
+          f"{row['test_accuracy']:.2f}% epoch1 {row['epoch1']:.2f}% "
+          f"({row['seconds']['full'] + row['seconds']['epoch1']:.1f} s) {row['arch']}",
+          flush=True)
+    return row
+
+
+def merge_into(out: Path, entries: dict[str, Any]) -> None:
+    """Write ``entries``' keys into the JSON file ``out``, keeping its other keys."""
+    data: dict[str, Any] = {}
+    if out.exists():
+        data = json.loads(out.read_text())
+    data.update(entries)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _cell(x: float | None) -> str:
+    return "    n/a" if x is None else f"{x:+7.3f}"
+
+
+def print_table(ranking: dict[str, dict[str, Any]], meta: dict[str, Any]) -> None:
+    print(f"\nRanking of {meta['n_archs']} MNIST-1D nb201 architectures against "
+          f"{meta['epochs']}-epoch stand-alone training")
+    print(f"{'signal':<10} {'tau val':>7} {'rho val':>7} {'tau test':>8} {'rho test':>8} "
+          f"{'n':>3} {'s/arch':>8}")
+    for name, r in ranking.items():
+        print(f"{name:<10} {_cell(r['kendall'])} {_cell(r['spearman'])} "
+              f" {_cell(r['kendall_test'])}  {_cell(r['spearman_test'])} {r['n_archs']:>3} "
+              f"{r['seconds_per_arch']:>8.3f}")
+    ref = meta["val_vs_test"]
+    print(f"{'val->test':<10} {_cell(ref['kendall'])} {_cell(ref['spearman'])}  (validation "
+          f"accuracy as a predictor of test accuracy, for reference)")
+    print(f"full training: {meta['full_training_seconds_per_arch']:.1f} s/arch; supernet: not "
+          f"measured yet")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=50, help="architectures to sample (>= 3)")
+    parser.add_argument("--epochs", type=int, default=15, help="epochs of the full training")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--out", type=Path, default=RESULTS / "oneshot.json")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds the sample of architectures and each training run")
+    parser.add_argument("--num-samples", type=int, default=5000,
+                        help="MNIST-1D examples generated (train + test; the task's default)")
+    args = parser.parse_args(argv)
+    if args.n < 3:
+        parser.error(f"--n must be at least 3 (a rank correlation needs points); got {args.n}")
+    if args.epochs < 1:
+        parser.error(f"--epochs must be at least 1; got {args.epochs}")
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1; got {args.workers}")
+    if args.seed < 0:
+        parser.error(f"--seed must be a non-negative integer; got {args.seed}")
+
+    from nasforge.errors import ConfigError
+    from nasforge.tasks import get_task
+
+    try:
+        get_task(_task_spec(args.num_samples))
+    except ConfigError as exc:
+        parser.error(f"--num-samples: {exc}")
+    from nasforge.space import SPACES
+
+    size = SPACES.create(SPACE["name"], {k: v for k, v in SPACE.items() if k != "name"}).size
+    if args.n > size:
+        parser.error(f"--n {args.n} is more than the space's {int(size)} architectures; use at "
+                     f"most {int(size)}")
+
+    started = time.perf_counter()
+    rows = measure(sample_archs(args.n, args.seed), args.epochs, args.workers,
+                   args.num_samples, args.seed)
+    ranking = summarise(rows)
+    kendall, spearman, _ = correlations([r["val_accuracy"] for r in rows],
+                                        [r["test_accuracy"] for r in rows])
+    meta = {
+        "supernet": SUPERNET_NOTE,
+        "target": "stand-alone training: val_accuracy (kendall, spearman) and test_accuracy "
+                  "(kendall_test, spearman_test) of the train evaluator, best epoch's weights",
+        "n_archs": len(rows), "epochs": args.epochs, "seed": args.seed,
+        "workers": args.workers, "space": dict(SPACE), "train": dict(TRAIN),
+        "task": _task_spec(args.num_samples),
+        "val_vs_test": {"kendall": _rounded(kendall), "spearman": _rounded(spearman)},
+        "full_training_seconds_per_arch": round(
+            sum(r["seconds"]["full"] + r["seconds"]["epoch1"] for r in rows) / len(rows), 2),
+        "seconds_note": "wall seconds per architecture in one worker process with one torch "
+                        "thread; a proxy's include building the untrained network; epoch1's "
+                        "is its 1-epoch evaluation, and full training continues from it",
+        "minus_inf_scores": {name: sum(r[name] == -math.inf for r in rows)
+                             for name in PROXY_NAMES},
+        "archs": [{k: _json_value(v) for k, v in r.items() if k != "seconds"} for r in rows],
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
+    merge_into(args.out, {"ranking": ranking, "_ranking_meta": meta})
+    print_table(ranking, meta)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

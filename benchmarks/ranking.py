@@ -43,8 +43,8 @@ from typing import Any
 RESULTS = Path(__file__).parent / "results"
 PROXY_NAMES = ("synflow", "naswot", "snip", "grad_norm", "jacov", "params", "flops")
 SIGNALS = (*PROXY_NAMES, "epoch1")
-SPACE = {"name": "nb201", "dims": 1, "channels": 16, "cells_per_stage": 2}
-"""The space, as in ``examples/demo.yaml``."""
+SPACE: dict[str, Any] = {"dims": 1, "channels": 16, "cells_per_stage": 2}
+"""The ``nb201`` space's settings, as in ``examples/demo.yaml``."""
 TRAIN = {"batch_size": 128, "measure_latency": False}
 """The train evaluator's settings besides ``epochs`` (the demo's; latency is not a signal)."""
 SUPERNET_NOTE = (
@@ -54,6 +54,13 @@ SUPERNET_NOTE = (
 
 _worker: dict[str, Any] = {}
 """Per process: the task, space, evaluator and proxies (built once by :func:`_setup`)."""
+
+
+def _space() -> Any:
+    """The 1-D ``nb201`` space of :data:`SPACE`."""
+    from nasforge.space import SPACES
+
+    return SPACES.create("nb201", SPACE)
 
 
 def _task_spec(num_samples: int) -> dict[str, Any]:
@@ -67,13 +74,12 @@ def _setup(epochs: int, num_samples: int, seed: int) -> None:
 
     from nasforge.evaluate.base import EVALUATORS
     from nasforge.evaluate.proxy import PROXIES
-    from nasforge.space import SPACES
     from nasforge.tasks import get_task
 
     torch.set_num_threads(1)
     task = get_task(_task_spec(num_samples))
     task.load()
-    space = SPACES.create(SPACE["name"], {k: v for k, v in SPACE.items() if k != "name"})
+    space = _space()
     proxies = {name: PROXIES.create(name, {"task": _task_spec(num_samples)})
                for name in PROXY_NAMES}
     # one warm-up score each, so a worker's one-off costs (the data minibatch, torch's first
@@ -129,9 +135,7 @@ def sample_archs(n: int, seed: int) -> list[str]:
     """``n`` distinct architectures of the space, drawn in order from ``seed``."""
     import numpy as np
 
-    from nasforge.space import SPACES
-
-    space = SPACES.create(SPACE["name"], {k: v for k, v in SPACE.items() if k != "name"})
+    space = _space()
     rng = np.random.default_rng(seed)
     seen: dict[str, None] = {}
     while len(seen) < n:
@@ -267,9 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         get_task(_task_spec(args.num_samples))
     except ConfigError as exc:
         parser.error(f"--num-samples: {exc}")
-    from nasforge.space import SPACES
-
-    size = SPACES.create(SPACE["name"], {k: v for k, v in SPACE.items() if k != "name"}).size
+    size = _space().size
     if args.n > size:
         parser.error(f"--n {args.n} is more than the space's {int(size)} architectures; use at "
                      f"most {int(size)}")
@@ -285,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "target": "stand-alone training: val_accuracy (kendall, spearman) and test_accuracy "
                   "(kendall_test, spearman_test) of the train evaluator, best epoch's weights",
         "n_archs": len(rows), "epochs": args.epochs, "seed": args.seed,
-        "workers": args.workers, "space": dict(SPACE), "train": dict(TRAIN),
+        "workers": args.workers, "space": {"name": "nb201", **SPACE}, "train": dict(TRAIN),
         "task": _task_spec(args.num_samples),
         "val_vs_test": {"kendall": _rounded(kendall), "spearman": _rounded(spearman)},
         "full_training_seconds_per_arch": round(

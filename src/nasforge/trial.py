@@ -26,7 +26,7 @@ class Candidate:
     """
 
     arch: Architecture
-    fidelity: int | None = None
+    fidelity: int | float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"arch": self.arch.to_dict(), "fidelity": self.fidelity}

@@ -172,9 +172,23 @@ class Evaluator(Component, ABC):
         return None
 
     @property
-    def max_fidelity(self) -> int | None:
+    def max_fidelity(self) -> int | float | None:
         """The full-budget fidelity (e.g. epochs), or ``None`` if fidelity is meaningless."""
         return None
+
+    @property
+    def min_fidelity(self) -> int | float | None:
+        """The lowest fidelity it accepts, when it declares one (``None``: not declared, and
+        multi-fidelity strategies check only the kind of their fidelities against it)."""
+        return None
+
+    @property
+    def fidelity_kind(self) -> str | None:
+        """What a fidelity means: ``"epochs"`` (whole numbers, the default of any evaluator with
+        a ``max_fidelity``), ``"data_fraction"`` (a fraction of the training data in (0, 1]),
+        or ``None`` without a fidelity. Multi-fidelity strategies refuse rungs of another kind
+        before anything runs."""
+        return None if self.max_fidelity is None else "epochs"
 
     def preflight(self, space: SearchSpace, task: Task) -> list[Problem]:
         """Problems that would fail every trial, found before the first one is stored.

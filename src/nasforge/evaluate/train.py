@@ -41,6 +41,27 @@ Schedule and continuation: the cosine learning-rate schedule always spans the ev
 low-fidelity run is therefore exactly the first part of a full run (its learning rate is not
 annealed to zero, as in a full run at the same point), and continuing it from its checkpoint gives
 the same weights and metrics as training straight through (bit-for-bit on CPU).
+
+Data-fraction fidelity: with ``fidelity: data_fraction`` a candidate's ``fidelity`` is the
+fraction of the training split it trains on, a number in (0, 1] (``max_fidelity`` 1.0; ``None``:
+the whole split), always for the full ``epochs``. Fraction ``f`` uses the first ``ceil(f * n)``
+examples of one fixed permutation of the ``n`` training examples, drawn from ``subset_seed``
+(the same for every architecture, so a rung compares them on the same examples), so the
+examples of a higher fraction contain those of every lower one. For a classification task with
+array splits the permutation is class-stratified: each class's examples are spread evenly
+through it, so every prefix holds the classes in about their proportions in the split.
+Validation and test always use the whole splits. Fraction 1.0 trains exactly as the epochs path
+does at full fidelity (same batches, same metrics).
+
+A promotion (the same architecture and key asked at a higher fraction) continues from the
+checkpoint of the highest lower fraction saved: its kept (best-validation) weights initialise the
+network, which is then trained with a fresh optimiser over the full schedule on the larger
+subset. This warm start is *not* bit-identical to training that fraction from scratch, and costs
+as much as that run: what it buys is the better starting point, not fewer steps (a subset cannot
+be "continued" to a larger one the way epochs can). ``Result.info["warm_started_from"]`` gives
+the fraction it started from (absent: from scratch). Asking again at a fraction already saved is
+answered from its checkpoint. Each fraction keeps its own checkpoint file, and the checkpoint key
+includes the fidelity kind, so epochs and data-fraction runs never share one.
 """
 
 from __future__ import annotations
@@ -52,6 +73,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -147,6 +169,12 @@ class _Data:
             x, y = split.tensors()
             self.x, self.y = x.to(device), y.to(device)
         self.n = len(split)
+        self.indices: torch.Tensor | None = None
+
+    def restrict(self, indices: torch.Tensor) -> None:
+        """Train on the examples at ``indices`` only (a data-fraction subset)."""
+        self.indices = indices.to(self.device if self.x is not None else torch.device("cpu"))
+        self.n = len(indices)
 
     def _targets(self, y: torch.Tensor) -> torch.Tensor:
         y = y.to(self.device)
@@ -157,7 +185,10 @@ class _Data:
     def epoch(self, order: torch.Tensor, size: int, steps: int) -> Iterator[
         tuple[torch.Tensor, torch.Tensor]
     ]:
-        """The ``steps`` training batches of ``size`` examples each, in ``order``."""
+        """The ``steps`` training batches of ``size`` examples each, in ``order`` (positions in
+        the subset when :meth:`restrict` chose one)."""
+        if self.indices is not None:
+            order = self.indices[order.to(self.indices.device)]
         if self.x is not None and self.y is not None:
             order = order.to(self.y.device)
             for s in range(steps):
@@ -243,7 +274,13 @@ class TrainEvaluator(Evaluator):
     checkpoint is kept.
 
     Args:
-        epochs: the full fidelity; a candidate's ``fidelity`` overrides it (never above it).
+        epochs: the full fidelity; with ``fidelity: epochs`` a candidate's ``fidelity``
+            overrides it (never above it); with ``data_fraction`` every run trains this many.
+        fidelity: what a candidate's ``fidelity`` means: ``epochs`` (whole epochs, 1 to
+            ``epochs``) or ``data_fraction`` (the fraction of the training split, in (0, 1]; see
+            the module docstring).
+        subset_seed: seeds the one permutation of the training examples that every data
+            fraction is a prefix of (``fidelity: data_fraction`` only).
         batch_size: training mini-batch size.
         lr: peak learning rate.
         optimizer: ``sgd`` (with Nesterov momentum when ``momentum > 0``), ``adam`` or ``adamw``.
@@ -297,6 +334,8 @@ class TrainEvaluator(Evaluator):
         self,
         *,
         epochs: Annotated[int, Field(ge=1)] = 15,
+        fidelity: Literal["epochs", "data_fraction"] = "epochs",
+        subset_seed: Annotated[int, Field(ge=0)] = 0,
         batch_size: Annotated[int, Field(ge=1)] = 128,
         lr: Annotated[float, Field(gt=0)] = 0.01,
         optimizer: Literal["sgd", "adam", "adamw"] = "adamw",
@@ -314,6 +353,8 @@ class TrainEvaluator(Evaluator):
         fairness: bool = True,
     ) -> None:
         self.epochs = epochs
+        self.fidelity = fidelity
+        self.subset_seed = subset_seed
         self.batch_size = batch_size
         self.lr = lr
         self.optimizer = optimizer
@@ -343,8 +384,19 @@ class TrainEvaluator(Evaluator):
         self.fairness = fairness
 
     @property
-    def max_fidelity(self) -> int:
-        return self.epochs
+    def max_fidelity(self) -> int | float:
+        """``epochs``, or 1.0 (the whole training split) with ``fidelity: data_fraction``."""
+        return 1.0 if self.fidelity == "data_fraction" else self.epochs
+
+    @property
+    def min_fidelity(self) -> int | float:
+        """1 epoch, or with ``fidelity: data_fraction`` the smallest positive float: any
+        fraction in (0, 1] whose subset holds at least two examples trains."""
+        return math.ulp(0.0) if self.fidelity == "data_fraction" else 1
+
+    @property
+    def fidelity_kind(self) -> str:
+        return self.fidelity
 
     @property
     def latency_settings(self) -> LatencySettings:
@@ -413,6 +465,7 @@ class TrainEvaluator(Evaluator):
     def evaluate(self, candidate: Candidate, ctx: EvalContext) -> Result:
         start = time.perf_counter()
         deadline = None if ctx.time_limit_s is None else start + ctx.time_limit_s
+        fraction = self._target_fraction(candidate)
         target = self._target_epochs(candidate)
         device = self._resolve_device()
         data = ctx.task.load()
@@ -420,7 +473,18 @@ class TrainEvaluator(Evaluator):
         train, val, test = (_Data(s, info, device) for s in (data.train, data.val, data.test))
         if val.n == 0:
             raise ValueError(f"task {ctx.task!r} has no validation examples to select epochs on")
-        path = self._checkpoint_path(candidate.arch, ctx)
+        if fraction is not None:
+            size = data_fraction_size(train.n, fraction)
+            if size < 2:
+                raise ValueError(
+                    f"data fraction {fraction} of the {train.n} training examples is {size} "
+                    "example(s); training needs at least 2. Raise the lowest rung (the "
+                    "strategy's min_fidelity or rungs)."
+                )
+            if size < train.n:
+                order = data_fraction_order(data.train, info, self.subset_seed)
+                train.restrict(torch.from_numpy(order[:size]))
+        path = self._checkpoint_path(candidate.arch, ctx, fraction)
         rng_devices = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
         with torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(ctx.seed)
@@ -431,12 +495,15 @@ class TrainEvaluator(Evaluator):
             best_state: dict[str, torch.Tensor] | None = None
             saved = self._read_checkpoint(path)
             resumed_from = 0
+            warm_from: float | None = None
             # Resume only from a checkpoint that is a prefix of the run asked for; one trained
             # further cannot be rewound (a lower fidelity is retrained from scratch).
             if saved is not None and saved["epoch"] <= target:
                 best_state = self._restore(saved, model, optimizer, generator, device)
                 progress = _Progress(**saved["progress"])
                 resumed_from = progress.epoch
+            elif fraction is not None and saved is None:
+                warm_from = self._warm_start(model, candidate.arch, ctx, fraction)
             costs = {
                 M.PARAMS: float(count_params(model)),
                 M.FLOPS: float(count_flops(model, data.info.input_shape)),
@@ -454,14 +521,19 @@ class TrainEvaluator(Evaluator):
                     status=stop.status,
                     reason=stop.reason,
                     cost_s=time.perf_counter() - start,
-                    info={"resumed_from_epoch": resumed_from},
+                    info={"resumed_from_epoch": resumed_from,
+                          **self._fraction_info(fraction, train.n, warm_from)},
                 )
             # Only the furthest-trained run of this key writes, so a lower fidelity evaluated
             # later never replaces a longer checkpoint or better-trained weights.
             is_furthest = progress.epoch >= self._saved_epochs(saved)
             if path is not None and is_furthest and progress.epoch > begun:
                 self._write_checkpoint(path, model, optimizer, generator, progress, best_state)
-        if ctx.workdir is not None and is_furthest and best_state is not None:
+        # The weights kept for export are those of the highest fraction trained.
+        is_highest = fraction is None or not any(
+            f > fraction for f in self._fraction_checkpoints(candidate.arch, ctx)
+        )
+        if ctx.workdir is not None and is_furthest and is_highest and best_state is not None:
             _atomic_save(
                 {k: v.detach().cpu() for k, v in best_state.items()},
                 os.path.join(ctx.workdir, WEIGHTS_FILE),
@@ -475,7 +547,11 @@ class TrainEvaluator(Evaluator):
             **{f"test_{k}": v for k, v in scores.items()},
             **self._robust_and_fair(model, val, test, data, ctx.seed),
         }
-        result_info: dict[str, Any] = {"resumed_from_epoch": resumed_from, "checkpoint": path}
+        result_info: dict[str, Any] = {
+            "resumed_from_epoch": resumed_from,
+            "checkpoint": path,
+            **self._fraction_info(fraction, train.n, warm_from),
+        }
         shape = data.info.input_shape
         result_metrics[M.MEMORY_MB] = peak_memory_mb(
             model, shape, batch_size=self._latency.batch_size
@@ -520,8 +596,41 @@ class TrainEvaluator(Evaluator):
                 values[M.LATENCY_IQR_MS] = by_batch[1].iqr_ms
         return values
 
+    def _target_fraction(self, candidate: Candidate) -> float | None:
+        """The data fraction asked for (``None`` with ``fidelity: epochs``)."""
+        if self.fidelity != "data_fraction":
+            return None
+        value = 1.0 if candidate.fidelity is None else candidate.fidelity
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+            raise ValueError(
+                f"candidate fidelity must be a data fraction in (0, 1] (evaluator.fidelity is "
+                f"data_fraction); got {candidate.fidelity!r}. Give the strategy fractions, e.g. "
+                "min_fidelity: 0.1, max_fidelity: 1.0, or set evaluator.fidelity: epochs."
+            )
+        return float(value)
+
+    @staticmethod
+    def _fraction_info(fraction: float | None, n: int, warm_from: float | None) -> dict[str, Any]:
+        """What ``Result.info`` says of a data-fraction run: the fraction, the training
+        examples it used and the lower fraction it was warm-started from (if any)."""
+        if fraction is None:
+            return {}
+        found: dict[str, Any] = {"data_fraction": fraction, "train_examples": n}
+        if warm_from is not None:
+            found["warm_started_from"] = warm_from
+        return found
+
     def _target_epochs(self, candidate: Candidate) -> int:
-        target = self.epochs if candidate.fidelity is None else int(candidate.fidelity)
+        if self.fidelity == "data_fraction":
+            return self.epochs
+        fidelity = candidate.fidelity
+        if fidelity is not None and (isinstance(fidelity, bool) or fidelity != int(fidelity)):
+            raise ValueError(
+                f"candidate fidelity must be whole epochs (evaluator.fidelity is epochs); got "
+                f"{fidelity!r}. Give the strategy whole epochs, or set evaluator.fidelity: "
+                "data_fraction to train on a fraction of the data."
+            )
+        target = self.epochs if fidelity is None else int(fidelity)
         if not 1 <= target <= self.epochs:
             raise ValueError(
                 f"candidate fidelity must be between 1 and the evaluator's epochs "
@@ -782,6 +891,9 @@ class TrainEvaluator(Evaluator):
             for k, v in self.get_params().items()
             if k not in ("measure_latency", "latency", "eval_batch_size", "robustness", "fairness")
         }
+        if self.fidelity == "epochs":  # keys of epoch checkpoints stay as they were
+            settings.pop("fidelity", None)
+            settings.pop("subset_seed", None)
         described = {
             "version": _CHECKPOINT_VERSION,
             "arch": str(arch),
@@ -793,12 +905,46 @@ class TrainEvaluator(Evaluator):
         text = json.dumps(described, sort_keys=True, default=_json_default)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def _checkpoint_path(self, arch: Architecture, ctx: EvalContext) -> str | None:
+    def _checkpoint_path(
+        self, arch: Architecture, ctx: EvalContext, fraction: float | None = None
+    ) -> str | None:
+        """The checkpoint file of ``arch``; with a data fraction, one file per fraction."""
         if ctx.workdir is None:
             return None
-        return os.path.join(
-            ctx.workdir, f"train-{arch.arch_id}-{self._checkpoint_key(arch, ctx)}.pt"
+        stem = f"train-{arch.arch_id}-{self._checkpoint_key(arch, ctx)}"
+        if fraction is not None:
+            stem += f"-f{fraction!r}"
+        return os.path.join(ctx.workdir, f"{stem}.pt")
+
+    def _fraction_checkpoints(self, arch: Architecture, ctx: EvalContext) -> dict[float, str]:
+        """The data-fraction checkpoints saved for ``arch`` under this key: fraction -> path."""
+        if ctx.workdir is None or not os.path.isdir(ctx.workdir):
+            return {}
+        stem = re.escape(f"train-{arch.arch_id}-{self._checkpoint_key(arch, ctx)}-f")
+        pattern = re.compile(stem + r"([0-9.e+-]+)\.pt")
+        found: dict[float, str] = {}
+        for name in sorted(os.listdir(ctx.workdir)):
+            match = pattern.fullmatch(name)
+            if match:
+                found[float(match.group(1))] = os.path.join(ctx.workdir, name)
+        return found
+
+    def _warm_start(
+        self, model: nn.Module, arch: Architecture, ctx: EvalContext, fraction: float
+    ) -> float | None:
+        """Load the kept weights of the highest lower fraction saved into ``model``; return
+        that fraction (``None``: none saved, or unreadable: train from scratch)."""
+        lower = sorted(
+            (f, p) for f, p in self._fraction_checkpoints(arch, ctx).items() if f < fraction
         )
+        for lower_fraction, path in reversed(lower):
+            saved = self._read_checkpoint(path)
+            if saved is None:
+                continue
+            weights = saved.get("best_state") or saved["model"]
+            model.load_state_dict(weights)
+            return lower_fraction
+        return None
 
     @staticmethod
     def _read_checkpoint(path: str | None) -> dict[str, Any] | None:
@@ -859,6 +1005,38 @@ class TrainEvaluator(Evaluator):
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
         }
         _atomic_save(state, path)
+
+
+def data_fraction_size(n: int, fraction: float) -> int:
+    """The examples that data fraction ``fraction`` of ``n`` uses: ``ceil(fraction * n)``.
+
+    Example:
+        >>> [data_fraction_size(1000, f) for f in (0.1, 1 / 3, 1.0)]
+        [100, 334, 1000]
+    """
+    # round() first so 0.1 * 1000 (100.00000000000001 in floats) is 100, not 101
+    return min(n, math.ceil(round(fraction * n, 9)))
+
+
+def data_fraction_order(split: Split, info: TaskInfo, seed: int) -> np.ndarray:
+    """The seeded permutation of ``split``'s examples that every data fraction is a prefix of.
+
+    A classification split with arrays is class-stratified: each class's examples, shuffled,
+    take evenly spaced positions ``(rank + u) / n_class`` (``u`` uniform in [0, 1)), and the
+    permutation sorts by them, so every prefix holds each class in about its share of the split.
+    Other splits (regression, a Dataset) get a plain seeded permutation.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(split)
+    if info.is_regression or split.y is None:
+        return rng.permutation(n)
+    labels = np.asarray(split.y).reshape(n, -1)[:, 0]
+    position = np.empty(n, dtype=np.float64)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        shuffled = rng.permutation(members)
+        position[shuffled] = (np.arange(len(members)) + rng.random(len(members))) / len(members)
+    return np.argsort(position, kind="stable")
 
 
 def _atomic_save(obj: Any, path: str) -> None:

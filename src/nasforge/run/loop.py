@@ -191,7 +191,10 @@ class Loop:
         return EvalContext(
             space=self.parts.space,
             task=self.parts.task,
-            seed=derive_seed(self.spec.seed, candidate.arch.arch_id, candidate.fidelity or 0),
+            # One seed per architecture whatever its fidelity, so a promotion continues from
+            # the lower rung's checkpoint (its key holds the seed); the 0 keeps the seeds that
+            # trials without a fidelity always had.
+            seed=derive_seed(self.spec.seed, candidate.arch.arch_id, 0),
             time_limit_s=self.spec.trial_time_limit_s,
             workdir=str(workdir) if workdir else None,
             reporter=None if self.reports is None else self.reports.reporter(trial.number),

@@ -45,7 +45,7 @@ class _StudyData:
         self.record = record
         self.trials: dict[int, Trial] = {}
         # (arch, fidelity) -> number of the lowest-numbered COMPLETE trial
-        self.complete: dict[tuple[Architecture, int | None], int] = {}
+        self.complete: dict[tuple[Architecture, int | float | None], int] = {}
         self.pending: dict[int, Event] = {}  # event id -> event, in id order
         self.curves: dict[int, dict[int, dict[str, float]]] = {}  # number -> step -> values
 

@@ -1,6 +1,9 @@
 """Multi-fidelity search: asynchronous successive halving, Hyperband and a BOHB-style variant.
 
-The fidelity is the candidate's ``fidelity`` (epochs). A *rung* is one fidelity; an architecture
+The fidelity is the candidate's ``fidelity``: epochs, or a fraction of the training data in
+(0, 1] with an evaluator that declares ``fidelity_kind == "data_fraction"`` (``train`` with
+``fidelity: data_fraction``; give ``min_fidelity: 0.1, max_fidelity: 1.0`` or ``rungs: [0.1,
+0.3, 1.0]``). A *rung* is one fidelity; an architecture
 is first evaluated at the lowest rung of its bracket and *promoted* (asked again, same
 architecture, next rung) when it ranks in the top ``1/eta`` of the results told at its rung. With
 real training the evaluator continues a promoted architecture from its checkpoint, so a promotion
@@ -30,8 +33,11 @@ Rules common to the three, and deviations:
 
 - Rungs are given explicitly (``rungs=[12, 200]``: NAS-Bench-201's table has only those) or made
   geometric from the top: ``max_fidelity * eta**-k`` for ``k = s..0``, ``s = floor(log_eta(max /
-  min))``, rounded to whole epochs. The defaults (1 and 15) match ``TrainEvaluator``'s default
-  ``epochs=15``: rungs 2, 5, 15.
+  min))``, rounded to whole epochs, or for data fractions (a fractional ``min_fidelity``;
+  ``max_fidelity`` then defaults to 1.0) to 4 decimals: ``0.1`` to ``1.0`` with ``eta=3`` gives
+  0.1111, 0.3333, 1.0. The defaults (1 and 15) match ``TrainEvaluator``'s default
+  ``epochs=15``: rungs 2, 5, 15. Pre-flight refuses rungs of the wrong kind for the evaluator
+  (fractions with epochs, epochs with fractions) and rungs outside its declared range.
 - A candidate is never asked twice at the same fidelity (the study would reuse the stored result
   at no cost, teaching nothing); new architectures are never asked before. Promotion marks an
   architecture at ask time, so with several workers it is not promoted twice.
@@ -72,14 +78,34 @@ DEFAULT_MAX_FIDELITY = 15
 """``TrainEvaluator``'s default ``epochs``: the top rung when neither rungs nor a maximum is set."""
 
 
-def geometric_rungs(min_fidelity: int, max_fidelity: int, eta: int) -> list[int]:
+def is_fraction(value: float | None) -> bool:
+    """Whether a fidelity bound is a data fraction: a float in (0, 1] (``1`` as an int is an
+    epoch)."""
+    return isinstance(value, float) and 0 < value <= 1
+
+
+def geometric_rungs(
+    min_fidelity: float, max_fidelity: float, eta: int
+) -> list[int] | list[float]:
     """Rungs ``max * eta**-k`` (``k = s..0``, ``s = floor(log_eta(max/min))``), rounded, unique.
+
+    Whole epochs (rounded half up) unless either bound is a data fraction (a float in (0, 1]):
+    then fractions rounded to 4 decimals, the top one exactly ``max_fidelity``.
 
     Example:
         >>> geometric_rungs(1, 27, 3), geometric_rungs(1, 15, 3), geometric_rungs(12, 200, 3)
         ([1, 3, 9, 27], [2, 5, 15], [22, 67, 200])
+        >>> geometric_rungs(0.1, 1.0, 3)
+        [0.1111, 0.3333, 1.0]
     """
     s = math.floor(math.log(max_fidelity / min_fidelity) / math.log(eta) + 1e-9)
+    if is_fraction(min_fidelity) or is_fraction(max_fidelity):
+        fractions: list[float] = []
+        for k in range(s, -1, -1):
+            value = max(float(min_fidelity), round(max_fidelity / eta**k, 4))
+            if not fractions or value > fractions[-1]:
+                fractions.append(float(max_fidelity) if k == 0 else value)
+        return fractions
     rungs: list[int] = []
     for k in range(s, -1, -1):
         value = max(min_fidelity, math.floor(max_fidelity / eta**k + 0.5))  # half up
@@ -88,15 +114,21 @@ def geometric_rungs(min_fidelity: int, max_fidelity: int, eta: int) -> list[int]
     return rungs
 
 
-def fidelity_problems(strategy: Strategy, evaluator: Evaluator) -> list[Problem]:
-    """A multi-fidelity strategy paired with an evaluator that has no fidelity, as a problem.
+def fidelity_problems(
+    strategy: Strategy, evaluator: Evaluator, fidelities: Sequence[float | None] = ()
+) -> list[Problem]:
+    """A multi-fidelity strategy's fidelities that ``evaluator`` cannot train, as problems.
 
-    Such an evaluator ignores the fidelity it is asked for, so every rung would be the same
-    full evaluation and the schedule would only waste trials.
+    An evaluator without a fidelity ignores the fidelity it is asked for, so every rung would be
+    the same full evaluation and the schedule would only waste trials. Otherwise each of
+    ``fidelities`` (``None``: the evaluator's full budget) must be of the evaluator's
+    :attr:`~nasforge.evaluate.base.Evaluator.fidelity_kind` (whole epochs, or data fractions in
+    (0, 1]) and, where it declares ``min_fidelity``, within ``[min_fidelity, max_fidelity]``.
     """
-    if evaluator.max_fidelity is not None:
-        return []
     evaluator_name = evaluator.name or type(evaluator).__name__
+    strategy_name = strategy.name or type(strategy).__name__
+    if evaluator.max_fidelity is not None:
+        return _kind_problems(strategy_name, evaluator, evaluator_name, fidelities)
     return [Problem(
         "strategy.name",
         f"{strategy.name or type(strategy).__name__} asks for fidelities (epochs), but the "
@@ -106,11 +138,57 @@ def fidelity_problems(strategy: Strategy, evaluator: Evaluator) -> list[Problem]
         "single-fidelity strategy (e.g. regularized_evolution, local_search, bananas)")]
 
 
-def _rungs_problem(rungs: Sequence[int]) -> str | None:
+def _kind_problems(
+    strategy_name: str, evaluator: Evaluator, evaluator_name: str,
+    fidelities: Sequence[float | None],
+) -> list[Problem]:
+    asked = [f for f in fidelities if f is not None]
+    kind = evaluator.fidelity_kind
+    if kind == "data_fraction":
+        wrong = [f for f in asked if not 0 < f <= 1]
+        if wrong:
+            return [Problem(
+                "strategy.rungs",
+                f"{strategy_name} asks for fidelities {list(asked)!r}, but the evaluator "
+                f"{evaluator_name!r} takes data fractions in (0, 1] (fidelity: data_fraction); "
+                f"{wrong[0]!r} is not one",
+                "give fractions, e.g. min_fidelity: 0.1, max_fidelity: 1.0 (or rungs: [0.1, 0.3, "
+                "1.0]; mf_local_search: low_fidelity: 0.1), or set evaluator.fidelity: epochs")]
+    elif kind == "epochs":
+        wrong = [f for f in asked if isinstance(f, float) and not f.is_integer()]
+        if wrong:
+            return [Problem(
+                "strategy.rungs",
+                f"{strategy_name} asks for fidelities {list(asked)!r}, but the evaluator "
+                f"{evaluator_name!r} takes whole epochs; {wrong[0]!r} is not one",
+                "give whole epochs, or set evaluator.fidelity: data_fraction (train) to use "
+                "fractions of the training data")]
+    low, high = evaluator.min_fidelity, evaluator.max_fidelity
+    if low is None or high is None:
+        return []
+    outside = [f for f in asked if not low <= f <= high]
+    if not outside:
+        return []
+    unit = "data fraction" if kind == "data_fraction" else "epochs"
+    return [Problem(
+        "strategy.rungs",
+        f"{strategy_name} asks for fidelity {outside[0]!r}, outside what the evaluator "
+        f"{evaluator_name!r} trains ({unit} up to {high!r})",
+        f"keep the strategy's top fidelity (max_fidelity, rungs, high_fidelity) at most {high!r}"
+        + (", or raise evaluator.epochs" if kind == "epochs" else ""))]
+
+
+def _rungs_problem(rungs: Sequence[float]) -> str | None:
     if not rungs:
         return "must list at least one fidelity; got []"
-    if any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rungs):
-        return f"fidelities must be ints >= 1; got {list(rungs)!r}"
+    if any(isinstance(r, bool) or not isinstance(r, int | float) for r in rungs):
+        return f"fidelities must be numbers; got {list(rungs)!r}"
+    if any(isinstance(r, float) and not r.is_integer() for r in rungs):
+        if not all(0 < r <= 1 for r in rungs):
+            return (f"fidelities must be whole epochs >= 1 or data fractions in (0, 1], not "
+                    f"both; got {list(rungs)!r}")
+    elif any(r < 1 for r in rungs):
+        return f"fidelities must be ints >= 1 (or data fractions in (0, 1]); got {list(rungs)!r}"
     if any(b <= a for a, b in itertools.pairwise(rungs)):
         return f"fidelities must be strictly increasing; got {list(rungs)!r}"
     return None
@@ -132,10 +210,18 @@ class _Rung:
 class _MultiFidelity(Strategy):
     """Shared engine: brackets of asynchronous successive halving over ``rungs``."""
 
-    rungs: list[int] | None
-    min_fidelity: int | None
-    max_fidelity: int | None
+    rungs: list[int] | list[float] | None
+    min_fidelity: int | float | None
+    max_fidelity: int | float | None
     eta: int
+
+    def _bounds(self) -> tuple[float, float]:
+        """``(min_fidelity, max_fidelity)`` with defaults: 1 and 15 epochs, or a maximum of 1.0
+        when ``min_fidelity`` is a data fraction."""
+        low = DEFAULT_MIN_FIDELITY if self.min_fidelity is None else self.min_fidelity
+        default_high = 1.0 if is_fraction(self.min_fidelity) else DEFAULT_MAX_FIDELITY
+        high = default_high if self.max_fidelity is None else self.max_fidelity
+        return low, high
 
     def _check_rungs(self) -> None:
         where = type(self).__name__
@@ -152,12 +238,20 @@ class _MultiFidelity(Strategy):
                 )
             problem = _rungs_problem(self.rungs)
             if problem:
-                raise ConfigError(
-                    [Problem(f"{where}.rungs", problem, "e.g. rungs: [12, 200] (epochs)")]
-                )
+                raise ConfigError([Problem(
+                    f"{where}.rungs", problem,
+                    "e.g. rungs: [12, 200] (epochs) or rungs: [0.1, 0.3, 1.0] (data fractions)",
+                )])  # fmt: skip
             return
-        low = DEFAULT_MIN_FIDELITY if self.min_fidelity is None else self.min_fidelity
-        high = DEFAULT_MAX_FIDELITY if self.max_fidelity is None else self.max_fidelity
+        low, high = self._bounds()
+        if is_fraction(low) and high > 1:
+            raise ConfigError([Problem(
+                f"{where}.max_fidelity",
+                f"min_fidelity {low!r} is a data fraction, so max_fidelity must be at most 1.0; "
+                f"got {high!r}",
+                "use max_fidelity: 1.0 (or leave it unset) with a fractional min_fidelity, or "
+                "whole epochs for both",
+            )])  # fmt: skip
         if low > high:
             raise ConfigError(
                 [
@@ -170,20 +264,20 @@ class _MultiFidelity(Strategy):
             )
 
     @property
-    def fidelities(self) -> list[int]:
+    def fidelities(self) -> list[int] | list[float]:
         """The rungs in use, lowest first."""
         if self.rungs is not None:
             return list(self.rungs)
-        low = DEFAULT_MIN_FIDELITY if self.min_fidelity is None else self.min_fidelity
-        high = DEFAULT_MAX_FIDELITY if self.max_fidelity is None else self.max_fidelity
+        low, high = self._bounds()
         return geometric_rungs(low, high, self.eta)
 
     def _n_brackets(self) -> int:
         return 1
 
     def preflight(self, space: SearchSpace, evaluator: Evaluator) -> list[Problem]:
-        """Refuses an evaluator without a fidelity (see :func:`fidelity_problems`)."""
-        return fidelity_problems(self, evaluator)
+        """Refuses an evaluator without a fidelity, and rungs of another kind than the
+        evaluator's or outside its range (see :func:`fidelity_problems`)."""
+        return fidelity_problems(self, evaluator, self.fidelities)
 
     def bracket_schedule(self) -> list[int]:
         """The bracket of each new architecture over one Hyperband iteration (then repeated)."""
@@ -197,13 +291,15 @@ class _MultiFidelity(Strategy):
     # -- state -----------------------------------------------------------------------------
     def _reset(self) -> None:
         self._rung_values = self.fidelities
-        self._rung_of: dict[int | None, int] = {f: k for k, f in enumerate(self._rung_values)}
+        self._rung_of: dict[float | None, int] = {
+            f: k for k, f in enumerate(self._rung_values)
+        }
         self._schedule = self.bracket_schedule()
         n = len(self._rung_values)
         # _rungs[b][k]: bracket b (starting at rung b), rung k >= b.
         self._rungs = [[_Rung() for _ in range(n)] for _ in range(self._n_brackets())]
         self._bracket_of: dict[Architecture, int] = {}
-        self._asked_pairs: set[tuple[Architecture, int]] = set()
+        self._asked_pairs: set[tuple[Architecture, float]] = set()
         self._asked = self.asked_archs()
         self._n_new = 0
         self._prior: list[Architecture] = []
@@ -279,7 +375,9 @@ class _MultiFidelity(Strategy):
 
 
 _ETA = Annotated[int, Field(ge=2)]
-_FIDELITY = Annotated[int, Field(ge=1)] | None
+_FIDELITY = Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, le=1)] | None
+"""Whole epochs >= 1, or a data fraction in (0, 1]."""
+_RUNGS = list[Annotated[int, Field(ge=1)]] | list[Annotated[float, Field(gt=0, le=1)]] | None
 
 
 @STRATEGIES.register("successive_halving")
@@ -287,9 +385,12 @@ class SuccessiveHalving(_MultiFidelity):
     """Asynchronous successive halving (ASHA) over epochs as the fidelity.
 
     Args:
-        rungs: the fidelities (epochs), increasing; e.g. ``[12, 200]`` for NAS-Bench-201's table.
-        min_fidelity: the lowest rung when ``rungs`` is not given (default 1).
-        max_fidelity: the top rung when ``rungs`` is not given (default 15).
+        rungs: the fidelities (epochs or data fractions), increasing; e.g. ``[12, 200]`` for
+            NAS-Bench-201's table, ``[0.1, 0.3, 1.0]`` with ``fidelity: data_fraction``.
+        min_fidelity: the lowest rung when ``rungs`` is not given (default 1; a float in
+            (0, 1] is a data fraction).
+        max_fidelity: the top rung when ``rungs`` is not given (default 15, or 1.0 when
+            ``min_fidelity`` is a data fraction).
         eta: reduction factor: the top ``1/eta`` of a rung is promoted.
         constraint_aware: ask only candidates that pass the study's check of the constraints
             known before training (default); ``False`` leaves them to the study's filter.
@@ -304,7 +405,7 @@ class SuccessiveHalving(_MultiFidelity):
     def __init__(
         self,
         *,
-        rungs: list[int] | None = None,
+        rungs: _RUNGS = None,
         min_fidelity: _FIDELITY = None,
         max_fidelity: _FIDELITY = None,
         eta: _ETA = 3,
@@ -336,9 +437,12 @@ class Hyperband(_MultiFidelity):
     """Asynchronous Hyperband: ASHA brackets that start at successively higher rungs.
 
     Args:
-        rungs: the fidelities (epochs), increasing; e.g. ``[12, 200]`` for NAS-Bench-201's table.
-        min_fidelity: the lowest rung when ``rungs`` is not given (default 1).
-        max_fidelity: the top rung when ``rungs`` is not given (default 15).
+        rungs: the fidelities (epochs or data fractions), increasing; e.g. ``[12, 200]`` for
+            NAS-Bench-201's table, ``[0.1, 0.3, 1.0]`` with ``fidelity: data_fraction``.
+        min_fidelity: the lowest rung when ``rungs`` is not given (default 1; a float in
+            (0, 1] is a data fraction).
+        max_fidelity: the top rung when ``rungs`` is not given (default 15, or 1.0 when
+            ``min_fidelity`` is a data fraction).
         eta: reduction factor: the top ``1/eta`` of a rung is promoted.
         brackets: how many brackets (the first starts at the lowest rung); ``None``: one per rung.
             ``brackets=1`` is ASHA.
@@ -353,7 +457,7 @@ class Hyperband(_MultiFidelity):
     def __init__(
         self,
         *,
-        rungs: list[int] | None = None,
+        rungs: _RUNGS = None,
         min_fidelity: _FIDELITY = None,
         max_fidelity: _FIDELITY = None,
         eta: _ETA = 3,
@@ -378,9 +482,12 @@ class BOHB(Hyperband):
     """BOHB-style: asynchronous Hyperband with new architectures from a TPE-like model.
 
     Args:
-        rungs: the fidelities (epochs), increasing; e.g. ``[12, 200]`` for NAS-Bench-201's table.
-        min_fidelity: the lowest rung when ``rungs`` is not given (default 1).
-        max_fidelity: the top rung when ``rungs`` is not given (default 15).
+        rungs: the fidelities (epochs or data fractions), increasing; e.g. ``[12, 200]`` for
+            NAS-Bench-201's table, ``[0.1, 0.3, 1.0]`` with ``fidelity: data_fraction``.
+        min_fidelity: the lowest rung when ``rungs`` is not given (default 1; a float in
+            (0, 1] is a data fraction).
+        max_fidelity: the top rung when ``rungs`` is not given (default 15, or 1.0 when
+            ``min_fidelity`` is a data fraction).
         eta: reduction factor: the top ``1/eta`` of a rung is promoted.
         brackets: how many brackets; ``None``: one per rung; ``1``: ASHA with the model.
         random_fraction: share of new architectures drawn uniformly (BOHB's default 1/3).
@@ -396,7 +503,7 @@ class BOHB(Hyperband):
     def __init__(
         self,
         *,
-        rungs: list[int] | None = None,
+        rungs: _RUNGS = None,
         min_fidelity: _FIDELITY = None,
         max_fidelity: _FIDELITY = None,
         eta: _ETA = 3,

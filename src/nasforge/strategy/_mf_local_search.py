@@ -38,6 +38,9 @@ from nasforge.strategy._zc import ProxyBudget, _check_proxy, warmup_ranking
 from nasforge.strategy.base import STRATEGIES, Strategy
 from nasforge.trial import Candidate
 
+_FIDELITY = Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, le=1)]
+"""Whole epochs >= 1, or a data fraction in (0, 1]."""
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -53,7 +56,8 @@ class MultiFidelityLocalSearch(Strategy):
     """Local search at low fidelity; the best low-fidelity architectures are queried at full.
 
     Args:
-        low_fidelity: the cheap fidelity (e.g. 12 epochs on NAS-Bench-201, 3 for real training).
+        low_fidelity: the cheap fidelity (e.g. 12 epochs on NAS-Bench-201, 3 for real training,
+            or a data fraction such as 0.1 with ``train``'s ``fidelity: data_fraction``).
         high_fidelity: the full fidelity; ``None`` asks for the evaluator's full budget.
         ratio: low-fidelity evaluations per full-fidelity query.
         proxy: optional zero-cost proxy (``{name: ..., **params}``): the walk then starts, and
@@ -68,8 +72,8 @@ class MultiFidelityLocalSearch(Strategy):
     def __init__(
         self,
         *,
-        low_fidelity: Annotated[int, Field(ge=1)] = 12,
-        high_fidelity: Annotated[int, Field(ge=1)] | None = None,
+        low_fidelity: _FIDELITY = 12,
+        high_fidelity: _FIDELITY | None = None,
         ratio: Annotated[int, Field(ge=1)] = 10,
         proxy: dict[str, Any] | None = None,
         max_proxy_scores: Annotated[int, Field(ge=0)] = 1000,
@@ -91,10 +95,11 @@ class MultiFidelityLocalSearch(Strategy):
         self.constraint_aware = constraint_aware
 
     def preflight(self, space: SearchSpace, evaluator: Evaluator) -> list[Problem]:
-        """Refuses an evaluator without a fidelity: both fidelities would be the same run."""
+        """Refuses an evaluator without a fidelity (both fidelities would be the same run), and
+        fidelities of another kind than the evaluator's or outside its range."""
         from nasforge.strategy._hyperband import fidelity_problems
 
-        return fidelity_problems(self, evaluator)
+        return fidelity_problems(self, evaluator, [self.low_fidelity, self.high_fidelity])
 
     def _reset(self) -> None:
         # Insertion-ordered dicts, never sets, are iterated: the order must survive a resume.

@@ -186,18 +186,19 @@ class TabularNB201Evaluator(Evaluator):
 
     # -- evaluating -------------------------------------------------------------------------
     def evaluate(self, candidate: Candidate, ctx: EvalContext) -> Result:
-        fidelity = self.fidelity if candidate.fidelity is None else candidate.fidelity
-        if fidelity not in FIDELITIES:
+        asked = self.fidelity if candidate.fidelity is None else candidate.fidelity
+        if asked not in FIDELITIES:
             raise ConfigError(
                 [
                     Problem(
                         "candidate.fidelity",
-                        f"fidelity must be 12 or 200 for nb201_table; got {fidelity!r}",
+                        f"fidelity must be 12 or 200 for nb201_table; got {asked!r}",
                         "ask for 12 or 200 epochs (the schedules NAS-Bench-201 trained), or None "
                         "for the evaluator's own fidelity",
                     )
                 ]
             )
+        fidelity = int(asked)
         task_dataset = ctx.task.dataset if isinstance(ctx.task, NB201Task) else self.dataset
         if task_dataset != self.dataset:
             raise ConfigError(

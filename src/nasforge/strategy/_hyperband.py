@@ -377,7 +377,8 @@ class _MultiFidelity(Strategy):
 _ETA = Annotated[int, Field(ge=2)]
 _FIDELITY = Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, le=1)] | None
 """Whole epochs >= 1, or a data fraction in (0, 1]."""
-_RUNGS = list[Annotated[int, Field(ge=1)]] | list[Annotated[float, Field(gt=0, le=1)]] | None
+_RUNGS = list[int | float] | None
+"""Whole epochs >= 1, or data fractions in (0, 1] (checked by ``_rungs_problem``)."""
 
 
 @STRATEGIES.register("successive_halving")

@@ -105,32 +105,13 @@ class TestStrategyContract(StrategyContract):
         return strategy_name not in FILTER_ONLY
 
 
-class TestDefaultParameters(StrategyContract):
-    """The defaults a user gets must keep the contract too, with the same budgets."""
+class TestDefaultParameters(TestStrategyContract):
+    """The defaults a user gets must keep the contract too, with the same budgets (the other
+    fixtures are TestStrategyContract's)."""
 
     @pytest.fixture
     def strategy_factory(self, strategy_name: str) -> StrategyFactory:
         return lambda: STRATEGIES.create(strategy_name)
-
-    @pytest.fixture
-    def beats_random(self, strategy_name: str) -> bool:
-        return strategy_name not in NOT_BEATING_RANDOM
-
-    @pytest.fixture
-    def optimum_budget(self, strategy_name: str) -> int:
-        return BUDGETS.get(strategy_name, DEFAULT_OPTIMUM_BUDGET)
-
-    @pytest.fixture
-    def unique_asks(self, strategy_name: str) -> bool:
-        return strategy_name not in REPEATS_ARCHS
-
-    @pytest.fixture
-    def multi_objective(self, strategy_name: str) -> bool:
-        return strategy_name in MULTI_OBJECTIVE
-
-    @pytest.fixture
-    def constraint_aware(self, strategy_name: str) -> bool:
-        return strategy_name not in FILTER_ONLY
 
     @pytest.mark.skip(reason="costs a subprocess; covered by TestStrategyContract")
     def test_same_sequence_in_another_process(self, strategy_factory: StrategyFactory) -> None:

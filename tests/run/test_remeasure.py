@@ -150,3 +150,14 @@ def test_show_numbers_each_remeasured_row_at_80_columns(
     numbers = {t.number for t in latency_study.best_trials()}
     rows = [line for line in table.splitlines() if "latency_ms" in line]
     assert rows and {int(line.split("│")[1]) for line in rows} <= numbers
+
+
+def test_with_one_objective_the_message_names_the_best_trial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nasforge.cli.finish import print_finished
+
+    study = _mnist1d(tmp_path, "single", objectives=[{"metric": "val_accuracy"}])
+    print_finished(study, study.finish())
+    out = " ".join(capsys.readouterr().out.split())
+    assert "latency of the best trial measured again after the search" in out

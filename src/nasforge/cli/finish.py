@@ -82,8 +82,10 @@ def print_finished(study: Study, finished: Finished) -> None:
                          "infeasible before training (not trained)"), highlight=False)
     if finished.remeasured:
         n = len({r.number for r in finished.remeasured})
-        out.print(f"latency of the {n} front trial{'' if n == 1 else 's'} measured again after "
-                  "the search, without training beside it: nasforge show lists both")
+        which = ("best trial" if len(study.spec.objectives) == 1
+                 else f"{n} front trial{'' if n == 1 else 's'}")
+        out.print(f"latency of the {which} measured again after the search, without training "
+                  "beside it: nasforge show lists both")
     from nasforge.report.data import energy_line
 
     energy = energy_line(study.trials())

@@ -86,11 +86,11 @@ def print_finished(study: Study, finished: Finished) -> None:
                  else f"{n} front trial{'' if n == 1 else 's'}")
         out.print(f"latency of the {which} measured again after the search, without training "
                   "beside it: nasforge show lists both")
-    from nasforge.report.data import energy_line
+    energy = data.get("energy")  # summed once by finish_study, not read from the store again
+    if energy and energy.get("n_trials"):
+        from nasforge.report.data import EnergyTotal, energy_sentence
 
-    energy = energy_line(study.trials())
-    if energy is not None:
-        out.print(escape(energy), highlight=False)
+        out.print(escape(energy_sentence(EnergyTotal(**energy))), highlight=False)
     if study.directory is not None:
         out.print(f"study store:   {study.directory / DB_NAME}")
     if finished.summary_path is not None:

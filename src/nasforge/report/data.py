@@ -16,8 +16,8 @@ from nasforge.objective import Constraint, Objective, pareto_trials, score, viol
 from nasforge.store.base import CurvePoint
 from nasforge.trial import Trial, TrialState
 
-__all__ = ["CurveRow", "EnergyTotal", "HistoryPoint", "curve_rows", "energy_line", "history",
-           "pareto_trials", "state_counts", "total_energy"]
+__all__ = ["CurveRow", "EnergyTotal", "HistoryPoint", "curve_rows", "energy_line",
+           "energy_sentence", "history", "pareto_trials", "state_counts", "total_energy"]
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,11 @@ def energy_line(trials: Sequence[Trial]) -> str | None:
     """The study's energy in one sentence (``None`` when no trial carries it): the totals, how
     they were obtained and the grid's country, saying *estimated* where no counter measured."""
     total = total_energy(trials)
-    if total is None:
-        return None
+    return None if total is None else energy_sentence(total)
+
+
+def energy_sentence(total: EnergyTotal) -> str:
+    """:func:`energy_line`'s sentence for an already summed total (``summary.json``'s)."""
     how = "estimated" if total.estimate else "measured"
     plural = "" if total.n_trials == 1 else "s"
     return (f"Energy of {total.n_trials} trial{plural}: {total.kwh:.3g} kWh, "

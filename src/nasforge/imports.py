@@ -21,11 +21,12 @@ from nasforge.errors import NasforgeError
 
 EXTRAS: dict[str, tuple[str, ...]] = {
     "onnx": ("onnx", "onnxruntime", "onnxscript"),
-    "plot": ("matplotlib",),
+    "plot": ("matplotlib", "plotly"),
     "pandas": ("pandas",),
     "fair": ("fairlearn",),
     "mo": ("moocore",),
     "green": ("codecarbon",),
+    "optuna": ("optuna",),
 }
 """The modules each extra of ``pyproject.toml`` provides (``all`` installs every extra)."""
 

@@ -103,6 +103,28 @@ class Result:
         return self.status is Status.OK
 
 
+class TrialSource(enum.StrEnum):
+    """Who made a trial. Only ``STRATEGY`` trials are told to (and replayed into) the strategy,
+    count against the search budget and rank in ``best()``; the others are stored and resumed
+    like any trial but kept out of the search's history.
+
+    ``TrialSource(value)`` of an unknown value raises a ``ValueError`` naming the valid sources,
+    so a store refuses it when it is written.
+    """
+
+    STRATEGY = "strategy"
+    """Asked of the search strategy by the study loop."""
+    RETRAIN = "retrain"
+    """A chosen architecture trained again from scratch, one seed a trial (``nasforge retrain``)."""
+    ONESHOT = "oneshot"
+    """An architecture a one-shot strategy proposed from its supernet, scored as a trial."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> TrialSource:
+        valid = ", ".join(repr(k.value) for k in cls)
+        raise ValueError(f"unknown trial source {value!r}; the valid sources are: {valid}")
+
+
 class TrialState(enum.StrEnum):
     """Where a trial is in its life. RUNNING rows left by a killed process are re-queued.
 
@@ -143,6 +165,7 @@ class Trial:
         tell_seq: the position of this trial among told results, ``None`` until told.
         attempts: how many times its evaluation was started: 1 when created, one more each time
             a resume starts a RUNNING trial left by a dead process again.
+        source: who made it (:class:`TrialSource`); only ``strategy`` trials are the search's.
     """
 
     study_id: int
@@ -155,6 +178,12 @@ class Trial:
     started_at: float | None = None
     finished_at: float | None = None
     attempts: int = 1
+    source: TrialSource = TrialSource.STRATEGY
+
+    @property
+    def is_search(self) -> bool:
+        """Whether the search strategy asked this trial (``source`` is ``strategy``)."""
+        return self.source is TrialSource.STRATEGY
 
     @property
     def arch(self) -> Architecture:

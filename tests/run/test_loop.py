@@ -215,7 +215,7 @@ def test_to_dataframe_has_a_column_per_decision_and_timestamps() -> None:
     assert {"datetime_start", "datetime_complete", "duration_s", "attempts"} <= set(frame.columns)
     first = frame.iloc[0]
     assert first["datetime_complete"] >= first["datetime_start"]
-    assert list(frame.columns[:4]) == ["number", "state", "arch", "arch_id"]
+    assert list(frame.columns[:5]) == ["number", "state", "source", "arch", "arch_id"]
 
 
 def test_events_are_read_between_trials_from_another_thread() -> None:

@@ -159,7 +159,7 @@ def test_version_1_file_is_upgraded(tmp_path: Path) -> None:
     _write_v1_store(path)
     assert _indexes(path) == {"trials_by_arch"}
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 4
+    assert store.schema_version == SCHEMA_VERSION == 5
     assert _indexes(path) == {"trials_by_arch_state", "events_pending"}
     study = store.get_study("old")
     assert study is not None and (study.seed, study.elapsed_s) == (7, 30.5)
@@ -216,7 +216,7 @@ def test_version_2_file_gets_the_curves_table(tmp_path: Path) -> None:
         )
     assert "curves" not in _tables(path)
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 4
+    assert store.schema_version == SCHEMA_VERSION == 5
     assert "curves" in _tables(path)
     assert _indexes(path) == {"trials_by_arch_state", "events_pending"}
     assert store.curve(1, 0) == []
@@ -314,9 +314,25 @@ def test_version_3_file_is_marked_as_one_that_may_hold_infeasible_trials(tmp_pat
     with sqlite3.connect(path) as conn:  # as a version-3 nasforge left it
         conn.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 4
+    assert store.schema_version == SCHEMA_VERSION == 5
     infeasible = Result(metrics={"params": 9.0}, status=Status.INFEASIBLE, reason="params <= 1")
     store.finish_trial(sid, 0, infeasible)
     store.close()
     (trial,) = SQLiteStore(path).trials(sid)
     assert (trial.state, trial.violation) == (TrialState.INFEASIBLE, "params <= 1")
+
+
+def test_version_4_file_reads_every_trial_as_a_strategy_trial(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    store = SQLiteStore(path)
+    sid = store.create_study("old", {}, seed=0).id
+    store.create_trial(sid, 0, Candidate(_arch(0), 4), asked_after=0)
+    store.close()
+    with sqlite3.connect(path) as conn:  # as a version-4 nasforge left it
+        conn.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
+    store = SQLiteStore(path)
+    assert store.schema_version == SCHEMA_VERSION == 5
+    store.create_trial(sid, 1, Candidate(_arch(1), 4), asked_after=0, source="retrain")
+    store.close()
+    sources = [t.source.value for t in SQLiteStore(path).trials(sid)]
+    assert sources == ["strategy", "retrain"]

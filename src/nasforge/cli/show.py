@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -190,10 +191,13 @@ def show(
     steps: dict[int, set[int]] = {}
     for point in study.curves():
         steps.setdefault(point.trial, set()).add(point.step)
+    searched = [t for t in trials if t.is_search]
+    others = Counter(t.source.value for t in trials if not t.is_search)
+    extra = "".join(f" + {n} {source}" for source, n in sorted(others.items()))
     _print_trials(
         console, study, best, present, steps,
-        f"{study.name}: top {format_number(len(best))} of {format_number(len(trials))} trials "
-        f"({subject})",
+        f"{study.name}: top {format_number(len(best))} of {format_number(len(searched))} trials"
+        f"{extra} ({subject})",
     )
     if len(study.spec.objectives) > 1:
         front = study.best_trials(trials)
@@ -222,8 +226,9 @@ def show(
             else "running, or killed while running"
             for t in bad
         ]
-        rows = [[str(t.number), "INFEASIBLE (trained)" if t.state is TrialState.COMPLETE
-                 else t.state.value] for t in bad]
+        rows = [[str(t.number), ("INFEASIBLE (trained)" if t.state is TrialState.COMPLETE
+                 else t.state.value) + ("" if t.is_search else f" ({t.source.value})")]
+                for t in bad]
         _text_column(failures, console, "reason", reasons, rows)
         for row, reason in zip(rows, reasons, strict=True):
             failures.add_row(*row, escape(reason))

@@ -125,6 +125,7 @@ class Loop:
         self.pending: dict[Future[Result], Trial] = {}
         self.rerun: list[Trial] = []
         self.next_number = 0
+        self.n_other = 0  # stored trials the strategy did not ask (retrained seeds): not budget
         self.cost_s = 0.0
         self.failure_streak = 0
         self.constraints = list(self.spec.constraints)
@@ -180,7 +181,7 @@ class Loop:
 
     def _tell_before_ask(self, number: int) -> bool:
         """Tell what trial ``number`` must be asked after; False while that is still running."""
-        quota = self.policy.quota(number)
+        quota = self.policy.quota(number - self.n_other)  # its place among the search's trials
         self._tell_stored(quota)
         return quota is None or self.told >= quota
 
@@ -404,7 +405,7 @@ class Loop:
         self._read_events()
         if self.study.stop_reason is None:
             self.study.stop_reason = self.spec.budget.exhausted(
-                self.next_number, self._elapsed(), self.cost_s
+                self.next_number - self.n_other, self._elapsed(), self.cost_s
             )
 
     def _collect_done(self) -> None:
@@ -440,6 +441,8 @@ class Loop:
         state = replay(self.parts.strategy, trials)
         self.told, self.untold = state.told, state.untold
         self.next_number, self.cost_s = state.next_number, state.cost_s
+        self.n_other = state.n_other
+        trials = [t for t in trials if t.is_search]  # retrained seeds are not the search's
         if trials:
             self.curves.load(trials, self.store.curves(self.sid))
         self.has_feasible = any(

@@ -42,7 +42,11 @@ RESUMABLE = (
 
 @dataclass
 class Replayed:
-    """The loop's state after a replay: what was told, what waits to be told or re-run."""
+    """The loop's state after a replay: what was told, what waits to be told or re-run.
+
+    ``n_other`` counts the stored trials the strategy did not ask (retrained seeds, one-shot
+    proposals): they hold trial numbers but are neither replayed nor part of the search budget.
+    """
 
     told: int = 0
     untold: dict[int, Trial | None] = field(default_factory=dict)
@@ -50,17 +54,23 @@ class Replayed:
     next_number: int = 0
     cost_s: float = 0.0
     diverged_at: int | None = None
+    n_other: int = 0
 
 
 def replay(strategy: Strategy, trials: Sequence[Trial]) -> Replayed:
     """Ask and tell ``strategy`` the stored ``trials`` in their recorded interleaving.
 
+    Only trials the strategy asked (:attr:`~nasforge.trial.Trial.is_search`) are replayed, told
+    or re-run; the others keep their numbers, so the next trial is numbered after all of them.
     Returns where the loop carries on. If the strategy now proposes something else than was
     stored (its code or configuration changed), the stored trials are kept as they are and the
     first such trial is reported in ``diverged_at`` (and logged).
     """
-    told = sorted((t for t in trials if t.tell_seq is not None), key=lambda t: t.tell_seq or 0)
     state = Replayed(next_number=len(trials))
+    searched = [t for t in trials if t.is_search]
+    state.n_other = len(trials) - len(searched)
+    trials = searched
+    told = sorted((t for t in trials if t.tell_seq is not None), key=lambda t: t.tell_seq or 0)
     i = 0
     for trial in trials:
         while i < len(told) and i < trial.asked_after:

@@ -262,10 +262,10 @@ class Study:
         return score(trial.metrics, self.spec.objectives)
 
     def ranked(self) -> list[Trial]:
-        """COMPLETE, feasible trials, best first by the first objective (ties: earlier trial
-        first)."""
-        return rank(self.trials([TrialState.COMPLETE]), self.spec.objectives,
-                    self.spec.constraints)
+        """COMPLETE, feasible trials of the search, best first by the first objective (ties:
+        earlier trial first)."""
+        searched = [t for t in self.trials([TrialState.COMPLETE]) if t.is_search]
+        return rank(searched, self.spec.objectives, self.spec.constraints)
 
     def best_trials(self, trials: Sequence[Trial] | None = None) -> list[Trial]:
         """The Pareto set: the feasible COMPLETE trials that no other feasible trial dominates
@@ -275,13 +275,15 @@ class Study:
         holds; INFEASIBLE trials and trained trials that broke a constraint are never in it.
         Ordered best first by the first objective, then the second, ..., then the earlier
         trial; trials with equal objective values all appear. With one objective it holds the
-        trials tied for the best value.
+        trials tied for the best value. Only the search's trials (``source`` ``strategy``) rank:
+        retrained seeds are summarised by :func:`nasforge.run.retrain.retrain` instead.
 
         Args:
             trials: use these (already read from the store) instead of reading them again.
         """
         trials = self.trials([TrialState.COMPLETE]) if trials is None else trials
-        return pareto_trials(trials, self.spec.objectives, self.spec.constraints)
+        searched = [t for t in trials if t.is_search]
+        return pareto_trials(searched, self.spec.objectives, self.spec.constraints)
 
     def best(self, trials: Sequence[Trial] | None = None) -> BestTrial:
         """The best feasible trial: the first of :meth:`best_trials`.
@@ -338,7 +340,8 @@ class Study:
     def to_dataframe(self) -> pd.DataFrame:
         """One row per trial, like Optuna's ``trials_dataframe``.
 
-        Columns: ``number``, ``state``, ``arch`` (the space's human form), ``arch_id``, one
+        Columns: ``number``, ``state``, ``source`` (who made the trial: ``strategy``,
+        ``retrain``, ...), ``arch`` (the space's human form), ``arch_id``, one
         ``arch.DECISION`` column per decision (absent decisions are empty), ``fidelity``, the
         metrics, ``reason``, ``cost_s``, ``attempts``, ``datetime_start``,
         ``datetime_complete`` and ``duration_s``. A study with constraints adds ``violation``
@@ -367,6 +370,7 @@ class Study:
             row: dict[str, Any] = {
                 "number": t.number,
                 "state": t.state.value,
+                "source": t.source.value,
                 "arch": self.parts.space.format(t.arch),
                 "arch_id": t.arch.arch_id,
             }
@@ -581,4 +585,5 @@ def prior_trials(spec: RunSpec) -> list[Trial]:
         trials = store.trials(records[0].id, states={TrialState.COMPLETE}) if records else []
     finally:
         store.close()
+    trials = [t for t in trials if t.is_search]
     return rank(trials, spec.objectives, spec.constraints)[: spec.warm_start.top]

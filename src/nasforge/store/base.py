@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from nasforge.errors import TrialFinishedError, UnknownEventError
-from nasforge.trial import Candidate, Result, Trial, TrialState
+from nasforge.trial import Candidate, Result, Trial, TrialSource, TrialState
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,13 @@ class Store(ABC):
     # -- trials -----------------------------------------------------------------------------
     @abstractmethod
     def create_trial(
-        self, study_id: int, number: int, candidate: Candidate, *, asked_after: int
+        self,
+        study_id: int,
+        number: int,
+        candidate: Candidate,
+        *,
+        asked_after: int,
+        source: TrialSource | str = TrialSource.STRATEGY,
     ) -> Trial:
         """Store a RUNNING trial, before its evaluation starts.
 
@@ -192,12 +198,16 @@ class Store(ABC):
             number: its 0-based position in the study, in ask order.
             candidate: what the strategy proposed.
             asked_after: how many results the strategy had been told when it proposed it.
+            source: who made it, a :class:`~nasforge.trial.TrialSource` or its value
+                (``"retrain"``); ``strategy`` by default.
 
         Returns:
-            The stored trial (``attempts == 1``, ``started_at`` set).
+            The stored trial (``attempts == 1``, ``started_at`` set, ``source`` as given).
 
         Raises:
             DuplicateTrialError: the study already has a trial with this number.
+            ValueError: ``source`` is not a :class:`~nasforge.trial.TrialSource`; nothing is
+                stored.
             KeyError: no study has this id.
         """
 
@@ -239,8 +249,8 @@ class Store(ABC):
 
     @abstractmethod
     def find_complete(self, study_id: int, candidate: Candidate) -> Trial | None:
-        """The lowest-numbered COMPLETE trial of this study with the same architecture and
-        fidelity, if any."""
+        """The lowest-numbered COMPLETE ``strategy`` trial of this study with the same
+        architecture and fidelity, if any (a retrained seed is not a search result to reuse)."""
 
     # -- learning curves --------------------------------------------------------------------
     @abstractmethod

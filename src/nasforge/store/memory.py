@@ -33,7 +33,7 @@ from nasforge.store.base import (
     checked_curve_values,
     require_running,
 )
-from nasforge.trial import Candidate, Result, Trial, TrialState
+from nasforge.trial import Candidate, Result, Trial, TrialSource, TrialState
 
 
 class _StudyData:
@@ -44,7 +44,7 @@ class _StudyData:
     def __init__(self, record: StudyRecord) -> None:
         self.record = record
         self.trials: dict[int, Trial] = {}
-        # (arch, fidelity) -> number of the lowest-numbered COMPLETE trial
+        # (arch, fidelity) -> number of the lowest-numbered COMPLETE strategy trial
         self.complete: dict[tuple[Architecture, int | float | None], int] = {}
         self.pending: dict[int, Event] = {}  # event id -> event, in id order
         self.curves: dict[int, dict[int, dict[str, float]]] = {}  # number -> step -> values
@@ -132,8 +132,15 @@ class InMemoryStore(Store):
 
     # -- trials -----------------------------------------------------------------------------
     def create_trial(
-        self, study_id: int, number: int, candidate: Candidate, *, asked_after: int
+        self,
+        study_id: int,
+        number: int,
+        candidate: Candidate,
+        *,
+        asked_after: int,
+        source: TrialSource | str = TrialSource.STRATEGY,
     ) -> Trial:
+        checked = TrialSource(source)  # an unknown source raises ValueError
         with self._lock:
             data = self._study(study_id)
             if number in data.trials:
@@ -148,6 +155,7 @@ class InMemoryStore(Store):
                 state=TrialState.RUNNING,
                 asked_after=asked_after,
                 started_at=time.time(),
+                source=checked,
             )
             data.trials[number] = trial
             return trial
@@ -176,7 +184,7 @@ class InMemoryStore(Store):
             trial = dataclasses.replace(trial, state=state, result=stored, finished_at=time.time())
             data = self._studies[study_id]
             data.trials[number] = trial
-            if state is TrialState.COMPLETE:
+            if state is TrialState.COMPLETE and trial.is_search:
                 key = (trial.arch, trial.candidate.fidelity)
                 first = data.complete.get(key)
                 if first is None or number < first:

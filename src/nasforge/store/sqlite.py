@@ -45,11 +45,11 @@ from nasforge.store.base import (
     checked_curve_values,
     require_running,
 )
-from nasforge.trial import Candidate, Result, Status, Trial, TrialState
+from nasforge.trial import Candidate, Result, Status, Trial, TrialSource, TrialState
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # find_complete: every term an equality on the index prefix, and ORDER BY number read off the
 # index. Without `state, number` here, SQLite walked the (study_id, number) index instead to
@@ -88,7 +88,7 @@ CREATE TABLE trials (
     arch_id TEXT NOT NULL,
     fidelity INTEGER,
     state TEXT NOT NULL,
-    source TEXT NOT NULL DEFAULT 'strategy',  -- unused, kept so that files of all versions match
+    source TEXT NOT NULL DEFAULT 'strategy',  -- a TrialSource (used from version 5)
     metrics TEXT,
     status TEXT,
     reason TEXT,
@@ -120,14 +120,16 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("DROP INDEX IF EXISTS trials_by_arch", _TRIALS_BY_ARCH_STATE, _EVENTS_PENDING),
     2: (_CURVES,),
     3: (),  # the INFEASIBLE state: no table changes
+    4: (),  # trial sources other than 'strategy' (retrain, oneshot): the column was always there
 }
 
 _TRIAL_COLUMNS = (
     "study_id, number, arch, fidelity, state, metrics, status, reason, cost_s, info, "
-    "asked_after, tell_seq, started_at, finished_at, attempts"
+    "asked_after, tell_seq, started_at, finished_at, attempts, source"
 )
 _STATES = {s.value: s for s in TrialState}
 _STATUSES = {s.value: s for s in Status}
+_SOURCES = {s.value: s for s in TrialSource}
 _KNOWN_KINDS = ", ".join(f"'{k.value}'" for k in EventKind)
 
 
@@ -326,6 +328,7 @@ class SQLiteStore(Store):
             started_at,
             finished_at,
             attempts,
+            source,
         ) = row
         result = None
         if _metrics is not None or status is not None:
@@ -347,6 +350,7 @@ class SQLiteStore(Store):
             started_at=started_at,
             finished_at=finished_at,
             attempts=attempts,
+            source=_SOURCES[source],
         )
 
     @classmethod
@@ -377,14 +381,21 @@ class SQLiteStore(Store):
         return self._one_trial(row)
 
     def create_trial(
-        self, study_id: int, number: int, candidate: Candidate, *, asked_after: int
+        self,
+        study_id: int,
+        number: int,
+        candidate: Candidate,
+        *,
+        asked_after: int,
+        source: TrialSource | str = TrialSource.STRATEGY,
     ) -> Trial:
+        checked = TrialSource(source)  # an unknown source raises ValueError
         now = time.time()
         with self._transaction() as cur:
             try:
                 cur.execute(
                     "INSERT INTO trials (study_id, number, arch, arch_id, fidelity, state, "
-                    "asked_after, started_at) VALUES (?,?,?,?,?,?,?,?)",
+                    "asked_after, started_at, source) VALUES (?,?,?,?,?,?,?,?,?)",
                     (
                         study_id,
                         number,
@@ -394,6 +405,7 @@ class SQLiteStore(Store):
                         TrialState.RUNNING.value,
                         asked_after,
                         now,
+                        checked.value,
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -417,6 +429,7 @@ class SQLiteStore(Store):
             state=TrialState.RUNNING,
             asked_after=asked_after,
             started_at=now,
+            source=checked,
         )
 
     def restart_trial(self, study_id: int, number: int) -> Trial:
@@ -484,8 +497,9 @@ class SQLiteStore(Store):
     def find_complete(self, study_id: int, candidate: Candidate) -> Trial | None:
         rows = self._query(
             f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id=? AND arch_id=? AND "
-            "fidelity IS ? AND state=? ORDER BY number LIMIT 1",
-            (study_id, candidate.arch.arch_id, candidate.fidelity, TrialState.COMPLETE.value),
+            "fidelity IS ? AND state=? AND source=? ORDER BY number LIMIT 1",
+            (study_id, candidate.arch.arch_id, candidate.fidelity, TrialState.COMPLETE.value,
+             TrialSource.STRATEGY.value),
         )
         return self._one_trial(rows[0]) if rows else None
 

@@ -39,7 +39,7 @@ from nasforge.errors import (
 from nasforge.store.base import CurvePoint, EventKind, Store
 from nasforge.store.memory import InMemoryStore
 from nasforge.store.sqlite import SQLiteStore
-from nasforge.trial import Candidate, Result, Status, TrialState
+from nasforge.trial import Candidate, Result, Status, TrialSource, TrialState
 
 STORE_MODES = ("memory", "sqlite")
 """The stores nasforge ships: in memory, and SQLite in a temporary file (WAL mode)."""
@@ -275,6 +275,37 @@ class StoreContract:
         found = store.find_complete(sid, _candidate(1))
         assert found == store.trials(sid)[2]  # the lowest number, as it is now (told)
         assert found is not None and found.tell_seq == 0
+
+    def test_trial_source_round_trip(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        made = store.create_trial(sid, 0, _candidate(0), asked_after=0)
+        assert made.source is TrialSource.STRATEGY and made.is_search
+        for n, source in enumerate(TrialSource, start=1):
+            made = store.create_trial(sid, n, _candidate(n), asked_after=0, source=source.value)
+            assert made.source is source
+        store.finish_trial(sid, 1, _ok())
+        sources = [t.source for t in store.trials(sid)]
+        assert sources == [TrialSource.STRATEGY, *TrialSource]
+        assert all(type(s) is TrialSource for s in sources)
+        assert [t.is_search for t in store.trials(sid)][1:] == [
+            s is TrialSource.STRATEGY for s in TrialSource
+        ]
+
+    def test_unknown_trial_source_is_refused(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        with pytest.raises(ValueError, match=r"unknown trial source 'human'.*'retrain'"):
+            store.create_trial(sid, 0, _candidate(0), asked_after=0, source="human")
+        assert store.trials(sid) == []
+
+    def test_find_complete_ignores_other_sources(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        store.create_trial(sid, 0, _candidate(1, 10), asked_after=0, source=TrialSource.RETRAIN)
+        store.finish_trial(sid, 0, _ok(5.0))
+        assert store.find_complete(sid, _candidate(1, 10)) is None  # a seed, not a search result
+        store.create_trial(sid, 1, _candidate(1, 10), asked_after=0)
+        store.finish_trial(sid, 1, _ok(6.0))
+        found = store.find_complete(sid, _candidate(1, 10))
+        assert found is not None and found.number == 1
 
     def test_missing_keys(self, store: Store) -> None:
         sid = store.create_study("s", {}, seed=0).id

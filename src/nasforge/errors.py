@@ -80,3 +80,21 @@ class TrialTimeout(NasforgeError, TimeoutError):
 
 class TrialPruned(NasforgeError):
     """Control flow, not a failure: an evaluator stopped a trial early on purpose."""
+
+
+class NoSupernetError(ConfigError):
+    """A search space has no supernet (weight sharing); the message says why and what works.
+
+    Raised by :meth:`SearchSpace.supernet` and by whatever needs one (the ``supernet``
+    evaluator, one-shot strategies), before anything is trained.
+    """
+
+    def __init__(self, space: str, reason: str, *, field: str = "space",
+                 works: str = "") -> None:
+        self.space = space
+        self.reason = reason
+        fix = works or (
+            "use a space with a supernet (nb201, chain, mlp or a declared space of layer specs), "
+            "or a black-box strategy (e.g. regularized_evolution) with the train evaluator"
+        )
+        super().__init__([Problem(field, f"space {space!r} has no supernet: {reason}", fix)])

@@ -56,6 +56,8 @@ from nasforge.tasks.base import TaskInfo
 if TYPE_CHECKING:
     from torch import nn
 
+    from nasforge.space.supernet import Supernet
+
 log = logging.getLogger(__name__)
 
 FIELD = "space.path"
@@ -500,6 +502,21 @@ class FunctionSpace(TableSpace):
     @property
     def table(self) -> DecisionModel:
         return self.model
+
+    def supernet(self, task: TaskInfo) -> Supernet:
+        """Define-by-run spaces have no supernet: the function builds each network afresh.
+
+        Raises:
+            NoSupernetError: always, saying what works instead.
+        """
+        from nasforge.errors import NoSupernetError
+
+        raise NoSupernetError(
+            "function", f"{self.label} builds a fresh network for each architecture, so "
+            "nasforge cannot tell which weights two architectures share",
+            works="declare the network as layer specs (space: {name: declared, layers: [...]}) "
+            "to share weights, or search this space with a black-box strategy (e.g. "
+            "regularized_evolution) and the train evaluator")
 
     def build(self, arch: Architecture, task: TaskInfo) -> nn.Module:
         """Run the function with ``arch``'s values as the answers, for ``task``.

@@ -22,6 +22,7 @@ from nasforge.tasks.base import Kind
 if TYPE_CHECKING:
     from torch import nn
 
+    from nasforge.space.supernet import Supernet
     from nasforge.tasks.base import TaskInfo
 
 
@@ -101,6 +102,19 @@ class LayerSpace(StructuredSpace):
         """A fresh network for ``task``: the layers, global average pool, linear head."""
         resolved = self.resolve(arch)
         return build_layers(self.checked_layers(), resolved, task, self.dims)
+
+    has_supernet = True
+
+    def supernet(self, task: TaskInfo) -> Supernet:
+        """The weight-sharing supernet of every network for ``task`` (see
+        :class:`~nasforge.space.supernet.LayerSupernet`).
+
+        Raises:
+            NoSupernetError: a choice changes a feature map's size (the message names it).
+        """
+        from nasforge.space.supernet import LayerSupernet
+
+        return LayerSupernet(self, task)
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()

@@ -22,6 +22,7 @@ from nasforge.registry import Registry
 if TYPE_CHECKING:
     from torch import nn
 
+    from nasforge.space.supernet import Supernet
     from nasforge.tasks.base import TaskInfo
 
 
@@ -68,6 +69,24 @@ class SearchSpace(Component, ABC):
 
     @abstractmethod
     def build(self, arch: Architecture, task: TaskInfo) -> nn.Module: ...
+
+    has_supernet: bool = False
+    """Whether :meth:`supernet` gives one (weight sharing for one-shot search)."""
+
+    def supernet(self, task: TaskInfo) -> Supernet:
+        """Every network of the space for ``task`` in one module, sharing weights.
+
+        See :mod:`nasforge.space.supernet`. The default has none.
+
+        Raises:
+            NoSupernetError: the space has no supernet (the message says which spaces do).
+        """
+        from nasforge.errors import NoSupernetError
+
+        raise NoSupernetError(
+            str(getattr(self, "name", type(self).__name__)),
+            f"{type(self).__name__} does not say which weights its networks share",
+        )
 
     def contains(self, arch: Architecture) -> bool:
         try:

@@ -1,4 +1,5 @@
-"""Executors: where evaluation calls run (inline for debugging, a local process pool)."""
+"""Executors: where evaluation calls run (inline for debugging, a local process pool with a GPU
+per worker, Ray on one machine or a cluster, or N virtual workers on a simulated clock)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from nasforge.execute.base import (
     NotPicklableError,
     WorkerCrashedError,
 )
+from nasforge.execute.gpus import assign_gpus, auto_workers, choose_gpus, visible_gpus
 from nasforge.execute.inline import InlineExecutor
 from nasforge.execute.pool import ProcessExecutor
+from nasforge.execute.ray import RayExecutor
+from nasforge.execute.simulated import SimulatedExecutor
 
 __all__ = [
     "EXECUTORS",
@@ -23,8 +27,14 @@ __all__ = [
     "InlineExecutor",
     "NotPicklableError",
     "ProcessExecutor",
+    "RayExecutor",
+    "SimulatedExecutor",
     "WorkerCrashedError",
+    "assign_gpus",
+    "auto_workers",
+    "choose_gpus",
     "get_executor",
+    "visible_gpus",
 ]
 
 
@@ -35,7 +45,7 @@ def get_executor(spec: str | Mapping[str, Any] | Executor, *, field: str = "exec
 
     Example:
         >>> get_executor({"name": "process", "workers": 4})
-        ProcessExecutor(workers=4, threads_per_worker=1, start_method='spawn')
+        ProcessExecutor(workers=4, threads_per_worker=1, start_method='spawn', gpus='auto')
 
     Raises:
         ConfigError: unknown name, missing ``name``, or invalid parameters.

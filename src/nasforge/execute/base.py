@@ -1,4 +1,4 @@
-"""`Executor`: where evaluation calls run (inline, or in a local process pool).
+"""`Executor`: where evaluation calls run (inline, a local process pool, Ray, or a simulated clock).
 
 An executor takes a callable and its arguments and returns a :class:`concurrent.futures.Future`.
 The study loop fills :meth:`Executor.free_slots` with ``submit`` calls and collects finished
@@ -13,19 +13,24 @@ Contract every executor keeps:
 - Submitting beyond ``free_slots()`` is allowed: calls queue first-in first-out.
 - ``shutdown`` leaves no process or thread of the executor behind. Use the executor as a context
   manager: a normal exit waits for submitted calls, an exception (e.g. Ctrl-C) stops them.
+- :meth:`Executor.now` is the clock the study's time budget reads: real monotonic time, except for
+  the simulated executor, whose virtual clock advances by each trial's cost.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
 from concurrent.futures import Future
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 from nasforge.config import Component
 from nasforge.errors import ConfigError, NasforgeError, Problem
+from nasforge.execute.resources import Resources
 from nasforge.registry import Registry
 
 R = TypeVar("R")
@@ -101,6 +106,25 @@ class Executor(Component, ABC):
     @abstractmethod
     def free_slots(self) -> int:
         """Workers neither busy nor claimed by a queued call: how many submits start at once."""
+
+    def prepare(
+        self, directory: Path | None = None, *, resources: Resources | None = None
+    ) -> None:
+        """Called by the study before its first trial: connect and check that the configuration
+        can run here, so a cluster that cannot be reached or resources no node has are a clear
+        error within seconds, not a hang. ``directory`` is the study folder, where an executor
+        keeps its own files (Ray's temporary and log files); ``None`` for an in-memory study.
+        ``resources`` is what the evaluator says each trial needs (executors with a scheduler
+        reserve it per trial; the others ignore it).
+
+        Raises:
+            ConfigError: the configuration cannot run on this machine or cluster.
+        """
+
+    def now(self) -> float:
+        """Seconds on the clock the study's time budget reads (monotonic; only differences
+        count). The simulated executor's clock is virtual: it moves by trial costs."""
+        return time.monotonic()
 
     def health(self) -> str | None:
         """Why this executor can run no more calls (shut down, workers that cannot start), or

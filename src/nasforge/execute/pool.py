@@ -16,8 +16,10 @@ How it works:
   futures, enforces deadlines (``time_limit_s`` + :attr:`ProcessExecutor.kill_grace_s`, then
   SIGTERM, then SIGKILL), replaces dead workers and starts queued calls in FIFO order.
 - Workers ignore SIGINT (the parent decides what Ctrl-C means), apply ``threads_per_worker`` to
-  torch and the OMP/MKL/OpenBLAS environment, and exit on their own when the parent dies, even
-  in the middle of a call, so a SIGKILLed study leaves no orphans.
+  torch and the OMP/MKL/OpenBLAS environment, set ``CUDA_VISIBLE_DEVICES`` to their own GPU
+  (:mod:`nasforge.execute.gpus`; a replacement worker gets the GPU of the one it replaces), and
+  exit on their own when the parent dies, even in the middle of a call, so a SIGKILLed study
+  leaves no orphans.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from nasforge.execute.base import (
     WorkerCrashedError,
     check_time_limit,
 )
+from nasforge.execute.gpus import assign_gpus, auto_workers, choose_gpus, visible_gpus
 
 _THREAD_ENV_VARS = (
     "OMP_NUM_THREADS",
@@ -100,12 +103,16 @@ def _dumps_outcome(kind: str, value: Any, tb_text: str) -> bytes:
     return pickle.dumps((kind, inner, tb_text), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _worker_main(tasks: Connection, results: Connection, threads: int) -> None:
+def _worker_main(
+    tasks: Connection, results: Connection, threads: int, gpu: str | None = None
+) -> None:
     """Body of a worker process: initialise once, then run calls until told to stop."""
     # The parent decides what Ctrl-C means; a worker must not die half-way through a trial.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for var in _THREAD_ENV_VARS:
         os.environ[var] = str(threads)
+    if gpu is not None:  # before anything initialises CUDA (torch does so lazily)
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     try:
         import torch
@@ -165,6 +172,7 @@ class _Worker:
     started: float = 0.0
     deadline: float | None = None
     pid: int | None = None
+    slot: int = 0  # which worker this is (its GPU); a replacement keeps the slot
 
 
 _Resolution = tuple[Future[Any], str, Any]  # (future, "result" | "exception", value)
@@ -205,11 +213,19 @@ def _stop_process(process: BaseProcess, grace_s: float = 1.0) -> None:
 class _Pool:
     """The live state of a ProcessExecutor, kept apart so no thread references the executor."""
 
-    def __init__(self, n_workers: int, threads: int, start_method: str, grace_s: float) -> None:
+    def __init__(
+        self,
+        n_workers: int,
+        threads: int,
+        start_method: str,
+        grace_s: float,
+        gpus: list[str | None] | None = None,
+    ) -> None:
         # Any: typeshed's BaseContext lacks Process, which every concrete context has.
         self._ctx: Any = multiprocessing.get_context(start_method)
         self._n_workers = n_workers
         self._threads = threads
+        self.gpus: list[str | None] = gpus or [None] * n_workers  # CUDA_VISIBLE_DEVICES per slot
         self._start_method = start_method
         self._grace_s = grace_s
         self._lock = threading.Lock()
@@ -232,8 +248,8 @@ class _Pool:
                 )
             if self._thread is not None:
                 return
-            for _ in range(self._n_workers):
-                self._workers.append(self._spawn())
+            for slot in range(self._n_workers):
+                self._workers.append(self._spawn(slot))
             self._thread = threading.Thread(
                 target=self._collect, name="nasforge-process-executor", daemon=True
             )
@@ -439,7 +455,7 @@ class _Pool:
                     resolutions.append((self._queue.popleft().future, "exception", error))
                 return
         if not self._broken:
-            self._workers.append(self._spawn())
+            self._workers.append(self._spawn(worker.slot))
 
     def _on_timeout(self, worker: _Worker, now: float, resolutions: list[_Resolution]) -> None:
         call = worker.call
@@ -458,16 +474,16 @@ class _Pool:
         )
         self._workers.remove(worker)
         self._close(worker)
-        self._workers.append(self._spawn())
+        self._workers.append(self._spawn(worker.slot))
 
     # ----------------------------------------------------------------------- helpers (locked)
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self, slot: int) -> _Worker:
         task_r, task_w = self._ctx.Pipe(duplex=False)
         result_r, result_w = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
             target=_worker_main,
-            args=(task_r, result_w, self._threads),
+            args=(task_r, result_w, self._threads, self.gpus[slot]),
             name="nasforge-worker",
             # Not daemonic: daemonic processes may not have children (DataLoader workers).
             daemon=False,
@@ -476,7 +492,7 @@ class _Pool:
         # The child holds its own copies now; closing ours lets either side see EOF.
         task_r.close()
         result_w.close()
-        return _Worker(process=process, tasks=task_w, results=result_r)
+        return _Worker(process=process, tasks=task_w, results=result_r, slot=slot)
 
     def _dispatch(self) -> None:
         for worker in self._workers:
@@ -523,7 +539,12 @@ def _call_name(fn: Callable[..., Any]) -> str:
     return f"{getattr(fn, '__module__', None) or '?'}.{name}()"
 
 
-def _pickle_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+def _pickle_call(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    owner: str = "ProcessExecutor",
+) -> bytes:
     try:
         return pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
@@ -540,8 +561,8 @@ def _pickle_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str
             culprit, error = f"{label} ({type(value).__name__})", exc
             break
     raise NotPicklableError(
-        f"ProcessExecutor.submit could not pickle {culprit} of {_call_name(fn)}: "
-        f"{type(error).__name__}: {error}. Everything submitted to a process pool must pickle: "
+        f"{owner}.submit could not pickle {culprit} of {_call_name(fn)}: "
+        f"{type(error).__name__}: {error}. Everything submitted to {owner} must pickle: "
         "use module-level functions (not lambdas, local functions or bound methods of "
         "unpicklable objects) and picklable arguments, or use the 'inline' executor to debug"
     ) from error
@@ -558,11 +579,17 @@ class ProcessExecutor(Executor):
     submitted calls and then stops its workers, and interpreter exit stops them at once.
 
     Args:
-        workers: number of worker processes, i.e. trials running at the same time.
+        workers: number of worker processes, i.e. trials running at the same time; ``"auto"``
+            is one per GPU (of ``gpus``), or one per CPU core on a machine without a GPU.
         threads_per_worker: torch intra-op threads (and OMP/MKL/OpenBLAS threads) per worker;
             keep ``workers * threads_per_worker`` at or below the number of CPU cores.
         start_method: ``"spawn"`` (safe default), ``"forkserver"`` or ``"fork"`` (fast
             start, but unsafe once the parent runs threads, e.g. after torch has been used).
+        gpus: the GPUs the workers use, each worker its own: ``"auto"`` (every visible GPU;
+            nothing changes on a machine without one), a count (the first ``n``), a list of
+            ids, or ``0`` (workers see no GPU). Worker ``i`` gets ``CUDA_VISIBLE_DEVICES`` =
+            GPU ``i mod n`` (shared round-robin when there are more workers than GPUs). Asking
+            for more GPUs than are visible is a :class:`~nasforge.errors.ConfigError`.
 
     ``time_limit_s`` is enforced: ``kill_grace_s`` after the limit (time for an evaluator's own
     cooperative check to return a TIMEOUT result), the worker is terminated, the future gets
@@ -582,14 +609,25 @@ class ProcessExecutor(Executor):
     def __init__(
         self,
         *,
-        workers: Annotated[int, Field(ge=1)] = 2,
+        workers: Annotated[int, Field(ge=1)] | Literal["auto"] = 2,
         threads_per_worker: Annotated[int, Field(ge=1)] = 1,
         start_method: Literal["spawn", "forkserver", "fork"] = "spawn",
+        gpus: Literal["auto"] | Annotated[int, Field(ge=0)] | list[Annotated[int, Field(ge=0)]]
+        = "auto",
     ) -> None:
         self.workers = workers
         self.threads_per_worker = threads_per_worker
         self.start_method = start_method
-        self._pool = _Pool(workers, threads_per_worker, start_method, self.kill_grace_s)
+        self.gpus = gpus
+        devices = choose_gpus(gpus, visible_gpus(), field="executor.gpus")
+        self._n_workers = auto_workers(devices) if workers == "auto" else int(workers)
+        slots: list[str | None] = (
+            [""] * self._n_workers  # asked for none: hide any GPU from the workers
+            if gpus in (0, []) else assign_gpus(self._n_workers, devices)
+        )
+        self._pool = _Pool(
+            self._n_workers, threads_per_worker, start_method, self.kill_grace_s, slots
+        )
         # Dropping the executor lets submitted calls finish, then stops the workers (as
         # ProcessPoolExecutor does); leaving the interpreter stops them at once (_stop_all_pools).
         self._finalizer = weakref.finalize(self, self._pool.close_when_idle)
@@ -597,7 +635,12 @@ class ProcessExecutor(Executor):
 
     @property
     def n_workers(self) -> int:
-        return self.workers
+        return self._n_workers
+
+    @property
+    def worker_gpus(self) -> list[str | None]:
+        """``CUDA_VISIBLE_DEVICES`` of each worker slot (``None``: left as the parent's)."""
+        return list(self._pool.gpus)
 
     def start(self) -> None:
         """Start the workers now instead of on the first ``submit`` (e.g. to warm them up)."""

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from nasforge.errors import InvalidArchitectureError, NasforgeError, TrialTimeout
 from nasforge.evaluate.base import EvalContext, run_evaluation
 from nasforge.execute.base import ExecutorShutdownError, WorkerCrashedError
+from nasforge.execute.resources import requested_resources
 from nasforge.objective import violation
 from nasforge.rng import derive_seed
 from nasforge.run.curves import CurveBook
@@ -155,7 +156,8 @@ class Loop:
         self.reports: ReportServer | None = None
         record = study.store.get_study(study.name)  # not study.record: an earlier run moved on
         self.elapsed_before = record.elapsed_s if record is not None else 0.0
-        self.started = time.monotonic()
+        # The executor's clock: real time, or the simulated executor's virtual clock.
+        self.started = self.parts.executor.now()
         self.started_wall = time.time()
 
     # -- telling ----------------------------------------------------------------------------
@@ -382,7 +384,7 @@ class Loop:
 
     # -- scheduling -------------------------------------------------------------------------
     def _elapsed(self) -> float:
-        return self.elapsed_before + (time.monotonic() - self.started)
+        return self.elapsed_before + (self.parts.executor.now() - self.started)
 
     def _drop_stale_events(self) -> None:
         """Events written while no session ran (a stop after the study ended, or one the
@@ -475,6 +477,9 @@ class Loop:
         self._restore()
         self.study.stop_reason = None
         self.study.failure = None
+        # an unreachable cluster or resources no node has: a clear error before any trial runs
+        self.parts.executor.prepare(self.study.directory,
+                                    resources=requested_resources(self.parts.evaluator))
         self.store.update_study(self.sid, status="running")
         self._drop_stale_events()
         call_hook(self.callbacks, "on_start", self.study)

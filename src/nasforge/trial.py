@@ -104,9 +104,9 @@ class Result:
 
 
 class TrialSource(enum.StrEnum):
-    """Who made a trial. Only ``STRATEGY`` trials are told to (and replayed into) the strategy,
-    count against the search budget and rank in ``best()``; the others are stored and resumed
-    like any trial but kept out of the search's history.
+    """Who made a trial. Only the search's trials (``STRATEGY`` and ``INJECT``) are told to (and
+    replayed into) the strategy, count against the search budget and rank in ``best()``; the
+    others are stored and resumed like any trial but kept out of the search's history.
 
     ``TrialSource(value)`` of an unknown value raises a ``ValueError`` naming the valid sources,
     so a store refuses it when it is written.
@@ -116,6 +116,9 @@ class TrialSource(enum.StrEnum):
     """Asked of the search strategy by the study loop."""
     RETRAIN = "retrain"
     """A chosen architecture trained again from scratch, one seed a trial (``nasforge retrain``)."""
+    INJECT = "inject"
+    """An architecture a human injected by steering (:mod:`nasforge.run.steering`): evaluated
+    next and told to the strategy like its own asks, so it is one of the search's trials."""
     ONESHOT = "oneshot"
     """An architecture a one-shot strategy proposed from its supernet, scored as a trial."""
 
@@ -123,6 +126,9 @@ class TrialSource(enum.StrEnum):
     def _missing_(cls, value: object) -> TrialSource:
         valid = ", ".join(repr(k.value) for k in cls)
         raise ValueError(f"unknown trial source {value!r}; the valid sources are: {valid}")
+
+
+_SEARCH_SOURCES = frozenset({TrialSource.STRATEGY, TrialSource.INJECT})
 
 
 class TrialState(enum.StrEnum):
@@ -182,8 +188,9 @@ class Trial:
 
     @property
     def is_search(self) -> bool:
-        """Whether the search strategy asked this trial (``source`` is ``strategy``)."""
-        return self.source is TrialSource.STRATEGY
+        """Whether this trial is the search's: the strategy asked it, or steering injected it
+        (``source`` is ``strategy`` or ``inject``)."""
+        return self.source in _SEARCH_SOURCES
 
     @property
     def arch(self) -> Architecture:

@@ -159,7 +159,7 @@ def test_version_1_file_is_upgraded(tmp_path: Path) -> None:
     _write_v1_store(path)
     assert _indexes(path) == {"trials_by_arch"}
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 5
+    assert store.schema_version == SCHEMA_VERSION == 6
     assert _indexes(path) == {"trials_by_arch_state", "events_pending"}
     study = store.get_study("old")
     assert study is not None and (study.seed, study.elapsed_s) == (7, 30.5)
@@ -216,7 +216,7 @@ def test_version_2_file_gets_the_curves_table(tmp_path: Path) -> None:
         )
     assert "curves" not in _tables(path)
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 5
+    assert store.schema_version == SCHEMA_VERSION == 6
     assert "curves" in _tables(path)
     assert _indexes(path) == {"trials_by_arch_state", "events_pending"}
     assert store.curve(1, 0) == []
@@ -314,7 +314,7 @@ def test_version_3_file_is_marked_as_one_that_may_hold_infeasible_trials(tmp_pat
     with sqlite3.connect(path) as conn:  # as a version-3 nasforge left it
         conn.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 5
+    assert store.schema_version == SCHEMA_VERSION == 6
     infeasible = Result(metrics={"params": 9.0}, status=Status.INFEASIBLE, reason="params <= 1")
     store.finish_trial(sid, 0, infeasible)
     store.close()
@@ -331,8 +331,42 @@ def test_version_4_file_reads_every_trial_as_a_strategy_trial(tmp_path: Path) ->
     with sqlite3.connect(path) as conn:  # as a version-4 nasforge left it
         conn.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 5
+    assert store.schema_version == SCHEMA_VERSION == 6
     store.create_trial(sid, 1, Candidate(_arch(1), 4), asked_after=0, source="retrain")
     store.close()
     sources = [t.source.value for t in SQLiteStore(path).trials(sid)]
     assert sources == ["strategy", "retrain"]
+
+
+def test_version_5_file_gets_the_applied_at_column(tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
+    store = SQLiteStore(path)
+    sid = store.create_study("old", {}, seed=0).id
+    stop = store.add_event(sid, "stop")
+    store.close()
+    with sqlite3.connect(path) as conn:  # as a version-5 nasforge left it
+        conn.execute("ALTER TABLE events DROP COLUMN applied_at")
+        conn.execute("UPDATE meta SET value='5' WHERE key='schema_version'")
+    with pytest.raises(StoreError, match="schema 5 and opening it read-only cannot upgrade"):
+        SQLiteStore(path, read_only=True)
+    store = SQLiteStore(path)
+    assert store.schema_version == SCHEMA_VERSION == 6
+    store.mark_event_handled(stop, applied_at=3)
+    store.close()
+    assert [e.applied_at for e in SQLiteStore(path).events(sid)] == [3]
+
+
+def test_a_read_only_store_reads_while_another_writes_and_never_writes(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    writer = SQLiteStore(path)
+    sid = writer.create_study("s", {}, seed=0).id
+    reader = SQLiteStore(path, read_only=True)
+    writer.create_trial(sid, 0, Candidate(_arch(0)), asked_after=0)
+    with writer._transaction():  # the writer holds its write lock: reading still works
+        assert [t.number for t in reader.trials(sid)] == [0]
+    with pytest.raises(StoreError, match="opened read-only; it cannot be changed"):
+        reader.add_event(sid, "stop")
+    writer.add_event(sid, "stop")  # the reader took no lock
+    assert [e.kind.value for e in reader.pending_events(sid)] == ["stop"]
+    with pytest.raises(StoreError, match="not a usable nasforge store"):
+        SQLiteStore(tmp_path / "missing.db", read_only=True)

@@ -16,7 +16,9 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from nasforge.errors import TrialFinishedError, UnknownEventError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from nasforge.errors import NasforgeError, TrialFinishedError, UnknownEventError
 from nasforge.trial import Candidate, Result, Trial, TrialSource, TrialState
 
 
@@ -76,7 +78,8 @@ def require_running(label: str, state: TrialState, why: str) -> None:
 
 
 class EventKind(enum.StrEnum):
-    """The kinds of steering event a study reads between trials.
+    """The kinds of steering event a study reads between trials (see
+    :mod:`nasforge.run.steering`); each has the payload :data:`PAYLOADS` describes.
 
     ``EventKind(value)`` of a value that is not a kind raises :class:`UnknownEventError` (a
     ``ValueError``) naming the valid kinds, so a store refuses an unknown kind when it is written.
@@ -88,6 +91,21 @@ class EventKind(enum.StrEnum):
 
     STOP = "stop"
     """Finish the running trials, start no new one, and end the session."""
+    PAUSE = "pause"
+    """Start no new trial until a ``resume`` (running trials finish)."""
+    RESUME = "resume"
+    """Start trials again after a ``pause``."""
+    FORBID = "forbid"
+    """Never propose a choice again: ``{"op": V}`` in every decision, or ``{"decision": D,
+    "value": V}`` in one."""
+    PIN = "pin"
+    """Propose only one choice from now on: ``{"decision": D, "value": V}`` (or ``{"op": V}``:
+    every decision offering ``V`` takes it)."""
+    INJECT = "inject"
+    """Evaluate an architecture next: ``{"arch": "<its human or canonical form>"}``."""
+    BUDGET = "budget"
+    """Change the budget: ``{"trials": N}``, ``{"minutes": M}`` and/or ``{"cost_s": S}``, as
+    totals for the study like the run spec's ``budget``."""
 
     @classmethod
     def _missing_(cls, value: object) -> EventKind:
@@ -95,15 +113,114 @@ class EventKind(enum.StrEnum):
         raise UnknownEventError(f"unknown event kind {value!r}; the valid kinds are: {valid}")
 
 
+class EventPayloadError(NasforgeError, ValueError):
+    """An event's payload does not fit its kind; the message names the field and the fix."""
+
+
+class _Note(BaseModel):
+    """stop, pause, resume: an optional note saying why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    why: str | None = None
+
+
+class _Choice(BaseModel):
+    """forbid, pin: an operation everywhere (``op``) or one decision's choice."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    op: str | int | float | bool | None = None
+    decision: str | None = Field(default=None, min_length=1)
+    value: str | int | float | bool | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> _Choice:
+        if self.op is not None and (self.decision is not None or self.value is not None):
+            raise ValueError('give either "op" or "decision" with "value", not both')
+        if self.op is None and (self.decision is None or self.value is None):
+            raise ValueError('give "op": VALUE (every decision offering it) or "decision": '
+                             'NAME with "value": VALUE')
+        return self
+
+
+class _Inject(BaseModel):
+    """inject: an architecture as text (human or canonical form) or a decision mapping."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    arch: str | dict[str, str | int | float | bool] = Field(min_length=1)
+    fidelity: int | float | None = Field(default=None, gt=0)
+
+
+class _Budget(BaseModel):
+    """budget: new totals, at least one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trials: int | None = Field(default=None, ge=1)
+    minutes: float | None = Field(default=None, gt=0)
+    cost_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _some(self) -> _Budget:
+        if self.trials is None and self.minutes is None and self.cost_s is None:
+            raise ValueError("give at least one of trials, minutes or cost_s (e.g. trials=200)")
+        return self
+
+
+PAYLOADS: dict[EventKind, type[BaseModel]] = {
+    EventKind.STOP: _Note, EventKind.PAUSE: _Note, EventKind.RESUME: _Note,
+    EventKind.FORBID: _Choice, EventKind.PIN: _Choice, EventKind.INJECT: _Inject,
+    EventKind.BUDGET: _Budget,
+}
+"""The payload model of each kind (pydantic; unknown fields are refused)."""
+
+
+def checked_payload(kind: EventKind | str, payload: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``payload`` checked against ``kind``'s model, as the JSON-able dict a store writes
+    (fields left out stay out).
+
+    Raises:
+        UnknownEventError: ``kind`` is not an :class:`EventKind`.
+        EventPayloadError: a field is unknown, missing or of the wrong type (each named).
+
+    Example:
+        >>> checked_payload("forbid", {"op": "avg_pool_3x3"})
+        {'op': 'avg_pool_3x3'}
+    """
+    checked = EventKind(kind)
+    if payload is not None and not isinstance(payload, Mapping):
+        raise EventPayloadError(f"a {checked.value} event's payload must be a JSON object; got "
+                                f"{type(payload).__name__}")
+    try:
+        model = PAYLOADS[checked].model_validate(dict(payload or {}))
+    except ValidationError as exc:
+        problems = "; ".join(
+            (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "")
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        raise EventPayloadError(f"bad {checked.value} event: {problems}") from None
+    return model.model_dump(mode="json", exclude_none=True)
+
+
 @dataclass(frozen=True)
 class Event:
-    """A steering instruction for a running study (e.g. ``stop``), read between trials."""
+    """A steering instruction for a running study (e.g. ``stop``), read between trials.
+
+    ``handled_at`` is when the study read it (``None`` while pending); ``applied_at`` the trial
+    number from which it took effect (``None`` for one refused when read, or still pending), so
+    a resume applies it at the same place again.
+    """
 
     id: int
     study_id: int
     kind: EventKind
     payload: Mapping[str, Any]
     created_at: float
+    handled_at: float | None = None
+    applied_at: int | None = None
 
 
 class Store(ABC):
@@ -112,10 +229,11 @@ class Store(ABC):
     The loop calls, for each trial: :meth:`create_trial` (RUNNING) **before** its evaluation is
     submitted, :meth:`finish_trial` **after** its result comes back, then :meth:`mark_told` once
     the strategy has been told; between trials it reads :meth:`pending_events` and acknowledges
-    each with :meth:`mark_event_handled`. While a trial runs, each value its evaluation reports
-    is stored with :meth:`add_curve_values` (its learning curve, read back with :meth:`curve` and
-    :meth:`curves`). On resume it reads :meth:`trials` once to replay them, and calls
-    :meth:`restart_trial` for each RUNNING trial a dead process left behind.
+    each with :meth:`mark_event_handled`, saying from which trial it took effect. While a trial
+    runs, each value its evaluation reports is stored with :meth:`add_curve_values` (its
+    learning curve, read back with :meth:`curve` and :meth:`curves`). On resume it reads
+    :meth:`trials` once to replay them, calls :meth:`restart_trial` for each RUNNING trial a
+    dead process left behind, and reads the handled :meth:`events` to steer as before.
 
     Every store keeps this contract (checked by
     :class:`~nasforge.testing.store_contract.StoreContract`):
@@ -288,13 +406,15 @@ class Store(ABC):
         Args:
             study_id: the study it is for.
             kind: an :class:`EventKind` or its value (``"stop"``).
-            payload: JSON-able details, ``{}`` by default.
+            payload: JSON-able details fitting the kind (:func:`checked_payload`), ``{}`` by
+                default.
 
         Returns:
             The event's id, for :meth:`mark_event_handled`.
 
         Raises:
             UnknownEventError: ``kind`` is not an :class:`EventKind`; nothing is stored.
+            EventPayloadError: the payload does not fit the kind; nothing is stored.
             KeyError: no study has this id.
         """
 
@@ -303,10 +423,20 @@ class Store(ABC):
         """The study's events not yet handled, oldest first."""
 
     @abstractmethod
-    def mark_event_handled(self, event_id: int) -> None:
+    def events(self, study_id: int) -> list[Event]:
+        """Every event of the study, handled or not, oldest first (a resume replays the
+        handled ones; reports show them all)."""
+
+    @abstractmethod
+    def mark_event_handled(self, event_id: int, *, applied_at: int | None = None) -> None:
         """Mark an event handled, so :meth:`pending_events` no longer returns it.
 
-        Handling an event twice is harmless. Raises ``KeyError`` for an unknown event id.
+        Args:
+            event_id: the event.
+            applied_at: the trial number from which it took effect (``None``: it was refused).
+
+        Handling an event twice is harmless (the first acknowledgement is kept). Raises
+        ``KeyError`` for an unknown event id.
         """
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -31,6 +31,7 @@ from nasforge.store.base import (
     Store,
     StudyRecord,
     checked_curve_values,
+    checked_payload,
     require_running,
 )
 from nasforge.trial import Candidate, Result, Trial, TrialSource, TrialState
@@ -39,7 +40,7 @@ from nasforge.trial import Candidate, Result, Trial, TrialSource, TrialState
 class _StudyData:
     """One study's trials and pending events."""
 
-    __slots__ = ("complete", "curves", "pending", "record", "trials")
+    __slots__ = ("complete", "curves", "events", "pending", "record", "trials")
 
     def __init__(self, record: StudyRecord) -> None:
         self.record = record
@@ -47,6 +48,7 @@ class _StudyData:
         # (arch, fidelity) -> number of the lowest-numbered COMPLETE strategy trial
         self.complete: dict[tuple[Architecture, int | float | None], int] = {}
         self.pending: dict[int, Event] = {}  # event id -> event, in id order
+        self.events: dict[int, Event] = {}  # every event, handled ones as acknowledged
         self.curves: dict[int, dict[int, dict[str, float]]] = {}  # number -> step -> values
 
 
@@ -243,12 +245,13 @@ class InMemoryStore(Store):
         self, study_id: int, kind: EventKind | str, payload: Mapping[str, Any] | None = None
     ) -> int:
         checked = EventKind(kind)  # an unknown kind raises UnknownEventError
-        stored = json.loads(json.dumps(dict(payload or {})))
+        stored = json.loads(json.dumps(checked_payload(checked, payload)))
         with self._lock:
             data = self._study(study_id)
             event = Event(len(self._event_study) + 1, study_id, checked, stored, time.time())
             self._event_study[event.id] = study_id
             data.pending[event.id] = event
+            data.events[event.id] = event
             return event.id
 
     def pending_events(self, study_id: int) -> list[Event]:
@@ -256,12 +259,22 @@ class InMemoryStore(Store):
             data = self._studies.get(study_id)
             return [] if data is None else list(data.pending.values())
 
-    def mark_event_handled(self, event_id: int) -> None:
+    def events(self, study_id: int) -> list[Event]:
+        with self._lock:
+            data = self._studies.get(study_id)
+            return [] if data is None else list(data.events.values())
+
+    def mark_event_handled(self, event_id: int, *, applied_at: int | None = None) -> None:
         with self._lock:
             study_id = self._event_study.get(event_id)
             if study_id is None:
                 raise KeyError(f"no event with id {event_id} in {self!r}")
-            self._studies[study_id].pending.pop(event_id, None)
+            data = self._studies[study_id]
+            event = data.pending.pop(event_id, None)
+            if event is not None:
+                data.events[event_id] = dataclasses.replace(
+                    event, handled_at=time.time(), applied_at=applied_at
+                )
 
 
 def _points(number: int, steps: Mapping[int, Mapping[str, float]]) -> list[CurvePoint]:

@@ -17,6 +17,14 @@ Schema version 4 changes no table: it marks files that may hold the INFEASIBLE t
 (a candidate that broke a constraint before training). A nasforge that reads only version 3
 cannot read that state, so it refuses such a file with "upgrade nasforge" rather than failing
 on a row; opening a version-3 file just records the new version.
+
+Schema version 6 adds ``events.applied_at``: the trial number from which a steering event took
+effect, so a resume applies forbids, pins and injections at the same trials again. It also
+marks files that may hold the steering kinds beyond ``stop``.
+
+A store opened with ``read_only=True`` (the dashboard) uses a read-only connection: it never
+takes a write lock, so it cannot slow the study that writes, and it refuses a file that needs an
+upgrade (open it once normally, e.g. by resuming) rather than changing it.
 """
 
 from __future__ import annotations
@@ -43,13 +51,14 @@ from nasforge.store.base import (
     Store,
     StudyRecord,
     checked_curve_values,
+    checked_payload,
     require_running,
 )
 from nasforge.trial import Candidate, Result, Status, Trial, TrialSource, TrialState
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # find_complete: every term an equality on the index prefix, and ORDER BY number read off the
 # index. Without `state, number` here, SQLite walked the (study_id, number) index instead to
@@ -108,7 +117,8 @@ CREATE TABLE events (
     kind TEXT NOT NULL,
     payload TEXT NOT NULL,
     created_at REAL NOT NULL,
-    handled_at REAL
+    handled_at REAL,
+    applied_at INTEGER
 );
 {_EVENTS_PENDING};
 {_CURVES};
@@ -121,6 +131,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: (_CURVES,),
     3: (),  # the INFEASIBLE state: no table changes
     4: (),  # trial sources other than 'strategy' (retrain, oneshot): the column was always there
+    5: ("ALTER TABLE events ADD COLUMN applied_at INTEGER",),
 }
 
 _TRIAL_COLUMNS = (
@@ -131,6 +142,15 @@ _STATES = {s.value: s for s in TrialState}
 _STATUSES = {s.value: s for s in Status}
 _SOURCES = {s.value: s for s in TrialSource}
 _KNOWN_KINDS = ", ".join(f"'{k.value}'" for k in EventKind)
+
+
+def _has_added_column(cur: sqlite3.Cursor, statement: str) -> bool:
+    """Whether ``statement`` is an ``ALTER TABLE t ADD COLUMN c`` whose column ``t`` already has
+    (a file marked with an older version than its tables), so the upgrade skips it."""
+    words = statement.split()
+    if words[:2] != ["ALTER", "TABLE"] or words[3:5] != ["ADD", "COLUMN"]:
+        return False
+    return any(row[1] == words[5] for row in cur.execute(f"PRAGMA table_info({words[2]})"))
 
 
 def _loads(text: str | None) -> Any:
@@ -161,10 +181,18 @@ class SQLiteStore(Store):
     a newer nasforge) stay in the file and are not returned by :meth:`pending_events`.
     """
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
         self.path = str(path)
+        self.read_only = read_only
         self._lock = threading.RLock()
         try:
+            if read_only:
+                self._conn = sqlite3.connect(
+                    f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, timeout=30.0,
+                    check_same_thread=False, isolation_level=None,
+                )
+                self._check_readable()
+                return
             self._conn = sqlite3.connect(
                 self.path, timeout=30.0, check_same_thread=False, isolation_level=None
             )
@@ -175,6 +203,27 @@ class SQLiteStore(Store):
                 self._open_schema(cur)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a usable nasforge store: {exc}") from None
+
+    def _check_readable(self) -> None:
+        """A read-only store's check: a nasforge store of exactly this schema version."""
+        cur = self._conn.cursor()
+        tables = {r[0] for r in cur.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        row = None
+        if "meta" in tables:
+            row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            raise StoreError(f"{self.path} is not a nasforge store (no schema version)")
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer nasforge (schema {version}, this one "
+                f"reads up to {SCHEMA_VERSION}); upgrade nasforge to open it"
+            )
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema {version} and opening it read-only cannot upgrade it to "
+                f"{SCHEMA_VERSION}; open it once with this nasforge (e.g. `nasforge show`)"
+            )
 
     def _open_schema(self, cur: sqlite3.Cursor) -> None:
         """Create the schema in a new file, upgrade an old one, refuse a newer or foreign one."""
@@ -203,7 +252,8 @@ class SQLiteStore(Store):
         if version < SCHEMA_VERSION:
             for old in range(version, SCHEMA_VERSION):
                 for statement in _MIGRATIONS[old]:
-                    cur.execute(statement)
+                    if not _has_added_column(cur, statement):
+                        cur.execute(statement)
             cur.execute(
                 "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
             )
@@ -215,6 +265,8 @@ class SQLiteStore(Store):
             self.store = store
 
         def __enter__(self) -> sqlite3.Cursor:
+            if self.store.read_only:
+                raise StoreError(f"{self.store.path} was opened read-only; it cannot be changed")
             self.store._lock.acquire()
             self.cur = self.store._conn.cursor()
             self.cur.execute("BEGIN IMMEDIATE")
@@ -497,9 +549,9 @@ class SQLiteStore(Store):
     def find_complete(self, study_id: int, candidate: Candidate) -> Trial | None:
         rows = self._query(
             f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id=? AND arch_id=? AND "
-            "fidelity IS ? AND state=? AND source=? ORDER BY number LIMIT 1",
+            "fidelity IS ? AND state=? AND source IN (?, ?) ORDER BY number LIMIT 1",
             (study_id, candidate.arch.arch_id, candidate.fidelity, TrialState.COMPLETE.value,
-             TrialSource.STRATEGY.value),
+             TrialSource.STRATEGY.value, TrialSource.INJECT.value),
         )
         return self._one_trial(rows[0]) if rows else None
 
@@ -544,7 +596,7 @@ class SQLiteStore(Store):
         self, study_id: int, kind: EventKind | str, payload: Mapping[str, Any] | None = None
     ) -> int:
         checked = EventKind(kind)  # an unknown kind raises UnknownEventError
-        data = json.dumps(dict(payload or {}))
+        data = json.dumps(checked_payload(checked, payload))
         with self._transaction() as cur:
             if not cur.execute("SELECT 1 FROM studies WHERE id=?", (study_id,)).fetchone():
                 raise KeyError(f"no study with id {study_id} in {self.path}")
@@ -554,19 +606,33 @@ class SQLiteStore(Store):
             )
             return int(cur.lastrowid or 0)
 
+    _EVENT_COLUMNS = "id, study_id, kind, payload, created_at, handled_at, applied_at"
+
+    @staticmethod
+    def _event(r: tuple[Any, ...]) -> Event:
+        return Event(r[0], r[1], EventKind(r[2]), json.loads(r[3]), r[4], r[5], r[6])
+
     def pending_events(self, study_id: int) -> list[Event]:
         rows = self._query(
-            "SELECT id, study_id, kind, payload, created_at FROM events "
+            f"SELECT {self._EVENT_COLUMNS} FROM events "
             f"WHERE study_id=? AND handled_at IS NULL AND kind IN ({_KNOWN_KINDS}) ORDER BY id",
             (study_id,),
         )
-        return [Event(r[0], r[1], EventKind(r[2]), json.loads(r[3]), r[4]) for r in rows]
+        return [self._event(r) for r in rows]
 
-    def mark_event_handled(self, event_id: int) -> None:
+    def events(self, study_id: int) -> list[Event]:
+        rows = self._query(
+            f"SELECT {self._EVENT_COLUMNS} FROM events "
+            f"WHERE study_id=? AND kind IN ({_KNOWN_KINDS}) ORDER BY id",
+            (study_id,),
+        )
+        return [self._event(r) for r in rows]
+
+    def mark_event_handled(self, event_id: int, *, applied_at: int | None = None) -> None:
         with self._transaction() as cur:
             cur.execute(
-                "UPDATE events SET handled_at=? WHERE id=? AND handled_at IS NULL",
-                (time.time(), event_id),
+                "UPDATE events SET handled_at=?, applied_at=? WHERE id=? AND handled_at IS NULL",
+                (time.time(), applied_at, event_id),
             )
             if (
                 cur.rowcount == 0

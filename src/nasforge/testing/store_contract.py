@@ -36,10 +36,18 @@ from nasforge.errors import (
     TrialFinishedError,
     UnknownEventError,
 )
-from nasforge.store.base import CurvePoint, EventKind, Store
+from nasforge.store.base import CurvePoint, EventKind, EventPayloadError, Store
 from nasforge.store.memory import InMemoryStore
 from nasforge.store.sqlite import SQLiteStore
 from nasforge.trial import Candidate, Result, Status, TrialSource, TrialState
+
+EXAMPLE_PAYLOADS: dict[EventKind, dict[str, Any]] = {
+    EventKind.STOP: {}, EventKind.PAUSE: {"why": "lunch"}, EventKind.RESUME: {},
+    EventKind.FORBID: {"op": "avg_pool_3x3"},
+    EventKind.PIN: {"decision": "cell.edge_1_0", "value": "nor_conv_3x3"},
+    EventKind.INJECT: {"arch": "op=conv3 depth=2"}, EventKind.BUDGET: {"trials": 200},
+}
+"""A valid payload of every event kind, as the store reads it back."""
 
 STORE_MODES = ("memory", "sqlite")
 """The stores nasforge ships: in memory, and SQLite in a temporary file (WAL mode)."""
@@ -288,7 +296,7 @@ class StoreContract:
         assert sources == [TrialSource.STRATEGY, *TrialSource]
         assert all(type(s) is TrialSource for s in sources)
         assert [t.is_search for t in store.trials(sid)][1:] == [
-            s is TrialSource.STRATEGY for s in TrialSource
+            s in (TrialSource.STRATEGY, TrialSource.INJECT) for s in TrialSource
         ]
 
     def test_unknown_trial_source_is_refused(self, store: Store) -> None:
@@ -428,18 +436,57 @@ class StoreContract:
     def test_event_kind_round_trip(self, store: Store) -> None:
         sid = store.create_study("s", {}, seed=0).id
         for kind in EventKind:
-            store.add_event(sid, kind)
-            store.add_event(sid, kind.value)
+            store.add_event(sid, kind, EXAMPLE_PAYLOADS[kind])
+            store.add_event(sid, kind.value, EXAMPLE_PAYLOADS[kind])
         kinds = [e.kind for e in store.pending_events(sid)]
         assert kinds == [k for k in EventKind for _ in range(2)]
         assert all(type(k) is EventKind for k in kinds)
+        assert [dict(e.payload) for e in store.pending_events(sid)][::2] == [
+            EXAMPLE_PAYLOADS[k] for k in EventKind
+        ]
 
     def test_unknown_event_is_refused(self, store: Store) -> None:
         sid = store.create_study("s", {}, seed=0).id
-        with pytest.raises(UnknownEventError, match=r"unknown event kind 'pause'.*'stop'"):
-            store.add_event(sid, "pause", {"why": "test"})
+        with pytest.raises(UnknownEventError, match=r"unknown event kind 'explode'.*'stop'"):
+            store.add_event(sid, "explode", {"why": "test"})
         assert issubclass(UnknownEventError, ValueError)
         assert store.pending_events(sid) == []
+
+    @pytest.mark.parametrize(
+        ("kind", "payload", "match"),
+        [
+            ("stop", {"reason": "x"}, r"bad stop event: reason: Extra inputs"),
+            ("forbid", {}, r'bad forbid event: give "op"'),
+            ("forbid", {"op": "a", "decision": "d", "value": "b"}, r"not both"),
+            ("pin", {"decision": "d"}, r'"decision": NAME with "value"'),
+            ("inject", {}, r"bad inject event: arch: Field required"),
+            ("budget", {}, r"give at least one of trials, minutes or cost_s"),
+            ("budget", {"trials": 0}, r"trials: Input should be greater than or equal to 1"),
+            ("budget", {"trials": "many"}, r"trials: Input should be a valid integer"),
+        ],
+    )
+    def test_bad_event_payload_is_refused(
+        self, store: Store, kind: str, payload: dict[str, Any], match: str
+    ) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        with pytest.raises(EventPayloadError, match=match):
+            store.add_event(sid, kind, payload)
+        assert store.pending_events(sid) == [] and store.events(sid) == []
+
+    def test_handled_events_keep_where_they_took_effect(self, store: Store) -> None:
+        sid = store.create_study("s", {}, seed=0).id
+        first = store.add_event(sid, "forbid", {"op": "conv"})
+        second = store.add_event(sid, "pause")
+        third = store.add_event(sid, "inject", {"arch": "op=conv"})
+        store.mark_event_handled(first, applied_at=4)
+        store.mark_event_handled(second)
+        store.mark_event_handled(first, applied_at=9)  # the first acknowledgement is kept
+        events = store.events(sid)
+        assert [(e.id, e.applied_at, e.handled_at is not None) for e in events] == [
+            (first, 4, True), (second, None, True), (third, None, False)
+        ]
+        assert [e.id for e in store.pending_events(sid)] == [third]
+        assert store.events(999) == []
 
     def test_events_belong_to_their_study(self, store: Store) -> None:
         a = store.create_study("a", {}, seed=0).id

@@ -11,13 +11,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from nasforge.architecture import Value
 from nasforge.evaluate.energy import EnergyTotal, total_energy
 from nasforge.objective import Constraint, Objective, pareto_trials, score, violation
-from nasforge.store.base import CurvePoint
+from nasforge.space.base import SearchSpace
+from nasforge.store.base import CurvePoint, Event
 from nasforge.trial import Trial, TrialState
 
-__all__ = ["CurveRow", "EnergyTotal", "HistoryPoint", "curve_rows", "energy_line",
-           "energy_sentence", "history", "pareto_trials", "state_counts", "total_energy"]
+__all__ = ["CurveRow", "EnergyTotal", "EventRow", "HistoryPoint", "curve_rows",
+           "curves_by_trial", "decision_options", "energy_line", "energy_sentence", "event_rows",
+           "history", "pareto_trials", "state_counts", "total_energy", "trial_source"]
 
 
 @dataclass(frozen=True)
@@ -28,17 +31,33 @@ class HistoryPoint:
     value: float | None
     best_so_far: float | None
     state: str
+    elapsed_s: float | None = None
+    """Seconds from the study's first trial start to this trial's end (``None`` if unknown)."""
 
 
 def history(
-    trials: Sequence[Trial], objectives: Sequence[Objective], constraints: Sequence[Constraint] = ()
+    trials: Sequence[Trial],
+    objectives: Sequence[Objective],
+    constraints: Sequence[Constraint] = (),
+    *,
+    by_time: bool = False,
 ) -> list[HistoryPoint]:
     """The first objective per trial (in trial order) with the running best of feasible trials
-    (a trial breaking one of ``constraints`` shows its value but never becomes the best)."""
+    (a trial breaking one of ``constraints`` shows its value but never becomes the best).
+
+    ``by_time`` orders the trials by when they finished instead (parallel workers finish out
+    of number order), leaving out those with no finish time: the best against time."""
     primary = objectives[0]
     best = -math.inf
     points = []
-    for t in sorted(trials, key=lambda t: t.number):
+    starts = [t.started_at for t in trials if t.started_at is not None]
+    origin = min(starts) if starts else None
+    if by_time:
+        ordered = sorted((t for t in trials if t.finished_at is not None),
+                         key=lambda t: (t.finished_at, t.number))
+    else:
+        ordered = sorted(trials, key=lambda t: t.number)
+    for t in ordered:
         if not t.state.is_finished():
             continue
         value = t.metrics.get(primary.metric) if t.state is TrialState.COMPLETE else None
@@ -46,7 +65,9 @@ def history(
         s = score(t.metrics, objectives) if usable else -math.inf
         best = max(best, s)
         shown = None if best == -math.inf else (best if primary.direction == "max" else -best)
-        points.append(HistoryPoint(t.number, value, shown, t.state.value))
+        elapsed = (None if origin is None or t.finished_at is None
+                   else max(t.finished_at - origin, 0.0))
+        points.append(HistoryPoint(t.number, value, shown, t.state.value, elapsed))
     return points
 
 
@@ -96,3 +117,58 @@ def energy_sentence(total: EnergyTotal) -> str:
     return (f"Energy of {total.n_trials} trial{plural}: {total.kwh:.3g} kWh, "
             f"{total.co2_kg:.3g} kg CO2-eq ({how} by codecarbon, {total.method}; grid of "
             f"{total.country or 'unknown country'}).")
+
+
+def trial_source(trial: Trial) -> str:
+    """Who made ``trial``: ``strategy`` (the search), or e.g. ``oneshot``/``retrain``."""
+    return str(getattr(trial, "source", "strategy"))
+
+
+def decision_options(space: SearchSpace, trials: Sequence[Trial]) -> dict[str, list[Value]]:
+    """Each decision's options: the space's own declaration where it has one (table spaces),
+    otherwise the values the trials used, in order of first use (define-by-run spaces)."""
+    table = getattr(space, "table", None)
+    options: dict[str, list[Value]] = {}
+    if table is not None and hasattr(table, "decisions"):
+        options = {d.name: list(d.options) for d in table.decisions}
+    for t in trials:
+        for name, value in t.arch.items():
+            seen = options.setdefault(name, [])
+            if value not in seen:
+                seen.append(value)
+    return options
+
+
+def curves_by_trial(
+    points: Sequence[CurvePoint], metric: str
+) -> dict[int, list[tuple[int, float]]]:
+    """``metric``'s learning curve per trial: ``{trial: [(step, value), ...]}`` in step order."""
+    curves: dict[int, list[tuple[int, float]]] = {}
+    for p in points:
+        if p.metric == metric:
+            curves.setdefault(p.trial, []).append((p.step, p.value))
+    return curves
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One steering event for the timeline: when, what kind, its details, whether handled."""
+
+    id: int
+    at: float
+    kind: str
+    details: str
+    handled: bool | None
+
+
+def event_rows(events: Sequence[Event], pending: set[int] | None = None) -> list[EventRow]:
+    """The events in time order, their payload as ``key=value`` text; any kind is listed as
+    it is (the store refuses unknown kinds when written, the report needs no list of them).
+    ``pending`` are the ids not yet handled (``None``: unknown)."""
+    rows = []
+    for e in sorted(events, key=lambda e: (e.created_at, e.id)):
+        details = ", ".join(f"{k}={v}" for k, v in sorted(e.payload.items()))
+        handled = None if pending is None else e.id not in pending
+        rows.append(EventRow(e.id, e.created_at, str(getattr(e.kind, "value", e.kind)), details,
+                             handled))
+    return rows

@@ -1,0 +1,116 @@
+"""Which choices matter: a functional-ANOVA importance ranking and per-choice marginal effects.
+
+:func:`importances` is Optuna's fANOVA evaluator (Hutter et al., "An Efficient Approach for
+Assessing Hyperparameter Importance", ICML 2014, https://proceedings.mlr.press/v32/hutter14.html;
+``optuna.importance.FanovaImportanceEvaluator``, a random forest fitted to the trials) run on
+the study as Optuna sees it (:mod:`nasforge.report.optuna_bridge`): the share of the first
+objective's variance each decision explains, summing to 1.
+
+:func:`marginal_effects` is the plain view beside it: for each option of each decision, the
+mean objective of the feasible trials that used it, with its standard error and a normal 95 %
+interval. Strategies sample good options more often, so these means are observational (an
+option tried only with good cells looks good); fANOVA's forest accounts for the other decisions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nasforge.architecture import Value
+from nasforge.objective import Objective, is_feasible_trial
+from nasforge.report.data import decision_options, trial_source
+from nasforge.trial import Trial
+
+if TYPE_CHECKING:
+    from nasforge.run.study import Study
+
+MIN_TRIALS = 4
+"""Fewer feasible trials than this give no importance ranking (a forest of 3 points says
+nothing)."""
+
+
+@dataclass(frozen=True)
+class Importance:
+    """One decision's fANOVA importance (a share of the objective's variance, 0-1)."""
+
+    decision: str
+    importance: float
+
+
+@dataclass(frozen=True)
+class MarginalEffect:
+    """The first objective's mean over the feasible trials that chose ``option`` for
+    ``decision``, with the standard error (``nan`` for one trial) and a 95 % interval."""
+
+    decision: str
+    option: Value
+    n: int
+    mean: float
+    sem: float
+
+    @property
+    def low(self) -> float:
+        return self.mean - 1.96 * self.sem if math.isfinite(self.sem) else self.mean
+
+    @property
+    def high(self) -> float:
+        return self.mean + 1.96 * self.sem if math.isfinite(self.sem) else self.mean
+
+
+def _usable(study: Study, trials: Sequence[Trial]) -> list[Trial]:
+    spec = study.spec
+    return [t for t in trials if trial_source(t) == "strategy"
+            and is_feasible_trial(t, spec.objectives, spec.constraints)]
+
+
+def marginal_effects(
+    study: Study, trials: Sequence[Trial], objective: Objective | None = None
+) -> list[MarginalEffect]:
+    """Per decision (space order) and option (declaration order), the objective's mean with
+    its uncertainty over the feasible search trials; options never tried are left out."""
+    objective = objective or study.spec.objectives[0]
+    usable = _usable(study, trials)
+    effects = []
+    for decision, options in decision_options(study.parts.space, usable).items():
+        for option in options:
+            values = np.array([t.metrics[objective.metric] for t in usable
+                               if decision in t.arch and t.arch[decision] == option], dtype=float)
+            if values.size == 0:
+                continue
+            sem = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 \
+                else math.nan
+            effects.append(MarginalEffect(decision, option, int(values.size),
+                                          float(values.mean()), sem))
+    return effects
+
+
+def importances(
+    study: Study, trials: Sequence[Trial], *, seed: int = 0, objective: int = 0
+) -> list[Importance]:
+    """The decisions ranked by fANOVA importance for objective number ``objective``
+    (most important first); ``[]`` with fewer than :data:`MIN_TRIALS` feasible search trials
+    or when no decision took two values.
+
+    Raises:
+        MissingDependencyError: optuna (the ``optuna`` extra) is not installed.
+    """
+    from nasforge.report.optuna_bridge import optuna_study
+
+    usable = _usable(study, trials)
+    varied = {d for d, opts in decision_options(study.parts.space, usable).items()
+              if len({str(t.arch.get(d)) for t in usable}) > 1 and opts}
+    if len(usable) < MIN_TRIALS or not varied:
+        return []
+    import optuna
+
+    target_study = optuna_study(study, usable)
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
+    found = optuna.importance.get_param_importances(
+        target_study, evaluator=evaluator, params=sorted(varied),
+        target=lambda t: t.values[objective], normalize=True)
+    return [Importance(name, float(value)) for name, value in found.items()]

@@ -10,7 +10,9 @@ Importing this package registers the built-in black-box strategies in :data:`STR
 - proxy-guided: ``zc_local_search`` (:class:`ZCLocalSearch`);
 - multi-objective: ``nsga2`` (:class:`NSGA2`), ``pareto_local_search``
   (:class:`ParetoLocalSearch`) and ``parego`` (:class:`ParEGO`), over every objective of a study;
-- ``optuna`` (:class:`OptunaStrategy`): any Optuna sampler inside the nasforge loop.
+- ``optuna`` (:class:`OptunaStrategy`): any Optuna sampler inside the nasforge loop;
+- one-shot (:mod:`nasforge.strategy.oneshot`): ``darts``, ``gdas``, ``enas`` and ``spos`` on a
+  space's supernet.
 """
 
 from __future__ import annotations
@@ -29,18 +31,24 @@ from nasforge.strategy._random import RandomSearch
 from nasforge.strategy._reinforce import REINFORCE
 from nasforge.strategy._zc import ZCLocalSearch, zc_warmup
 from nasforge.strategy.base import STRATEGIES, Strategy
+from nasforge.strategy.oneshot import DARTS, ENAS, GDAS, SPOS, OneShotStrategy
 
 __all__ = [
     "BANANAS",
     "BOHB",
+    "DARTS",
+    "ENAS",
+    "GDAS",
     "GPBO",
     "NSGA2",
     "REINFORCE",
+    "SPOS",
     "STRATEGIES",
     "TPE",
     "Hyperband",
     "LocalSearch",
     "MultiFidelityLocalSearch",
+    "OneShotStrategy",
     "OptunaStrategy",
     "ParEGO",
     "ParetoLocalSearch",

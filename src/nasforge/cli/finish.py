@@ -67,6 +67,10 @@ def print_finished(study: Study, finished: Finished) -> None:
         costs = [f"{k} {metrics[k]:,.0f}" for k in ("params", "flops") if k in metrics]
         if costs:
             out.print("cost: " + ", ".join(costs))
+    if data.get("final_pick"):  # `finalize`: the best by mean over retrained seeds
+        from nasforge.cli.retrain import print_pick
+
+        print_pick(out, data["final_pick"], data.get("units", {}))
     if len(study.spec.objectives) > 1:
         front, hv = data.get("pareto_front", []), data.get("hypervolume")
         line = f"Pareto front: {len(front)} trial{'' if len(front) == 1 else 's'}"

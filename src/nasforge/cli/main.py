@@ -1,4 +1,4 @@
-"""The ``nasforge`` command: search, resume, ls, show, export, components, delete.
+"""The ``nasforge`` command: search, resume, retrain, ls, show, export, components, delete.
 
 User mistakes (a bad config, a missing study) print one clear message and exit with code 2;
 they never show a traceback.
@@ -93,7 +93,16 @@ def _root(
 
 
 def _register() -> None:
-    from nasforge.cli import components, delete, export, ls, resume, search, show  # noqa: F401
+    from nasforge.cli import (  # noqa: F401
+        components,
+        delete,
+        export,
+        ls,
+        resume,
+        retrain,
+        search,
+        show,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,7 +50,7 @@ class ProgressBar:
         return f"best {objective.metric} {best}{failed}"
 
     def on_start(self, study: Study) -> None:
-        done = [t for t in study.trials() if t.state.is_finished()]
+        done = [t for t in study.trials() if t.state.is_finished() and t.is_search]
         for t in done:
             self._count(study, t)
         total = study.spec.budget.trials

@@ -52,11 +52,13 @@ def run_study(study: Study, progress: bool) -> None:
     """Run a study with a progress bar and print how it ended; on Ctrl-C, say how to resume."""
     from nasforge.cli.finish import print_finished
     from nasforge.cli.progress import ProgressBar
+    from nasforge.cli.retrain import RetrainProgress
     from nasforge.run.api import run_and_finish
     from nasforge.run.loop import ExecutorBrokenError
 
     try:
-        finished = run_and_finish(study, [ProgressBar()] if progress else [])
+        bars = [ProgressBar(), RetrainProgress()] if progress else []  # the search, `finalize`
+        finished = run_and_finish(study, bars)
     except KeyboardInterrupt:
         err.print(
             f"\n[yellow]interrupted[/]: completed trials are stored; continue with "

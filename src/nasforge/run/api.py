@@ -87,8 +87,12 @@ def _check_directory(directory: Any, function: str) -> None:
 
 
 def run_and_finish(study: Study, callbacks: Sequence[Any] = ()) -> Finished:
-    """Run ``study``, then write its summary and report and export the best model."""
+    """Run ``study``, retrain its best architectures if its spec has ``finalize``, then write
+    its summary and report and export the best model."""
+    from nasforge.run.finalize import finalize
+
     study.run(callbacks)
+    finalize(study, [c for c in callbacks if hasattr(c, "on_retrain_start")])
     return study.finish()
 
 

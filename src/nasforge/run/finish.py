@@ -83,6 +83,9 @@ def summary(study: Study, trials: Sequence[Trial] | None = None) -> dict[str, An
         }
     except NasforgeError:
         data["best"] = None
+    from nasforge.run.retrain import final_pick
+
+    data["final_pick"] = final_pick(study)  # the retrain's pick by mean (retrain.json), or None
     data["constraints"] = [str(c) for c in study.spec.constraints]
     data.update(front_summary(study, trials))
     data["energy"] = energy_summary(study, trials)

@@ -36,6 +36,7 @@ RESUMABLE = (
     "export_best",
     "reproducible",
     "max_consecutive_failures",
+    "finalize",
 )
 """Run-spec fields a resume may change; the others made the stored trials what they are."""
 
@@ -159,7 +160,8 @@ def resume_spec(
 
 def _allowed(cli: bool) -> str:
     if cli:
-        return ", ".join(f"{k}.*" if k in ("budget", "executor") else k for k in RESUMABLE)
+        return ", ".join(f"{k}.*" if k in ("budget", "executor", "finalize") else k
+                         for k in RESUMABLE)
     return ", ".join(f"{k}=" for k in RESUMABLE)
 
 

@@ -95,6 +95,20 @@ class WarmStart(BaseModel):
     top: int = Field(default=10, ge=1, description="how many of its best trials to pass on")
 
 
+class FinalizeSpec(BaseModel):
+    """Retrain the search's best architectures at its end and pick by mean (the noise-aware
+    final pick, :mod:`nasforge.run.finalize`): ``finalize: {top: 3, seeds: 3, epochs: 30}``.
+
+    ``epochs`` left out keeps the evaluator's own schedule (more seeds, not a longer one).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    top: int = Field(default=3, ge=1, description="how many distinct architectures to retrain")
+    seeds: int = Field(default=3, ge=1, description="seeds per architecture")
+    epochs: int | None = Field(default=None, ge=1, description="the longer training schedule")
+
+
 class EnergySpec(BaseModel):
     """Track the energy and CO2 of every trial with codecarbon, offline (the ``green`` extra).
 
@@ -162,6 +176,9 @@ class RunSpec(BaseModel):
         root: the folder holding study folders; the study lives in ``root/name``.
         export_best: when the study ends, export the best trained network to ``STUDY_DIR/best``.
         warm_start: pass the best trials of an earlier study to the strategy before it starts.
+        finalize: end the search by retraining its ``top`` architectures ``seeds`` times at
+            ``epochs`` and picking by mean validation score (:class:`FinalizeSpec`); ``null``
+            (the default) ends with the search's own best.
         energy: track each trial's energy and CO2 with codecarbon (:class:`EnergySpec`):
             ``energy: {country: FRA}``, or ``energy: true`` for the default country;
             ``null`` (the default) tracks nothing.
@@ -196,6 +213,7 @@ class RunSpec(BaseModel):
     export_best: bool = True
     warm_start: WarmStart | None = None
     energy: EnergySpec | None = None
+    finalize: FinalizeSpec | None = None
     plugins: list[str] = Field(default_factory=list)
 
     @field_validator("energy", mode="before")

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from nasforge.architecture import Architecture
     from nasforge.export import ExportInfo
     from nasforge.run.finish import Finished
+    from nasforge.run.retrain import RetrainReport
     from nasforge.store.base import StudyRecord
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ class Study:
         self.directory = directory
         self.stop_reason: str | None = None
         self.failure: str | None = None
+        self.final_pick: dict[str, Any] | None = None  # the last retrain's, as retrain.json
 
     # -- creation ---------------------------------------------------------------------------
     @classmethod
@@ -517,6 +519,27 @@ class Study:
         from nasforge.run.finish import finish_study
 
         return finish_study(self)
+
+    def retrain(
+        self,
+        *,
+        trial: int | None = None,
+        top: int | None = None,
+        epochs: int | None = None,
+        seeds: int = 3,
+        task: Any = None,
+        space: Any = None,
+        evaluator: Any = None,
+        callbacks: Sequence[Any] = (),
+        front: Front = Front.PYTHON,
+    ) -> RetrainReport:
+        """Retrain ``trial`` or the ``top`` architectures from scratch, ``seeds`` times each at
+        ``epochs``, and pick the winner by mean validation score; see
+        :func:`nasforge.run.retrain.retrain` (the seeds are trials of source ``retrain``)."""
+        from nasforge.run.retrain import retrain
+
+        return retrain(self, trial=trial, top=top, epochs=epochs, seeds=seeds, task=task,
+                       space=space, evaluator=evaluator, callbacks=callbacks, front=front)
 
     def request_stop(self) -> None:
         """Ask a running study (possibly in another process) to stop after its running trials.

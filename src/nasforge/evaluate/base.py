@@ -190,6 +190,15 @@ class Evaluator(Component, ABC):
         before anything runs."""
         return None if self.max_fidelity is None else "epochs"
 
+    def prepare(self, space: SearchSpace, task: Task, directory: str | None) -> None:
+        """Work shared by every trial, done once on the driver before the first one.
+
+        Called by the study at the start of every run (a resume included), after the
+        pre-flight checks and before any trial is asked; ``directory`` is the study directory
+        (``None`` for an in-memory study), where the evaluator may keep files its workers then
+        read. The default does nothing; the ``supernet`` evaluator trains its supernet here.
+        """
+
     def preflight(self, space: SearchSpace, task: Task) -> list[Problem]:
         """Problems that would fail every trial, found before the first one is stored.
 

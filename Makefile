@@ -17,8 +17,9 @@ $(VENV)/.stamp-install: $(PY) $(SRC)
 	$(PIP) -q -e '.[all]'
 	touch $@
 
+# dev adds the ray extra, so the Ray executor's tests run in CI too.
 $(VENV)/.stamp-dev: $(VENV)/.stamp-install
-	$(PIP) -q -e '.[all,dev,bench]'
+	$(PIP) -q -e '.[all,dev,bench,ray]'
 	touch $@
 
 ## install: create .venv if missing and install nasforge[all] into it (quick when nothing changed)

@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 _POLL_S = 0.02  # the collector's longest wait: deadlines and new calls are seen this often
 _MAX_SOCKET_DIR = 44  # Ray appends ~63 characters (session_…/sockets/plasma_store); AF_UNIX: 107
 _INSTALL = "install it with: pip install 'nasforge[ray]'"
+_INIT_TIMEOUTS = 4  # joining a cluster may take this many connect_timeout_s
 
 
 def ray_available() -> bool:
@@ -114,6 +115,46 @@ class _Call:
     name: str
     ref: Any = None
     deadline: float | None = None
+
+
+def _cloudpickle_call(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> bytes:
+    """Pickle a call with Ray's cloudpickle, which sends functions and classes of the main
+    script by value (a cluster's workers cannot import the driver's ``__main__``)."""
+    from ray import cloudpickle
+
+    try:
+        return bytes(cloudpickle.dumps((fn, args, kwargs)))
+    except Exception:
+        # name the argument that does not pickle, in the process pool's words
+        return _pickle_call(fn, args, kwargs, owner="RayExecutor")
+
+
+def _init_within(ray: Any, kwargs: dict[str, Any], timeout_s: float | None) -> None:
+    """``ray.init(**kwargs)``, given at most ``timeout_s`` when joining a cluster: something
+    that accepts connections but is not Ray's GCS would keep Ray retrying for minutes."""
+    if timeout_s is None:
+        ray.init(logging_level=logging.WARNING, configure_logging=False, **kwargs)
+        return
+    outcome: list[BaseException | None] = []
+
+    def init() -> None:
+        try:
+            ray.init(logging_level=logging.WARNING, configure_logging=False, **kwargs)
+            outcome.append(None)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=init, name="nasforge-ray-init", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if not outcome:
+        raise TimeoutError(
+            f"{kwargs.get('address')} accepts connections but did not answer as a Ray cluster "
+            f"within {timeout_s:g} s (is it the port `ray start --head` printed?)")
+    if outcome[0] is not None:
+        raise outcome[0]
 
 
 def _check_address(address: str, timeout_s: float) -> None:
@@ -170,7 +211,8 @@ class RayExecutor(Executor):
             it is recorded FAILED with the reason.
         num_cpus: CPUs of a local instance; ``None``: ``workers × cpus_per_trial`` so every
             worker can run. Ignored with ``address``.
-        connect_timeout_s: how long to wait for ``address`` to answer.
+        connect_timeout_s: how long to wait for ``address`` to answer (joining it may take
+            four times as long before it is an error).
 
     Example (YAML)::
 
@@ -259,9 +301,10 @@ class RayExecutor(Executor):
     def _start_ray(self, directory: Path | None) -> None:
         ray = _import_ray()
         os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # read by ray.init and inherited by workers
+        if self.address is not None:
+            _check_address(self.address, self.connect_timeout_s)
         if not ray.is_initialized():
             if self.address is not None:
-                _check_address(self.address, self.connect_timeout_s)
                 kwargs: dict[str, Any] = {"address": self.address}
             else:
                 if not ({"RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"} & set(os.environ)):
@@ -281,7 +324,8 @@ class RayExecutor(Executor):
             level = auth_log.level
             auth_log.setLevel(logging.ERROR)
             try:
-                ray.init(logging_level=logging.WARNING, configure_logging=False, **kwargs)
+                _init_within(ray, kwargs, None if self.address is None
+                             else _INIT_TIMEOUTS * self.connect_timeout_s)
             except Exception as exc:
                 self._remove_temp()
                 action = f"join the Ray cluster at {self.address}" if self.address else (
@@ -334,7 +378,7 @@ class RayExecutor(Executor):
         **kwargs: Any,
     ) -> Future[R]:
         limit = check_time_limit(time_limit_s)
-        payload = _pickle_call(fn, args, kwargs, owner="RayExecutor")
+        payload = _cloudpickle_call(fn, args, kwargs)
         if self._remote is None:
             self.prepare()
         future: Future[R] = Future()

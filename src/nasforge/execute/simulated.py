@@ -13,9 +13,9 @@ How time moves:
   in first out, for the earliest one to finish). Its duration is the result's ``cost_s`` (a
   :class:`~nasforge.trial.Result`'s simulated training time for a lookup benchmark such as
   ``nb201_table``), or the call's measured wall time for a value without one.
-- ``wait`` advances the clock to the earliest finish among the booked calls and delivers every
-  result due by then (ties in submission order): the study sees results arrive one by one, in
-  simulated-time order, and refills the freed worker at once, so the schedule is asynchronous and
+- ``wait`` advances the clock to the earliest finish among the booked calls and delivers that
+  result (ties in submission order): the study sees results arrive one by one, in simulated-time
+  order, and refills the freed worker at once, so the schedule is asynchronous and
   steady-state exactly as with real workers.
 - :meth:`SimulatedExecutor.now` is that clock, and the study's wall-time budget reads it, so
   ``budget: {minutes: 600}`` is 600 *simulated* minutes and the stored ``elapsed_s`` is simulated.
@@ -175,15 +175,16 @@ class SimulatedExecutor(Executor):
                 self._advance()
 
     def _advance(self) -> None:
-        """Move the clock to the earliest booked finish and deliver everything due by then."""
-        self._clock = max(self._clock, self._booked[0].finish_s)
-        while self._booked and self._booked[0].finish_s <= self._clock:
-            booking = heapq.heappop(self._booked)
-            kind, value = booking.outcome
-            if kind == "result":
-                booking.future.set_result(value)
-            else:
-                booking.future.set_exception(value)
+        """Move the clock to the earliest booked finish and deliver that one result (of equal
+        finishes, the first submitted): one at a time, because a set of several done futures
+        would be handled in an order that differs between runs."""
+        booking = heapq.heappop(self._booked)
+        self._clock = max(self._clock, booking.finish_s)
+        kind, value = booking.outcome
+        if kind == "result":
+            booking.future.set_result(value)
+        else:
+            booking.future.set_exception(value)
 
     def _deliver_until(self, future: _SimFuture) -> None:
         with self._lock:

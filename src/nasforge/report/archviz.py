@@ -104,23 +104,20 @@ def decisions_html(arch: Mapping[str, object]) -> str:
 def _stages(arch: Mapping[str, object]) -> dict[str, list[Mapping[str, object]]] | None:
     """``{stage: [block fields, ...]}`` when the decisions are depth + per-block fields."""
     depths = {k[: -len(".depth")]: v for k, v in arch.items() if k.endswith(".depth")}
-    if not depths:
+    if not depths or not all(isinstance(d, int) for d in depths.values()):
         return None
-    stages: dict[str, list[dict[str, object]]] = {}
-    for stage, depth in depths.items():
-        if not isinstance(depth, int):
-            return None
-        stages[stage] = [{} for _ in range(depth)]
+    stages: dict[str, list[dict[str, object]]] = {
+        stage: [{} for _ in range(int(depth))] for stage, depth in depths.items()}  # type: ignore[call-overload]
     for name, value in arch.items():
-        match = _BLOCK.match(name)
         if name.endswith(".depth"):
             continue
+        match = _BLOCK.match(name)
         if match is None or match["stage"] not in stages:
             return None
-        k = int(match["k"])
-        if k < len(stages[match["stage"]]):
-            stages[match["stage"]][k][match["field"]] = value
-    return dict(stages)
+        blocks = stages[match["stage"]]
+        if int(match["k"]) < len(blocks):  # a position beyond the depth is inactive
+            blocks[int(match["k"])][match["field"]] = value
+    return {stage: list(blocks) for stage, blocks in stages.items()}
 
 
 def arch_svg(arch: Mapping[str, object]) -> str:

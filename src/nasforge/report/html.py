@@ -103,7 +103,7 @@ class _Page:
         self.n += 1
         return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig{self.n}",
                            config={"displaylogo": False, "responsive": True},
-                           default_width="100%")  # type: ignore[no-any-return]
+                           default_width="100%")
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[int] = (),
@@ -365,7 +365,7 @@ def _plotly_js() -> str | None:
         imports.check()
     except MissingDependencyError:
         return None
-    return get_plotlyjs()  # type: ignore[no-any-return]
+    return get_plotlyjs()
 
 
 def _environment() -> str:
@@ -430,10 +430,9 @@ def write_report(
     if js is None:
         page.missing = MissingDependencyError("plotly", "plot", "The report's interactive plots")
     anchors = [f"s{i}" for i in range(len(studies))]
-    sections = [_study_section(page, s, t, a)
-                for s, t, a in zip(studies, all_trials, anchors, strict=True)]
-    if len(studies) > 1:
-        sections.insert(0, _comparison(page, studies, all_trials))
+    sections = [_comparison(page, studies, all_trials)] if len(studies) > 1 else []
+    sections += [_study_section(page, s, t, a)
+                 for s, t, a in zip(studies, all_trials, anchors, strict=True)]
     title = " vs ".join(s.name for s in studies)
     nav = "".join(f"<a href='#{a}'>{_e(s.name)}</a>" for s, a in zip(studies, anchors,
                                                                        strict=True))

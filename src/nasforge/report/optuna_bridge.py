@@ -114,7 +114,7 @@ def optuna_study(study: Study, trials: Sequence[Trial] | None = None) -> optuna.
     finally:
         optuna.logging.set_verbosity(verbosity)
     target.add_trials(frozen_trials(study, trials))
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 def export_optuna(
@@ -152,4 +152,4 @@ def export_optuna(
     target.set_user_attr("nasforge_study", study.name)
     target.set_user_attr("objectives", [str(o) for o in study.spec.objectives])
     target.add_trials(frozen_trials(study))
-    return target  # type: ignore[no-any-return]
+    return target

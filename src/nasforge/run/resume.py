@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -24,8 +24,7 @@ from nasforge.errors import ConfigError, Problem
 from nasforge.run.front import Front
 from nasforge.run.parts import component_spec, registries
 from nasforge.run.spec import RunSpec, apply_overrides, parse_spec
-from nasforge.strategy.base import Strategy
-from nasforge.trial import Trial, TrialState
+from nasforge.trial import Candidate, Trial, TrialState
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,15 @@ class Replayed:
     n_other: int = 0
 
 
-def replay(strategy: Strategy, trials: Sequence[Trial]) -> Replayed:
+class AskTell(Protocol):
+    """What :func:`replay` drives: a strategy, or the loop's steering in front of one."""
+
+    def ask(self, number: int) -> Candidate | None: ...
+
+    def tell(self, trial: Trial) -> None: ...
+
+
+def replay(strategy: AskTell, trials: Sequence[Trial]) -> Replayed:
     """Ask and tell ``strategy`` the stored ``trials`` in their recorded interleaving.
 
     Only trials the strategy asked (:attr:`~nasforge.trial.Trial.is_search`) are replayed, told

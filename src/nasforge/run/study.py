@@ -548,6 +548,21 @@ class Study:
         """
         self.store.add_event(self.record.id, EventKind.STOP)
 
+    def steer(self, kind: EventKind | str, /, **payload: Any) -> int:
+        """Steer this study, running now in any process or at its next resume: ``"pause"``,
+        ``"resume"``, ``"stop"``, ``"forbid"``/``"pin"`` (``op=`` or ``decision=, value=``),
+        ``"inject"`` (``arch=``), ``"budget"`` (``trials=``, ``minutes=``, ``cost_s=``). See
+        :mod:`nasforge.run.steering`; returns the event's id.
+
+        Raises:
+            ConfigError: the choice or architecture is not in the space, or a forbid leaves a
+                decision with no option (named); UnknownEventError, EventPayloadError: a bad
+                kind or payload.
+        """
+        from nasforge.run.steering import add_steering_event
+
+        return add_steering_event(self.store, self.record.id, self.parts.space, kind, payload)
+
     def close(self) -> None:
         """Stop the executor's workers and close the store."""
         self.parts.executor.shutdown()

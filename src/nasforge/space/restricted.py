@@ -16,7 +16,8 @@ Architectures asked before the restriction may lie outside the view (an evolutio
 ``mutate`` of such an architecture redraws its forbidden choices (that is its change), and
 ``neighbours`` of it are its projection into the view (each forbidden choice replaced by the
 first allowed option) followed by the projection's neighbours; both return only architectures
-of the view.
+of the view. ``canonical`` is the full space's too, so the keys strategies de-duplicate on stay
+the same when a restriction arrives.
 
 Example:
     >>> from nasforge.space import SPACES
@@ -284,8 +285,10 @@ class RestrictedSpace(TableSpace):
         return self.space.build(arch, task)
 
     def canonical(self, arch: Architecture) -> Architecture:
-        representative = self.space.canonical(arch)
-        return representative if not self._outside(representative) else arch
+        """The full space's representative, even where it uses a forbidden choice: strategies
+        key what they have seen by it, and those keys must not change when a restriction
+        arrives."""
+        return self.space.canonical(arch)
 
     def format(self, arch: Architecture) -> str:
         return self.space.format(arch)

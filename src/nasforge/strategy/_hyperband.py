@@ -210,6 +210,8 @@ class _Rung:
 class _MultiFidelity(Strategy):
     """Shared engine: brackets of asynchronous successive halving over ``rungs``."""
 
+    learns_unasked = False  # a result joins the rung it was asked for
+
     rungs: list[int] | list[float] | None
     min_fidelity: int | float | None
     max_fidelity: int | float | None

@@ -69,6 +69,8 @@ class MultiFidelityLocalSearch(Strategy):
             known before training (default); ``False`` leaves them to the study's filter.
     """
 
+    learns_unasked = False  # it tracks which of its asks are promotions
+
     def __init__(
         self,
         *,

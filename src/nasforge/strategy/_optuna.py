@@ -131,6 +131,8 @@ class OptunaStrategy(Strategy):
         ['d0', 'd1', 'd2', 'd3']
     """
 
+    learns_unasked = False  # each result goes to the Optuna trial its ask opened
+
     def __init__(
         self,
         *,

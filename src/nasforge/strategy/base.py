@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -79,6 +79,11 @@ class Strategy(Component, ABC):
     constraints: Sequence[Constraint]
     seed: int
     task: Task | None = None
+    learns_unasked: ClassVar[bool] = True
+    """Whether ``tell`` accepts a trial this strategy never asked (an architecture a human
+    injected by steering, :mod:`nasforge.run.steering`). Strategies that keep state per ask
+    (an Optuna trial, a multi-fidelity rung) set ``False``; such trials are then stored and
+    ranked but not told to them."""
 
     def setup(
         self,

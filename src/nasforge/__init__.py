@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from nasforge.run.api import open_study, resume, search
     from nasforge.run.loop import ExecutorBrokenError
     from nasforge.run.spec import Budget, RunSpec, load_spec
+    from nasforge.run.steering import steer
     from nasforge.run.study import Study, StudyFailedError
     from nasforge.trial import Candidate, Result, Status, Trial, TrialState
 
@@ -58,6 +59,7 @@ _NAMES = {
     "open_study": "nasforge.run.api",
     "resume": "nasforge.run.api",
     "search": "nasforge.run.api",
+    "steer": "nasforge.run.steering",
 }
 
 __all__ = [
@@ -88,6 +90,7 @@ __all__ = [
     "resume",
     "search",
     "space",
+    "steer",
     "strategy",
     "tasks",
 ]

@@ -71,11 +71,13 @@ def test_decision_options_come_from_the_space_then_from_the_trials(
 
 
 def test_event_rows_list_any_kind_in_time_order() -> None:
-    events = [Event(2, 0, EventKind.STOP, {"by": "me"}, 20.0),
-              Event(1, 0, EventKind.STOP, {}, 10.0)]
-    rows = event_rows(events, pending={2})
-    assert [(r.id, r.kind, r.details, r.handled) for r in rows] == [
-        (1, "stop", "", True), (2, "stop", "by=me", False)]
+    events = [Event(3, 0, EventKind.STOP, {"by": "me"}, 30.0),
+              Event(1, 0, EventKind.STOP, {}, 10.0, handled_at=11.0, applied_at=4),
+              Event(2, 0, EventKind.STOP, {"a": 1, "b": "x"}, 20.0, handled_at=21.0)]
+    rows = event_rows(events)
+    assert [(r.id, r.kind, r.details, r.outcome) for r in rows] == [
+        (1, "stop", "", "applied from trial #4"), (2, "stop", "a=1, b=x", "refused"),
+        (3, "stop", "by=me", "pending")]
 
 
 def test_report_of_a_completed_study(completed_study: Study, out: Path) -> None:
@@ -108,7 +110,7 @@ def test_report_of_a_study_with_failures(failing_study: Study, out: Path) -> Non
     assert any("diverged" in r[2] for r in bad)
     assert "Learning curves" in text and "One-shot architecture weights" in text
     events = table_rows(text, "Steering events")
-    assert [(r[1], r[2]) for r in events] == [("stop", "why=<b>enough</b>")]
+    assert [(r[1], r[2], r[3]) for r in events] == [("stop", "why=<b>enough</b>", "pending")]
     assert (out.parent / "figs" / "best_so_far.png").stat().st_size > 1000
     assert "figs/best_so_far.png" in text
 

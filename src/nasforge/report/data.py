@@ -120,8 +120,8 @@ def energy_sentence(total: EnergyTotal) -> str:
 
 
 def trial_source(trial: Trial) -> str:
-    """Who made ``trial``: ``strategy`` (the search), or e.g. ``oneshot``/``retrain``."""
-    return str(getattr(trial, "source", "strategy"))
+    """Who made ``trial``: ``strategy`` or ``inject`` (the search), or e.g. ``oneshot``."""
+    return trial.source.value
 
 
 def decision_options(space: SearchSpace, trials: Sequence[Trial]) -> dict[str, list[Value]]:
@@ -152,23 +152,27 @@ def curves_by_trial(
 
 @dataclass(frozen=True)
 class EventRow:
-    """One steering event for the timeline: when, what kind, its details, whether handled."""
+    """One steering event for the timeline: when, what kind, its details and what came of it
+    (``pending``, ``applied from trial #N``, or ``refused``)."""
 
     id: int
     at: float
     kind: str
     details: str
-    handled: bool | None
+    outcome: str
 
 
-def event_rows(events: Sequence[Event], pending: set[int] | None = None) -> list[EventRow]:
-    """The events in time order, their payload as ``key=value`` text; any kind is listed as
-    it is (the store refuses unknown kinds when written, the report needs no list of them).
-    ``pending`` are the ids not yet handled (``None``: unknown)."""
+def event_rows(events: Sequence[Event]) -> list[EventRow]:
+    """The events in time order, their payload as ``key=value`` text. Any kind is listed as it
+    is: the store refuses unknown kinds when written, so the report needs no list of them."""
     rows = []
     for e in sorted(events, key=lambda e: (e.created_at, e.id)):
         details = ", ".join(f"{k}={v}" for k, v in sorted(e.payload.items()))
-        handled = None if pending is None else e.id not in pending
-        rows.append(EventRow(e.id, e.created_at, str(getattr(e.kind, "value", e.kind)), details,
-                             handled))
+        if e.handled_at is None:
+            outcome = "pending"
+        elif e.applied_at is None:
+            outcome = "refused"
+        else:
+            outcome = f"applied from trial #{e.applied_at}"
+        rows.append(EventRow(e.id, e.created_at, str(e.kind.value), details, outcome))
     return rows

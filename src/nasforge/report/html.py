@@ -223,7 +223,7 @@ def _decisions(page: _Page, study: Study, trials: Sequence[Trial]) -> str:
 
     spec = study.spec
     metric = spec.objectives[0].metric
-    usable = [t for t in trials if trial_source(t) == "strategy"
+    usable = [t for t in trials if t.is_search
               and is_feasible_trial(t, spec.objectives, spec.constraints)]
     if not usable:
         return ""
@@ -282,16 +282,11 @@ def _failures(trials: Sequence[Trial]) -> str:
 
 def _events(study: Study) -> str:
     """The steering timeline: every stored event of the study, any kind, oldest first."""
-    read_all = getattr(study.store, "events", None)
-    pending = study.store.pending_events(study.record.id)
-    events = read_all(study.record.id) if callable(read_all) else pending
-    if not events:
-        return ""
-    ids = {e.id for e in pending}
     rows = [[_e(datetime.fromtimestamp(r.at, UTC).strftime("%Y-%m-%d %H:%M:%S")), _e(r.kind),
-             _e(r.details), "" if r.handled is None else ("handled" if r.handled else "pending")]
-            for r in event_rows(events, ids)]
-    return "<h3>Steering events</h3>" + _table(["time (UTC)", "kind", "details", ""], rows,
+             _e(r.details), _e(r.outcome)] for r in event_rows(study.store.events(study.record.id))]
+    if not rows:
+        return ""
+    return "<h3>Steering events</h3>" + _table(["time (UTC)", "kind", "details", "outcome"], rows,
                                                left=[1, 2, 3])
 
 
@@ -302,7 +297,7 @@ def _study_section(page: _Page, study: Study, trials: Sequence[Trial], anchor: s
     metric = spec.objectives[0].metric
     metrics = _metric_columns(study, trials)
     ranked = [t for t in rank(trials, spec.objectives, spec.constraints)
-              if trial_source(t) == "strategy"]
+              if t.is_search]
     points = study.curves()
     parts = [f"<h2 id={anchor}>Study <code>{_e(study.name)}</code></h2>", _overview(study, trials),
              _pictures(study, ranked)]

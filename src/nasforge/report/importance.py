@@ -23,7 +23,7 @@ import numpy as np
 
 from nasforge.architecture import Value
 from nasforge.objective import Objective, is_feasible_trial
-from nasforge.report.data import decision_options, trial_source
+from nasforge.report.data import decision_options
 from nasforge.trial import Trial
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class MarginalEffect:
 
 def _usable(study: Study, trials: Sequence[Trial]) -> list[Trial]:
     spec = study.spec
-    return [t for t in trials if trial_source(t) == "strategy"
+    return [t for t in trials if t.is_search
             and is_feasible_trial(t, spec.objectives, spec.constraints)]
 
 

@@ -143,12 +143,57 @@ def _print_remeasured(console: Console, study: Study, n_trials: int) -> None:
                           highlight=False)
 
 
+def _importance_rows(study: Study) -> list[dict[str, object]]:
+    """Per decision, most important first: its fANOVA importance and best choice's effect."""
+    from nasforge.report.importance import importances, marginal_effects
+
+    trials = study.trials()
+    found = importances(study, trials, seed=study.spec.seed)
+    effects = marginal_effects(study, trials)
+    maximise = study.spec.objectives[0].direction == "max"
+    rows: list[dict[str, object]] = []
+    for item in found:
+        mine = [e for e in effects if e.decision == item.decision]
+        best = (max if maximise else min)(mine, key=lambda e: e.mean) if mine else None
+        rows.append({"decision": item.decision, "importance": item.importance,
+                     "best_option": None if best is None else best.option,
+                     "mean": None if best is None else best.mean,
+                     "low": None if best is None else best.low,
+                     "high": None if best is None else best.high,
+                     "n": None if best is None else best.n})
+    return rows
+
+
+def _print_importance(console: Console, study: Study) -> None:
+    """The ``--importance`` table, or why there is none."""
+    metric = study.spec.objectives[0].metric
+    rows = _importance_rows(study)
+    if not rows:
+        console.print("importance: too few feasible trials, or no decision took two values",
+                      highlight=False)
+        return
+    table = Table(title=f"which choices matter for {metric} (fANOVA importance; the best "
+                  "choice's mean and 95 % interval)", header_style="bold")
+    for name, right in (("decision", False), ("importance", True), ("best choice", False),
+                        ("mean", True), ("95 % interval", True), ("trials", True)):
+        table.add_column(name, justify="right" if right else "left", no_wrap=True)
+    for row in rows:
+        interval = (f"{format_number(row['low'])} to {format_number(row['high'])}"  # type: ignore[arg-type]
+                    if row["mean"] is not None else "")
+        table.add_row(escape(str(row["decision"])), f"{row['importance']:.3f}",
+                      escape(str(row["best_option"])), format_number(row["mean"]),  # type: ignore[arg-type]
+                      interval, str(row["n"]))
+    console.print(table)
+
+
 @app.command(epilog="Example: nasforge show runs/demo --top 5")
 @user_errors
 def show(
     study_dir: Path = typer.Argument(..., help="The study folder (holds study.db)."),
     top: int = typer.Option(10, min=1, help="How many of the best trials to list."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead."),
+    importance: bool = typer.Option(False, "--importance", help="Also rank the decisions by "
+                                    "fANOVA importance, with each one's best choice."),
 ) -> None:
     """Show the top trials of a study as a table, and every failed trial with its reason.
 
@@ -165,6 +210,10 @@ def show(
     metrics the evaluator declares as percentages. When evaluations reported learning curves, a
     ``steps`` column says how many steps each trial reported, and pruned trials are listed with
     the step and value where they stopped.
+
+    ``--importance`` adds which choices matter (:mod:`nasforge.report.importance`): each
+    decision's fANOVA importance for the first objective, with its best choice's mean and 95 %
+    interval over the feasible trials (in ``--json``, the ``importance`` key).
     """
     from nasforge.run.finish import summary
     from nasforge.run.study import Study
@@ -178,6 +227,8 @@ def show(
         data = summary(study)
         stored = stored_remeasurement(study.directory)
         data[SUMMARY_KEY] = [] if stored is None else stored[0]
+        if importance:
+            data["importance"] = _importance_rows(study)
         console.print_json(json.dumps(data))
         return
     objective_metrics = [o.metric for o in study.spec.objectives]
@@ -233,3 +284,5 @@ def show(
         for row, reason in zip(rows, reasons, strict=True):
             failures.add_row(*row, escape(reason))
         console.print(failures)
+    if importance:
+        _print_importance(console, study)

@@ -27,6 +27,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "mo": ("moocore",),
     "green": ("codecarbon",),
     "optuna": ("optuna",),
+    "dashboard": ("fastapi", "uvicorn"),
 }
 """The modules each extra of ``pyproject.toml`` provides (``all`` installs every extra)."""
 

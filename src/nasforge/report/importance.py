@@ -90,11 +90,14 @@ def marginal_effects(
 
 
 def importances(
-    study: Study, trials: Sequence[Trial], *, seed: int = 0, objective: int = 0
+    study: Study, trials: Sequence[Trial], *, seed: int = 0, objective: int = 0,
+    n_trees: int = 32,
 ) -> list[Importance]:
     """The decisions ranked by fANOVA importance for objective number ``objective``
     (most important first); ``[]`` with fewer than :data:`MIN_TRIALS` feasible search trials
-    or when no decision took two values.
+    or when no decision took two values. ``n_trees``: the forest's size (Optuna's default is
+    64; 32 ranks the same on our tests' studies in half the time, which the end-of-search
+    report pays every time).
 
     Raises:
         MissingDependencyError: optuna (the ``optuna`` extra) is not installed.
@@ -109,7 +112,7 @@ def importances(
     import optuna
 
     target_study = optuna_study(study, usable)
-    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
+    evaluator = optuna.importance.FanovaImportanceEvaluator(n_trees=n_trees, seed=seed)
     found = optuna.importance.get_param_importances(
         target_study, evaluator=evaluator, params=sorted(varied),
         target=lambda t: t.values[objective], normalize=True)

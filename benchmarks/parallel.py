@@ -182,7 +182,9 @@ def simulated_run(strategy: str, workers: int, seed: int, n_trials: int) -> dict
         if _full(trial) and trial.metrics["val_accuracy"] > best:
             best = trial.metrics["val_accuracy"]
             curve.append((seconds / 3600, best))
-    return {"best": best, "hours": clock.points[-1][0] / 3600, "curve": curve}
+    # None: no trial at the full fidelity finished (a multi-fidelity strategy with few trials)
+    return {"best": best if curve else None, "hours": clock.points[-1][0] / 3600,
+            "curve": curve}
 
 
 def _best_at(curve: Sequence[tuple[float, float]], hours: float) -> float | None:
@@ -205,19 +207,24 @@ def simulated_part(n_trials: int, seeds: int) -> dict[str, Any]:
             hours = statistics.fmean(r["hours"] for r in runs)
             grid = [hours * f for f in (0.125, 0.25, 0.5, 1.0)]
             at = [[round(h, 2), _mean([_best_at(r["curve"], h) for r in runs])] for h in grid]
-            row[str(workers)] = {"best_val_accuracy": round(
-                statistics.fmean(r["best"] for r in runs), 3), "sim_hours": round(hours, 2),
-                "curve": at}
-        gain_1 = row["1"]["best_val_accuracy"] - mean
-        row["kept"] = {w: round((row[w]["best_val_accuracy"] - mean) / gain_1, 3)
+            row[str(workers)] = {"best_val_accuracy": _mean([r["best"] for r in runs]),
+                                 "sim_hours": round(hours, 2), "curve": at}
+        best_1 = row["1"]["best_val_accuracy"]
+        row["kept"] = {w: None if best_1 is None or row[w]["best_val_accuracy"] is None
+                       else round((row[w]["best_val_accuracy"] - mean) / (best_1 - mean), 3)
                        for w in ("8", "64")}
         row["speedup"] = {w: round(row["1"]["sim_hours"] / row[w]["sim_hours"], 1)
                           for w in ("8", "64")}
         out["strategies"][strategy] = row
-        print(f"  simulated {strategy:22s} best@1 {row['1']['best_val_accuracy']:.2f} "
-              f"@8 {row['8']['best_val_accuracy']:.2f} @64 {row['64']['best_val_accuracy']:.2f}"
-              f"  kept 8: {row['kept']['8']:.2f}, 64: {row['kept']['64']:.2f}", flush=True)
+        print(f"  simulated {strategy:22s} best@1/8/64 "
+              f"{_fmt(row['1']['best_val_accuracy'])} {_fmt(row['8']['best_val_accuracy'])} "
+              f"{_fmt(row['64']['best_val_accuracy'])}  kept 8: {_fmt(row['kept']['8'])}, "
+              f"64: {_fmt(row['kept']['64'])}", flush=True)
     return out
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -250,10 +257,10 @@ def print_tables(results: dict[str, Any]) -> None:
         print(f"{'strategy':22s} {'1 worker':>16s} {'8 workers':>16s} {'64 workers':>16s} "
               f"{'kept 8':>7s} {'kept 64':>7s}")
         for name, row in sim["strategies"].items():
-            cells = [f"{row[w]['best_val_accuracy']:.2f} ({row[w]['sim_hours']:.0f} h)"
+            cells = [f"{_fmt(row[w]['best_val_accuracy'])} ({row[w]['sim_hours']:.0f} h)"
                      for w in ("1", "8", "64")]
             print(f"{name:22s} {cells[0]:>16s} {cells[1]:>16s} {cells[2]:>16s} "
-                  f"{row['kept']['8']:7.2f} {row['kept']['64']:7.2f}")
+                  f"{_fmt(row['kept']['8']):>7s} {_fmt(row['kept']['64']):>7s}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,19 +27,17 @@ OP_COLOURS = {"skip_connect": "#2ca02c", "nor_conv_1x1": "#1f77b4", "nor_conv_3x
               "avg_pool_3x3": "#9467bd"}
 """The colour of each NB201 operation (others get grey)."""
 
-_FONT = "font-family='system-ui,sans-serif' font-size='11'"
-
-
-def _text(x: float, y: float, label: object, **attrs: Any) -> str:
+def _text(x: float, y: float, label: object, size: int = 11, **attrs: Any) -> str:
     extra = " ".join(f"{k.replace('_', '-')}='{v}'" for k, v in attrs.items())
-    return f"<text x='{x:.1f}' y='{y:.1f}' {_FONT} {extra}>{html.escape(str(label))}</text>"
+    return (f"<text x='{x:.1f}' y='{y:.1f}' font-family='system-ui,sans-serif' "
+            f"font-size='{size}' {extra}>{html.escape(str(label))}</text>")
 
 
 def cell_svg(edges: Mapping[tuple[int, int], str]) -> str:
     """The cell DAG: nodes 0..n left to right, an arc per edge ``(to, from)`` labelled with its
     operation; ``none`` edges are omitted."""
     n_nodes = max((max(j, i) for j, i in edges), default=0) + 1
-    gap, top = 130, 90
+    gap, top = 105, 90
     width = gap * (n_nodes - 1) + 60
     parts = []
     for (j, i), op in sorted(edges.items(), key=lambda e: (e[0][0] - e[0][1], e[0])):
@@ -55,7 +53,7 @@ def cell_svg(edges: Mapping[tuple[int, int], str]) -> str:
         colour = OP_COLOURS.get(op, "#7f7f7f")
         parts.append(f"<path d='M{x1 + 13},{top} Q{mx},{top - 2 * lift} {x2 - 13},{top}' "
                      f"fill='none' stroke='{colour}' stroke-width='2' marker-end='url(#a)'/>")
-        parts.append(_text(mx, my - 6 if lift >= 0 else my + 14, op, text_anchor="middle",
+        parts.append(_text(mx, my - 6 if lift >= 0 else my + 14, op, 10, text_anchor="middle",
                            fill=colour, paint_order="stroke", stroke="#fff",
                            stroke_width="3"))
     for k in range(n_nodes):

@@ -57,7 +57,7 @@ body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1240px;padding
 h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}h3{margin-bottom:.3em}
 table{border-collapse:collapse;margin:.6em 0;font-size:13px;max-width:100%}
 td,th{border:1px solid #ccc;padding:3px 7px;text-align:right;vertical-align:top}
-td.l,th.l{text-align:left}td.arch{text-align:left;font-family:monospace;font-size:12px;
+td.l,th.l,th.arch{text-align:left}td.arch{text-align:left;font-family:monospace;font-size:12px;
 word-break:break-all;min-width:260px}
 .bad{color:#b00}.note{color:#666;font-size:13px}.plot{min-height:220px}
 .cards{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;border-radius:6px;

@@ -13,8 +13,9 @@ paper derives its final cell.
 
 Deviations: the reward is measured with batch statistics in BatchNorm (no re-calibration per
 controller step, as the ENAS code does not either); the search runs over the supernet's
-decisions only (a space's validity rules are checked when the paths are proposed); the reported
-architecture weights are the controller's probabilities along its greedy path.
+decisions only (a space's validity rules are checked when the paths are proposed); collapsed
+cells are left out of the final pick (``collapse_guard``); the reported architecture weights are
+the controller's probabilities along its greedy path.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pydantic import Field
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError, Problem
 from nasforge.strategy.base import STRATEGIES
+from nasforge.strategy.oneshot._collapse import collapsed
 from nasforge.strategy.oneshot.base import OneShotStrategy
 
 if TYPE_CHECKING:
@@ -96,6 +98,8 @@ class ENAS(OneShotStrategy):
         baseline_decay: decay of the reward's moving-average baseline.
         n_final: paths sampled from the trained controller to pick the proposals from.
         top: how many of them (best first) the study scores as trials.
+        collapse_guard: leave collapsed cells (:func:`~nasforge.strategy.oneshot.collapsed`)
+            out of the final pick, while any sampled cell did not collapse.
         bn_batches: training batches that re-calibrate BatchNorm before a final path is scored.
         score_examples: validation examples each final path is scored on.
     """
@@ -119,6 +123,7 @@ class ENAS(OneShotStrategy):
         baseline_decay: Annotated[float, Field(ge=0, lt=1)] = 0.95,
         n_final: Annotated[int, Field(ge=1)] = 20,
         top: Annotated[int, Field(ge=1)] = 1,
+        collapse_guard: bool = True,
         bn_batches: Annotated[int, Field(ge=1)] = 4,
         score_examples: Annotated[int, Field(ge=1)] = 1000,
     ) -> None:
@@ -145,6 +150,7 @@ class ENAS(OneShotStrategy):
         self.baseline_decay = baseline_decay
         self.n_final = n_final
         self.top = top
+        self.collapse_guard = collapse_guard
         self.bn_batches = bn_batches
         self.score_examples = score_examples
 
@@ -220,6 +226,10 @@ class ENAS(OneShotStrategy):
             if arch not in candidates:
                 candidates.append(arch)
         candidates = [a for a in candidates if run.space.contains(a)] or candidates[:1]
+        if self.collapse_guard:
+            free = run.supernet.parameter_free
+            candidates = [a for a in candidates
+                          if not collapsed(run.space, a, free)] or candidates
         scores = {a: run.accuracy(a, bn_batches=self.bn_batches,
                                   max_examples=self.score_examples) for a in candidates}
         return sorted(candidates, key=lambda a: -scores[a])[: self.top]

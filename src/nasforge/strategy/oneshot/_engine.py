@@ -52,6 +52,7 @@ class Diverged(Exception):
 
 def atomic_save(obj: Any, path: Path) -> None:
     """``torch.save`` to ``path`` through a temporary file, so a kill never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
@@ -92,14 +93,19 @@ class SearchRun:
     def train_batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """This epoch's shuffled training batches (the same for the same seed and epoch)."""
         seed = derive_seed(self.seed, "oneshot-train", self.epoch)
-        yield from self.train.loader(batch_size, shuffle=True, seed=seed, drop_last=True)
+        size = min(batch_size, len(self.train))  # a split smaller than a batch is one batch
+        yield from self.train.loader(size, shuffle=True, seed=seed, drop_last=True)
 
     def val_batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Validation batches without end, reshuffled each pass (for architecture steps)."""
         passes = 0
+        size = min(batch_size, len(self.val))
+        if size < 1:
+            raise ValueError("the task's validation split is empty; a one-shot search needs "
+                             "validation examples for its architecture steps")
         while True:
             seed = derive_seed(self.seed, "oneshot-val", self.epoch, passes)
-            yield from self.val.loader(batch_size, shuffle=True, seed=seed, drop_last=True)
+            yield from self.val.loader(size, shuffle=True, seed=seed, drop_last=True)
             passes += 1
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -237,10 +243,10 @@ class SearchRun:
             self.stopped = self.strategy._guard(self, current)
             if self.stopped is None and self.strategy._flaw(self, current) is None:
                 self.history.append(str(current))
+        self._save()  # before the report: what was reported is in the checkpoint
         reporter = self.ctx.reporter
         if reporter is not None:
             reporter.report(self.epoch - 1, values)
-        self._save()
 
     def _diverged(self, why: str) -> Result:
         kept = (f"the last good checkpoint (epoch {self.epoch}) is kept in {self.path}"
@@ -253,12 +259,13 @@ class SearchRun:
     def _result(self, derived: list[Architecture]) -> Result:
         best = derived[0]
         free = self.supernet.parameter_free
+        accuracy = self.accuracy(best, bn_batches=getattr(self.strategy, "bn_batches", 4),
+                                 max_examples=getattr(self.strategy, "score_examples", 1000))
+        cpu_s = self.cpu_s()
         metrics = {
             "search_epochs": float(self.epoch),
-            "search_cpu_s": self.cpu_s(),
-            "supernet_val_accuracy": self.accuracy(
-                best, bn_batches=getattr(self.strategy, "bn_batches", 4),
-                max_examples=getattr(self.strategy, "score_examples", 1000)),
+            "search_cpu_s": cpu_s,
+            "supernet_val_accuracy": accuracy,
             "collapsed": float(collapsed(self.space, best, free)),
             "parameter_free_share": parameter_free_share(best, free),
         }
@@ -268,7 +275,7 @@ class SearchRun:
             info["stopped"] = self.stopped
         if self.path is not None:
             info["checkpoint"] = str(self.path)
-        return Result(metrics=metrics, cost_s=self.cpu_s(), info=info)
+        return Result(metrics=metrics, cost_s=cpu_s, info=info)
 
 
 def softmax_weights(alpha: Mapping[str, torch.Tensor]) -> dict[str, list[float]]:

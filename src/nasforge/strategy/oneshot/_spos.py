@@ -10,14 +10,15 @@ training batches (:func:`~nasforge.space.supernet.recalibrate_bn`); each generat
 ``parents`` best candidates seen and adds ``population // 2`` mutations and as many crossovers
 of them.
 
-Deviations: the candidates are scored on the task's validation split; the evolution is not
-checkpointed (it is deterministic and short: a killed search re-runs it from the trained
-supernet); no FLOPs constraint is applied during evolution (the study's constraints apply to the
-proposed trials).
+Deviations: collapsed cells are left out of the evolution (``collapse_guard``); the candidates
+are scored on the task's validation split; the evolution is not checkpointed (it is
+deterministic and short: a killed search re-runs it from the trained supernet); no FLOPs
+constraint is applied during evolution (the study's constraints apply to the proposed trials).
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
@@ -25,6 +26,7 @@ from pydantic import Field
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError, Problem
 from nasforge.strategy.base import STRATEGIES
+from nasforge.strategy.oneshot._collapse import collapsed
 from nasforge.strategy.oneshot.base import OneShotStrategy
 
 if TYPE_CHECKING:
@@ -49,6 +51,9 @@ class SPOS(OneShotStrategy):
         mutation_prob: probability that a mutation child is mutated once more (after the first
             mutation), repeatedly.
         top: how many of the best candidates the study scores as trials.
+        collapse_guard: leave collapsed cells (:func:`~nasforge.strategy.oneshot.collapsed`)
+            out of the evolution: inherited weights favour parameter-free cells early on, so
+            they would otherwise win without being good networks.
         bn_batches: training batches that re-calibrate BatchNorm before each candidate is scored.
         score_examples: validation examples each candidate is scored on.
     """
@@ -70,6 +75,7 @@ class SPOS(OneShotStrategy):
         parents: Annotated[int, Field(ge=1)] = 5,
         mutation_prob: Annotated[float, Field(ge=0, lt=1)] = 0.1,
         top: Annotated[int, Field(ge=1)] = 1,
+        collapse_guard: bool = True,
         bn_batches: Annotated[int, Field(ge=1)] = 4,
         score_examples: Annotated[int, Field(ge=1)] = 1000,
     ) -> None:
@@ -95,6 +101,7 @@ class SPOS(OneShotStrategy):
         self.parents = parents
         self.mutation_prob = mutation_prob
         self.top = top
+        self.collapse_guard = collapse_guard
         self.bn_batches = bn_batches
         self.score_examples = score_examples
 
@@ -115,10 +122,16 @@ class SPOS(OneShotStrategy):
         space, rng = run.space, run.rng
         scores: dict[Architecture, float] = {}
 
+        free = run.supernet.parameter_free
+
         def score(arch: Architecture) -> None:
-            if arch not in scores:
-                scores[arch] = run.accuracy(arch, bn_batches=self.bn_batches,
-                                            max_examples=self.score_examples)
+            if arch in scores:
+                return
+            if self.collapse_guard and collapsed(space, arch, free):
+                scores[arch] = -math.inf  # never bred from, never proposed while others exist
+                return
+            scores[arch] = run.accuracy(arch, bn_batches=self.bn_batches,
+                                        max_examples=self.score_examples)
 
         for _ in range(self.population):
             score(space.sample(rng))

@@ -1,4 +1,5 @@
-"""The ``nasforge`` command: search, resume, retrain, ls, show, export, components, delete.
+"""The ``nasforge`` command: search, resume, retrain, ls, show, export, components, delete,
+steer, dashboard.
 
 User mistakes (a bad config, a missing study) print one clear message and exit with code 2;
 they never show a traceback.
@@ -95,13 +96,17 @@ def _root(
 def _register() -> None:
     from nasforge.cli import (  # noqa: F401
         components,
+        dashboard,
         delete,
         export,
+        export_optuna,
         ls,
+        report,
         resume,
         retrain,
         search,
         show,
+        steer,
     )
 
 

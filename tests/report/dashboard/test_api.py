@@ -1,0 +1,142 @@
+"""The dashboard's HTTP API over FastAPI's TestClient: reads need nothing, steering needs the
+token, unknown studies are 404, bad events 422, and the store is read without locking it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the dashboard extra is not installed")
+pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx (the dev extra)")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:fastapi.testclient")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from nasforge.errors import ConfigError  # noqa: E402
+from nasforge.report.dashboard import Dashboard, Studies  # noqa: E402
+from nasforge.report.dashboard._app import create_app  # noqa: E402
+from tests.report.dashboard.studies import evil_study, make_study  # noqa: E402
+
+TOKEN = "s3cret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def client(tmp_path: Path, table: Path) -> TestClient:
+    make_study(tmp_path, table, "one")
+    make_study(tmp_path, table, "two", objectives=[
+        {"metric": "val_accuracy", "direction": "max"}, {"metric": "params", "direction": "min"}])
+    return TestClient(create_app(Studies(tmp_path), TOKEN))
+
+
+def test_reads_need_no_token(client: TestClient) -> None:
+    studies = client.get("/api/studies").json()
+    assert [s["name"] for s in studies] == ["one", "two"]
+    one = studies[0]
+    assert one["n_trials"] == 6 and one["budget"] == {"trials": 6}
+    assert one["status"] == "finished" and one["counts"] == {"COMPLETE": 6}
+    assert one["best"]["arch"].startswith("|") and one["best"]["value"] is not None
+    trials = client.get("/api/studies/one/trials").json()
+    assert [t["number"] for t in trials] == [5, 4, 3, 2, 1, 0]
+    assert client.get("/api/studies/one/trials?limit=2").json() == trials[:2]
+    detail = client.get("/api/studies/one").json()
+    assert len(detail["trajectory"]) == 6 and detail["front"]["points"] == []
+    best = [p["best"] for p in detail["trajectory"]]
+    assert best == sorted(best)  # val_accuracy is maximised
+    front = client.get("/api/studies/two").json()["front"]
+    assert front["objectives"] == ["val_accuracy", "params"]
+    assert any(p["front"] for p in front["points"]) and len(front["points"]) == 6
+    page = client.get("/")
+    assert page.status_code == 200 and "nasforge dashboard" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+
+
+def test_steering_needs_the_token(client: TestClient) -> None:
+    event = {"kind": "forbid", "op": "avg_pool_3x3"}
+    missing = client.post("/api/studies/one/events", json=event)
+    assert missing.status_code == 401 and "Bearer" in missing.headers["www-authenticate"]
+    empty = client.post("/api/studies/one/events", json=event, headers={"Authorization": "Bearer "})
+    assert empty.status_code == 401
+    wrong = client.post("/api/studies/one/events", json=event,
+                        headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 403 and "wrong token" in wrong.json()["detail"]
+    assert client.get("/api/studies/one/events").json() == []
+    made = client.post("/api/studies/one/events", json=event, headers=AUTH)
+    assert made.status_code == 201 and made.json()["kind"] == "forbid"
+    (stored,) = client.get("/api/studies/one/events").json()
+    assert stored["kind"] == "forbid" and stored["payload"] == {"op": "avg_pool_3x3"}
+    assert stored["handled"] is False
+    stop = client.post("/api/studies/one/events", json={"kind": "stop"}, headers=AUTH)
+    assert stop.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("event", "detail"),
+    [
+        ({"kind": "forbid", "op": "max_pool"}, "no decision of the space offers 'max_pool'"),
+        ({"kind": "pin", "decision": "cell.edge_9_0", "value": "none"},
+         "the space has no decision 'cell.edge_9_0'"),
+        ({"kind": "budget", "trials": 0}, "greater than or equal to 1"),
+        ({"kind": "explode"}, "unknown event kind 'explode'"),
+        ({"op": "none"}, 'give the event\'s "kind"'),
+    ],
+)
+def test_bad_events_are_422_with_the_reason(client: TestClient, event: dict[str, object],
+                                            detail: str) -> None:
+    response = client.post("/api/studies/one/events", json=event, headers=AUTH)
+    assert response.status_code == 422 and detail in response.json()["detail"]
+
+
+def test_unknown_study_is_404(client: TestClient) -> None:
+    assert client.get("/api/studies/nope").status_code == 404
+    assert client.get("/api/studies/nope/trials").status_code == 404
+    response = client.post("/api/studies/nope/events", json={"kind": "stop"}, headers=AUTH)
+    assert response.status_code == 404
+
+
+def test_a_forbid_that_empties_a_decision_says_which(client: TestClient) -> None:
+    pin = {"kind": "pin", "decision": "cell.edge_3_2", "value": "none"}
+    assert client.post("/api/studies/one/events", json=pin, headers=AUTH).status_code == 201
+    response = client.post("/api/studies/one/events", json={"kind": "forbid", "op": "none"},
+                           headers=AUTH)
+    assert response.status_code == 422
+    assert "leaves decision 'cell.edge_3_2' with no option" in response.json()["detail"]
+
+
+def test_a_study_folder_alone_and_new_studies_under_a_root(tmp_path: Path, table: Path) -> None:
+    make_study(tmp_path, table, "first", trials=2)
+    alone = TestClient(create_app(Studies(tmp_path / "first"), TOKEN))
+    assert [s["name"] for s in alone.get("/api/studies").json()] == ["first"]
+    root = TestClient(create_app(Studies(tmp_path), TOKEN))
+    assert len(root.get("/api/studies").json()) == 1
+    make_study(tmp_path, table, "later", trials=2)  # started after the dashboard
+    assert [s["name"] for s in root.get("/api/studies").json()] == ["first", "later"]
+
+
+def test_a_script_in_an_error_or_a_name_is_data_not_markup(tmp_path: Path, table: Path) -> None:
+    """The API returns the text as it is; the page (see test_browser) shows it as text."""
+    evil = evil_study(tmp_path, table)
+    client = TestClient(create_app(Studies(tmp_path), TOKEN))
+    assert client.get("/api/studies").json()[0]["name"] == evil
+    trials = client.get(f"/api/studies/{evil}/trials").json()
+    assert trials[0]["reason"] == f"boom {evil}"
+    assert evil not in client.get("/").text  # the page carries no data of its own
+
+
+def test_a_study_that_cannot_be_read_is_left_out(tmp_path: Path, table: Path) -> None:
+    import sqlite3
+
+    make_study(tmp_path, table, "good", trials=1)
+    make_study(tmp_path, table, "bad", trials=1)
+    with sqlite3.connect(tmp_path / "bad" / "study.db") as conn:
+        conn.execute("UPDATE studies SET spec='{\"budget\": 5}'")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "study.db").write_text("not sqlite")
+    client = TestClient(create_app(Studies(tmp_path), TOKEN))
+    assert [s["name"] for s in client.get("/api/studies").json()] == ["good"]
+
+
+def test_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such folder"):
+        Dashboard(tmp_path / "nowhere")

@@ -29,7 +29,10 @@ Every turn of the scheduling loop reads steering events, checks the budget, fill
 free slots and waits at most :data:`POLL_S` for a result, so a budget or a stop request is seen
 within that time even while every worker is busy. A loop that can make no progress (no free
 worker, nothing running) is an executor failure and stops the study with
-:class:`ExecutorBrokenError`, never a spin.
+:class:`ExecutorBrokenError`, never a spin. Steering events (:mod:`nasforge.run.steering`) are
+applied there too: while paused no trial starts, and the strategy is asked through
+:class:`~nasforge.run.steering.Steering`, which gives it the restricted space and puts injected
+architectures first.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ from nasforge.rng import derive_seed
 from nasforge.run.curves import CurveBook
 from nasforge.run.reports import ReportServer
 from nasforge.run.resume import replay
+from nasforge.run.spec import Budget
+from nasforge.run.steering import Steering
 from nasforge.run.tell_policy import tell_policy
 from nasforge.store.base import EventKind
 from nasforge.trial import VIOLATED, Result, Status, Trial, TrialState
@@ -65,6 +70,7 @@ POLL_S = 0.5
 """The longest the loop waits for a result before it looks at the budget and events again."""
 
 _FAILED = (TrialState.FAILED, TrialState.TIMEOUT)
+_SESSION_KINDS = (EventKind.STOP, EventKind.PAUSE, EventKind.RESUME)
 _ARCH_IN_REASON = re.compile(r"\{[^{}]*\}")
 
 
@@ -154,6 +160,9 @@ class Loop:
             reproducible=self.spec.reproducible,
         )
         self.reports: ReportServer | None = None
+        # pause/resume/stop, forbids and pins, injections, budget changes (between trials)
+        self.steering = Steering(study.store, self.sid, self.parts.space, self.parts.strategy,
+                                 self.spec.seed)
         record = study.store.get_study(study.name)  # not study.record: an earlier run moved on
         self.elapsed_before = record.elapsed_s if record is not None else 0.0
         # The executor's clock: real time, or the simulated executor's virtual clock.
@@ -162,7 +171,7 @@ class Loop:
 
     # -- telling ----------------------------------------------------------------------------
     def _tell(self, trial: Trial) -> None:
-        self.parts.strategy.tell(trial)
+        self.steering.tell(trial)
         self.store.mark_told(self.sid, trial.number, self.told)
         self.curves.told(trial.number, self.told)
         self.told += 1
@@ -352,11 +361,12 @@ class Loop:
         number = self.next_number
         if not self._tell_before_ask(number):
             return False
-        candidate = self.parts.strategy.ask(number)
+        candidate = self.steering.ask(number)  # an injected one, or the strategy's
         if candidate is None:
             self.study.stop_reason = "the strategy has nothing more to propose"
             return False
-        trial = self.store.create_trial(self.sid, number, candidate, asked_after=self.told)
+        trial = self.store.create_trial(self.sid, number, candidate, asked_after=self.told,
+                                        source=self.steering.source(number))
         self.curves.started(trial)
         self.next_number += 1
         self.untold[number] = None
@@ -387,20 +397,27 @@ class Loop:
         return self.elapsed_before + (self.parts.executor.now() - self.started)
 
     def _drop_stale_events(self) -> None:
-        """Events written while no session ran (a stop after the study ended, or one the
-        killed process never read) were meant for a run that is over: they do not stop this
-        one."""
+        """Stops, pauses and resumes written while no session ran (a stop after the study
+        ended, or one the killed process never read) were meant for a run that is over: they
+        do not stop this one. Forbids, pins, injections and budget changes still apply."""
         for event in self.store.pending_events(self.sid):
-            if event.created_at < self.started_wall:
+            if event.created_at < self.started_wall and event.kind in _SESSION_KINDS:
                 log.info("ignored a %s event written while the study was not running",
                          event.kind.value)
                 self.store.mark_event_handled(event.id)
 
     def _read_events(self) -> None:
-        for event in self.store.pending_events(self.sid):
-            if event.kind is EventKind.STOP:
-                self.study.stop_reason = self.study.stop_reason or "stopped on request"
-            self.store.mark_event_handled(event.id)
+        self.steering.read(self.next_number)
+        if self.steering.stop_requested:
+            self.study.stop_reason = self.study.stop_reason or "stopped on request"
+        budget = self.steering.take_budget()
+        if budget is not None:
+            # totals, as in the run spec; stored, so a resume keeps them
+            new = Budget(**{**self.spec.budget.model_dump(), **budget})
+            self.spec = self.spec.model_copy(update={"budget": new})
+            self.study.spec = self.spec
+            self.study._store_spec()
+            log.info("budget changed by steering: %s", new)
 
     def _check_stop(self) -> None:
         """Read steering events and the budget: both are checked before every ask."""
@@ -435,12 +452,15 @@ class Loop:
                 self._submit(self.rerun.pop(0))
                 continue
             self._check_stop()
-            if self.study.stop_reason is not None or not self._start_new_trial():
+            if self.study.stop_reason is not None or self.steering.paused:
+                return
+            if not self._start_new_trial():
                 return
 
     def _restore(self) -> None:
         trials = self.store.trials(self.sid)
-        state = replay(self.parts.strategy, trials)
+        self.steering.restore()  # the same restrictions and injections at the same trials
+        state = replay(self.steering, trials)
         self.told, self.untold = state.told, state.untold
         self.next_number, self.cost_s = state.next_number, state.cost_s
         self.n_other = state.n_other
@@ -465,6 +485,7 @@ class Loop:
     def run(self) -> None:
         """Run until the budget is spent, the strategy is done, a stop is asked, or the failure
         guard trips. Raises :class:`ExecutorBrokenError` when the executor stops working."""
+        from nasforge.run.oneshot import restore_search, run_search
         from nasforge.run.study import prior_trials
 
         strategy = self.parts.strategy
@@ -474,6 +495,7 @@ class Loop:
                        task=self.parts.task)
         if self.spec.warm_start is not None:
             strategy.warm_start(prior_trials(self.spec))
+        restore_search(self)  # one-shot: a finished search decides what is proposed
         self._restore()
         self.study.stop_reason = None
         self.study.failure = None
@@ -486,12 +508,20 @@ class Loop:
         status, ended = "interrupted", "interrupted"
         try:
             self.reports = ReportServer(self.curves.report)
+            # work every trial shares, once per run (the supernet evaluator trains its supernet)
+            directory = self.study.directory
+            self.parts.evaluator.prepare(self.parts.space, self.parts.task,
+                                         None if directory is None else str(directory))
+            run_search(self)  # one-shot: the search trial runs before the first ask
             while True:
                 self._check_stop()
                 self._fill_free_slots()
                 if not self.pending:
                     if self.study.stop_reason is not None and not self.rerun:
                         break
+                    if self.steering.paused:  # nothing runs; wait for resume or stop
+                        time.sleep(POLL_S)
+                        continue
                     executor = self.parts.executor
                     if executor.free_slots() == 0:
                         why = executor.health() or "it has no free worker and runs nothing"

@@ -17,13 +17,23 @@ the whole 1-epoch evaluation). A proxy score of ``-inf`` (synflow of a network w
 reaches its output) ranks below every finite score; a NaN score is left out, and ``n_archs``
 counts the architectures a signal was ranked on.
 
-The supernet's accuracy, the issue's other cheap signal, is not measured yet: no supernet exists
-in nasforge so far; ``"_ranking_meta"`` says so.
+The supernet signal (``supernet``): the space's weight-sharing supernet is trained once on the
+same task by uniform single-path sampling (SPOS; the ``supernet`` evaluator with
+``--supernet-epochs`` epochs at a peak learning rate of :data:`SUPERNET_LR`, its other settings
+the evaluator's defaults), and each
+architecture is scored by its validation accuracy with the inherited weights after a BatchNorm
+re-calibration on ``--bn-batches`` training batches. Its ``seconds_per_arch`` is the scoring
+alone; the one-off training is ``train_seconds`` beside it (and in ``"_ranking_meta"``).
 
     python benchmarks/ranking.py --n 50 --epochs 15 --workers 2
 
 merges ``{"ranking": {SIGNAL: {...}}, "_ranking_meta": {...}}`` into
-``benchmarks/results/oneshot.json`` (other keys kept) and prints the table.
+``benchmarks/results/oneshot.json`` (other keys kept) and prints the table. With ``--reuse`` the
+stand-alone training and the other signals are taken from that file (they must have been
+measured with the same ``--n``, ``--epochs``, ``--seed`` and ``--num-samples``) and only the
+supernet is measured, in a few minutes instead of a quarter of an hour:
+
+    python benchmarks/ranking.py --reuse
 """
 
 from __future__ import annotations
@@ -42,15 +52,18 @@ from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
 PROXY_NAMES = ("synflow", "naswot", "snip", "grad_norm", "jacov", "params", "flops")
-SIGNALS = (*PROXY_NAMES, "epoch1")
+SIGNALS = ("supernet", *PROXY_NAMES, "epoch1")
 SPACE: dict[str, Any] = {"dims": 1, "channels": 16, "cells_per_stage": 2}
 """The ``nb201`` space's settings, as in ``examples/demo.yaml``."""
 TRAIN = {"batch_size": 128, "measure_latency": False}
 """The train evaluator's settings besides ``epochs`` (the demo's; latency is not a signal)."""
-SUPERNET_NOTE = (
-    "supernet accuracy is not measured yet: nasforge has no supernet so far (issue 8 builds one "
-    "later); its row will be added by the session that does"
-)
+SUPERNET_EPOCHS = 150
+"""Epochs of the supernet's uniform single-path training (each about one network's epoch)."""
+SUPERNET_LR = 0.03
+"""The supernet's peak learning rate (AdamW, cosine): weight sharing trains each path on a few
+steps only, so it takes a higher rate than one network's 0.01."""
+BN_BATCHES = 10
+"""Training batches BatchNorm statistics are re-estimated on before each architecture is scored."""
 
 _worker: dict[str, Any] = {}
 """Per process: the task, space, evaluator and proxies (built once by :func:`_setup`)."""
@@ -143,6 +156,50 @@ def sample_archs(n: int, seed: int) -> list[str]:
     return list(seen)
 
 
+def measure_supernet(archs: Sequence[str], num_samples: int, seed: int, epochs: int,
+                     bn_batches: int) -> tuple[list[float], dict[str, Any]]:
+    """Each architecture's validation accuracy (%) with weights inherited from one supernet.
+
+    The supernet is trained once (in this process, one torch thread) by the ``supernet``
+    evaluator; returns the scores in ``archs``' order and the training record with the mean
+    scoring seconds per architecture.
+
+    Raises:
+        RuntimeError: the supernet's training or a scoring did not complete.
+    """
+    import torch
+
+    from nasforge.evaluate.base import EvalContext, run_evaluation
+    from nasforge.evaluate.supernet import SupernetEvaluator
+    from nasforge.tasks import get_task
+    from nasforge.trial import Candidate, Status
+
+    torch.set_num_threads(1)
+    space, task = _space(), get_task(_task_spec(num_samples))
+    evaluator = SupernetEvaluator(epochs=epochs, lr=SUPERNET_LR, bn_batches=bn_batches, seed=seed,
+                                  device="cpu")
+    with tempfile.TemporaryDirectory(prefix="nasforge-supernet-") as directory:
+        training = evaluator.train_supernet(space, task, directory)
+        if training.status != "ok":
+            raise RuntimeError(f"the supernet's training ended {training.status}: "
+                               f"{training.reason}")
+        print(f"supernet: {training.epochs} epochs in {training.train_seconds:.1f} s "
+              f"(final training loss {training.train_loss:.3f})", flush=True)
+        ctx = EvalContext(space=space, task=task, seed=seed)
+        scores, started = [], time.perf_counter()
+        for text in archs:
+            result = run_evaluation(evaluator, Candidate(space.parse(text)), ctx)
+            if result.status is not Status.OK:
+                raise RuntimeError(f"scoring {text} on the supernet ended "
+                                   f"{result.status.value}: {result.reason}")
+            scores.append(float(result.metrics["val_accuracy"]))
+        seconds = (time.perf_counter() - started) / len(archs)
+    record = {**training.to_dict(), "bn_batches": bn_batches, "seconds_per_arch": seconds,
+              "settings": evaluator.get_params()}
+    record.pop("checkpoint")
+    return scores, record
+
+
 def correlations(signal: Sequence[float], target: Sequence[float]) -> tuple[float, float, int]:
     """Kendall τ-b and Spearman ρ of ``signal`` against ``target``, and the pairs used.
 
@@ -172,13 +229,14 @@ def _rounded(x: float) -> float | None:
     return None if math.isnan(x) else round(x, 4)
 
 
-def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def summarise(rows: Sequence[dict[str, Any]], signals: Sequence[str] = SIGNALS
+              ) -> dict[str, dict[str, Any]]:
     """The ``ranking`` entry: each signal's correlations with validation and test accuracy and
     its mean cost per architecture."""
     val = [r["val_accuracy"] for r in rows]
     test = [r["test_accuracy"] for r in rows]
     ranking: dict[str, dict[str, Any]] = {}
-    for name in SIGNALS:
+    for name in signals:
         scores = [r[name] for r in rows]
         kendall, spearman, used = correlations(scores, val)
         kendall_test, spearman_test, _ = correlations(scores, test)
@@ -240,8 +298,25 @@ def print_table(ranking: dict[str, dict[str, Any]], meta: dict[str, Any]) -> Non
     ref = meta["val_vs_test"]
     print(f"{'val->test':<10} {_cell(ref['kendall'])} {_cell(ref['spearman'])}  (validation "
           f"accuracy as a predictor of test accuracy, for reference)")
-    print(f"full training: {meta['full_training_seconds_per_arch']:.1f} s/arch; supernet: not "
-          f"measured yet")
+    sup = meta["supernet"]
+    print(f"full training: {meta['full_training_seconds_per_arch']:.1f} s/arch; supernet: trained "
+          f"once, {sup['epochs']} epochs in {sup['train_seconds']:.1f} s, then "
+          f"{sup['seconds_per_arch']:.2f} s/arch to score ({sup['bn_batches']} BN batches)")
+
+
+def _stored(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The results in ``args.out`` when they were measured with ``args``' settings."""
+    if not args.out.exists():
+        return None
+    data: dict[str, Any] = json.loads(args.out.read_text())
+    meta = data.get("_ranking_meta")
+    if not meta or "ranking" not in data:
+        return None
+    same = (meta.get("n_archs") == args.n and meta.get("epochs") == args.epochs
+            and meta.get("seed") == args.seed and meta.get("task") == _task_spec(args.num_samples)
+            and meta.get("space") == {"name": "nb201", **SPACE}
+            and [r["arch"] for r in meta.get("archs", [])] == sample_archs(args.n, args.seed))
+    return data if same else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -254,6 +329,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="seeds the sample of architectures and each training run")
     parser.add_argument("--num-samples", type=int, default=5000,
                         help="MNIST-1D examples generated (train + test; the task's default)")
+    parser.add_argument("--supernet-epochs", type=int, default=SUPERNET_EPOCHS,
+                        help="epochs of the supernet's uniform single-path training")
+    parser.add_argument("--bn-batches", type=int, default=BN_BATCHES,
+                        help="BatchNorm re-calibration batches before each supernet score")
+    parser.add_argument("--reuse", action="store_true",
+                        help="take stand-alone training and the other signals from --out; "
+                             "measure only the supernet")
     args = parser.parse_args(argv)
     if args.n < 3:
         parser.error(f"--n must be at least 3 (a rank correlation needs points); got {args.n}")
@@ -263,6 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--workers must be at least 1; got {args.workers}")
     if args.seed < 0:
         parser.error(f"--seed must be a non-negative integer; got {args.seed}")
+    if args.supernet_epochs < 1:
+        parser.error(f"--supernet-epochs must be at least 1; got {args.supernet_epochs}")
+    if args.bn_batches < 0:
+        parser.error(f"--bn-batches must be 0 or more; got {args.bn_batches}")
 
     from nasforge.errors import ConfigError
     from nasforge.tasks import get_task
@@ -276,14 +362,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--n {args.n} is more than the space's {int(size)} architectures; use at "
                      f"most {int(size)}")
 
+    stored: dict[str, Any] | None = None
+    if args.reuse:
+        stored = _stored(args)
+        if stored is None:
+            parser.error(f"--reuse: {args.out} holds no stand-alone results of --n {args.n}, "
+                         f"--epochs {args.epochs}, --seed {args.seed}, --num-samples "
+                         f"{args.num_samples} on this space; run without --reuse first")
+
     started = time.perf_counter()
-    rows = measure(sample_archs(args.n, args.seed), args.epochs, args.workers,
-                   args.num_samples, args.seed)
-    ranking = summarise(rows)
+    if stored is None:
+        rows = measure(sample_archs(args.n, args.seed), args.epochs, args.workers,
+                       args.num_samples, args.seed)
+    else:
+        rows = [{**r, "seconds": {}} for r in stored["_ranking_meta"]["archs"]]
+    scores, supernet = measure_supernet([r["arch"] for r in rows], args.num_samples, args.seed,
+                                        args.supernet_epochs, args.bn_batches)
+    for row, score in zip(rows, scores, strict=True):
+        row["supernet"] = score
+        row["seconds"]["supernet"] = supernet["seconds_per_arch"]
+    if stored is None:
+        ranking = summarise(rows)
+    else:  # the other signals as stored; only the supernet's row is new
+        ranking = {"supernet": summarise(rows, ["supernet"])["supernet"],
+                   **{k: v for k, v in stored["ranking"].items() if k != "supernet"}}
+    ranking["supernet"]["train_seconds"] = round(supernet["train_seconds"], 1)
     kendall, spearman, _ = correlations([r["val_accuracy"] for r in rows],
                                         [r["test_accuracy"] for r in rows])
     meta = {
-        "supernet": SUPERNET_NOTE,
+        "supernet": supernet,
         "target": "stand-alone training: val_accuracy (kendall, spearman) and test_accuracy "
                   "(kendall_test, spearman_test) of the train evaluator, best epoch's weights",
         "n_archs": len(rows), "epochs": args.epochs, "seed": args.seed,
@@ -291,7 +398,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "task": _task_spec(args.num_samples),
         "val_vs_test": {"kendall": _rounded(kendall), "spearman": _rounded(spearman)},
         "full_training_seconds_per_arch": round(
-            sum(r["seconds"]["full"] + r["seconds"]["epoch1"] for r in rows) / len(rows), 2),
+            sum(r["seconds"]["full"] + r["seconds"]["epoch1"] for r in rows) / len(rows), 2)
+        if stored is None else stored["_ranking_meta"]["full_training_seconds_per_arch"],
         "seconds_note": "wall seconds per architecture in one worker process with one torch "
                         "thread; a proxy's include building the untrained network; epoch1's "
                         "is its 1-epoch evaluation, and full training continues from it",
@@ -300,6 +408,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "archs": [{k: _json_value(v) for k, v in r.items() if k != "seconds"} for r in rows],
         "wall_s": round(time.perf_counter() - started, 1),
     }
+    if stored is not None:
+        meta["reused"] = ("stand-alone training and the zero-cost/epoch1 rows are those stored "
+                          f"by the run of wall time {stored['_ranking_meta']['wall_s']} s; "
+                          "wall_s is the supernet's alone")
+        meta["workers"] = stored["_ranking_meta"]["workers"]
     merge_into(args.out, {"ranking": ranking, "_ranking_meta": meta})
     print_table(ranking, meta)
     print(f"wrote {args.out}")

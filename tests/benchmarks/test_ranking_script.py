@@ -14,7 +14,8 @@ from nasforge.references import load_file
 
 ranking = load_file(Path(__file__).parents[2] / "benchmarks" / "ranking.py")
 
-TINY = ["--n", "4", "--epochs", "1", "--workers", "1", "--num-samples", "300"]
+TINY = ["--n", "4", "--epochs", "1", "--workers", "1", "--num-samples", "300",
+        "--supernet-epochs", "1", "--bn-batches", "1"]
 
 
 def _strict(text: str) -> Any:
@@ -30,21 +31,24 @@ def test_a_tiny_run_writes_every_signal_and_keeps_other_keys(tmp_path: Path) -> 
     assert ranking.main([*TINY, "--out", str(out)]) == 0
     data = _strict(out.read_text())
     assert data["nb201_synflow"] == {"spearman": 0.75}
-    assert set(data["ranking"]) == {"synflow", "naswot", "snip", "grad_norm", "jacov", "params",
-                                    "flops", "epoch1"}
+    assert set(data["ranking"]) == {"supernet", "synflow", "naswot", "snip", "grad_norm", "jacov",
+                                    "params", "flops", "epoch1"}
     for name, entry in data["ranking"].items():
+        extra = {"train_seconds"} if name == "supernet" else set()
         assert set(entry) == {"kendall", "spearman", "kendall_test", "spearman_test", "n_archs",
-                              "seconds_per_arch"}, name
+                              "seconds_per_arch", *extra}, name
         assert entry["n_archs"] == 4 and entry["seconds_per_arch"] > 0
         for key in ("kendall", "spearman", "kendall_test", "spearman_test"):
             assert entry[key] is None or -1.0 <= entry[key] <= 1.0
     meta = data["_ranking_meta"]
-    assert "not measured yet" in meta["supernet"] and meta["n_archs"] == 4
+    assert meta["supernet"]["epochs"] == 1 and meta["supernet"]["status"] == "ok"
+    assert meta["supernet"]["train_seconds"] > 0 and meta["n_archs"] == 4
     assert meta["epochs"] == 1 and meta["space"]["cells_per_stage"] == 2
     rows = meta["archs"]
     assert len({r["arch"] for r in rows}) == 4
     for row in rows:
         assert 0.0 <= row["test_accuracy"] <= 100.0 and row["params"] > 0 and row["flops"] > 0
+        assert 0.0 <= row["supernet"] <= 100.0
         # with one epoch in all, the 1-epoch run is the full run (answered from its checkpoint)
         assert row["epoch1"] == row["val_accuracy"]
     assert data["ranking"]["epoch1"]["kendall"] == 1.0
@@ -57,6 +61,31 @@ def test_a_tiny_run_writes_every_signal_and_keeps_other_keys(tmp_path: Path) -> 
     assert again["ranking"]["synflow"]["kendall"] != 9.0
     assert again["nb201_synflow"] == {"spearman": 0.75}
     assert [r["arch"] for r in again["_ranking_meta"]["archs"]] == [r["arch"] for r in rows]
+
+
+def test_reuse_measures_only_the_supernet_and_keeps_the_stored_rows(tmp_path: Path) -> None:
+    out = tmp_path / "oneshot.json"
+    assert ranking.main([*TINY, "--n", "3", "--out", str(out)]) == 0
+    first = _strict(out.read_text())
+    first["ranking"]["synflow"]["kendall"] = 0.123  # a stored value the reuse must keep
+    out.write_text(json.dumps(first))
+    assert ranking.main([*TINY, "--n", "3", "--reuse", "--supernet-epochs", "2",
+                         "--out", str(out)]) == 0
+    again = _strict(out.read_text())
+    assert again["ranking"]["synflow"]["kendall"] == 0.123
+    assert again["_ranking_meta"]["supernet"]["epochs"] == 2
+    assert "reused" in again["_ranking_meta"]
+    keep = ("arch", "val_accuracy", "test_accuracy", "epoch1", "synflow")
+    assert [{k: r[k] for k in keep} for r in again["_ranking_meta"]["archs"]] == \
+        [{k: r[k] for k in keep} for r in first["_ranking_meta"]["archs"]]
+
+
+def test_reuse_without_matching_results_is_refused(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        ranking.main([*TINY, "--reuse", "--out", str(tmp_path / "oneshot.json")])
+    assert info.value.code == 2
+    assert "--reuse" in capsys.readouterr().err
 
 
 def test_the_params_signal_is_the_built_networks_parameter_count(tmp_path: Path) -> None:
@@ -96,6 +125,8 @@ def test_correlations_rank_minus_inf_lowest_and_leave_out_nan() -> None:
         (["--seed", "-1"], "--seed must be a non-negative integer"),
         (["--num-samples", "10"], "--num-samples"),
         (["--n", "20000"], "more than the space's 15625 architectures"),
+        (["--supernet-epochs", "0"], "--supernet-epochs must be at least 1"),
+        (["--bn-batches", "-1"], "--bn-batches must be 0 or more"),
     ],
 )
 def test_bad_arguments_are_refused(argv: list[str], message: str, tmp_path: Path,

@@ -402,8 +402,10 @@ class _Builder:
     # -- shapes ---------------------------------------------------------------------------------
 
     def refuse(self, where: str, why: str) -> NoSupernetError:
-        return NoSupernetError(self.space_name, f"{why} ({where}), so its networks cannot share "
-                               "one set of weights")
+        return NoSupernetError(
+            self.space_name, f"{why} ({where}), so its networks cannot share one set of "
+            "weights", works=f"fix {where} to one value to share weights, or search this space "
+            "with a black-box strategy (e.g. regularized_evolution) and the train evaluator")
 
     def _reshape(self, shape: tuple[int, ...]) -> None:
         self.modules.append(m.Reshape(shape))

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import nasforge.testing.toys  # noqa: F401  (registers the toy task, space and evaluator)
 from nasforge.run.spec import parse_spec
 from nasforge.run.study import Study
 from nasforge.trial import Trial, TrialState

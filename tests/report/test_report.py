@@ -66,7 +66,7 @@ def test_decision_options_come_from_the_space_then_from_the_trials(
     assert options["cell.edge_1_0"] == ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3",
                                         "avg_pool_3x3"]
     # Without a declared table, the values used, in order of first use.
-    trials = [_trial(0, 1.0), _trial(2, 1.0), _trial(0, 1.0)]
+    trials = [_trial(2, 1.0), _trial(0, 1.0), _trial(2, 1.0)]
     assert decision_options(object(), trials) == {"a": [0, 2]}  # type: ignore[arg-type]
 
 
@@ -109,6 +109,9 @@ def test_report_of_a_study_with_failures(failing_study: Study, out: Path) -> Non
     assert "<script>alert" not in text and "&lt;script&gt;alert" in text
     assert any("diverged" in r[2] for r in bad)
     assert "Learning curves" in text and "One-shot architecture weights" in text
+    stored = {p.trial for p in failing_study.curves() if p.metric.startswith("alpha.")}
+    assert f"{len(stored)} trials stored weights; 3 shown." in text
+    assert text.count("one-shot architecture weights over training") == 3
     events = table_rows(text, "Steering events")
     assert [(r[1], r[2], r[3]) for r in events] == [("stop", "why=<b>enough</b>", "pending")]
     assert (out.parent / "figs" / "best_so_far.png").stat().st_size > 1000

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -126,16 +127,21 @@ def trial_source(trial: Trial) -> str:
 
 def decision_options(space: SearchSpace, trials: Sequence[Trial]) -> dict[str, list[Value]]:
     """Each decision's options: the space's own declaration where it has one (table spaces),
-    otherwise the values the trials used, in order of first use (define-by-run spaces)."""
+    otherwise the values the trials used, sorted (define-by-run spaces; in order of first use
+    where the values do not compare)."""
     table = getattr(space, "table", None)
     options: dict[str, list[Value]] = {}
     if table is not None and hasattr(table, "decisions"):
         options = {d.name: list(d.options) for d in table.decisions}
+    declared = set(options)
     for t in trials:
         for name, value in t.arch.items():
             seen = options.setdefault(name, [])
             if value not in seen:
                 seen.append(value)
+    for name in set(options) - declared:  # values seen only: in order, where they compare
+        with contextlib.suppress(TypeError):
+            options[name] = sorted(options[name])
     return options
 
 

@@ -152,10 +152,30 @@ def marginal_figure(effects: Sequence[MarginalEffect], metric: str) -> Any:
 
 
 def weights_figure(series: Mapping[str, Sequence[tuple[int, float]]]) -> Any:
-    """One-shot architecture weights (``alpha.<decision>.<option>``) against step."""
-    go = plotly_go()
-    fig = _figure("one-shot architecture weights over training", "step", "weight", height=420)
-    for name, points in sorted(series.items()):
-        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points],
-                                 mode="lines", name=name.removeprefix("alpha.")))
+    """One-shot architecture weights (curves named ``alpha.<decision>.<option>``) against
+    step: one panel per decision, one line per option (same colour for an option throughout)."""
+    go = plotly_go()  # first: says what to install when plotly is missing
+    from plotly.subplots import make_subplots
+
+    by_decision: dict[str, dict[str, Sequence[tuple[int, float]]]] = {}
+    for name, points in series.items():
+        decision, _, option = name.removeprefix("alpha.").rpartition(".")
+        by_decision.setdefault(decision or name, {})[option] = points
+    decisions = sorted(by_decision)
+    cols = min(3, len(decisions))
+    rows = -(-len(decisions) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=decisions, shared_yaxes=True)
+    options = sorted({o for d in by_decision.values() for o in d})
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
+               "#7f7f7f", "#bcbd22", "#17becf"]
+    for k, decision in enumerate(decisions):
+        for option, points in sorted(by_decision[decision].items()):
+            i = options.index(option)
+            fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points],
+                                     mode="lines", name=option, legendgroup=option,
+                                     showlegend=k == 0,
+                                     line={"color": palette[i % len(palette)]}),
+                          row=k // cols + 1, col=k % cols + 1)
+    fig.update_layout(title="one-shot architecture weights over training (softmax per decision)",
+                      **{**_LAYOUT, "height": 120 + 220 * rows})
     return fig

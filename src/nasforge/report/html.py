@@ -71,6 +71,7 @@ COLUMNS = ("val_accuracy", "test_accuracy", "val_mse", "test_mse", "val_r2", "te
 """Metric columns shown after the objectives, when present."""
 
 N_PICTURES = 3
+N_WEIGHTS = 3
 N_TOP = 20
 
 
@@ -251,7 +252,8 @@ def _decisions(page: _Page, study: Study, trials: Sequence[Trial]) -> str:
 
 
 def _weights(page: _Page, trials: Sequence[Trial], points: Sequence[Any]) -> str:
-    """One-shot architecture weights: ``alpha.*`` curves, one figure per trial storing them."""
+    """One-shot architecture weights: ``alpha.*`` curves, one figure per trial storing them
+    (the ``oneshot`` trials first, then the latest others; at most :data:`N_WEIGHTS`)."""
     from nasforge.report.figures import weights_figure
 
     by_trial: dict[int, dict[str, list[tuple[int, float]]]] = {}
@@ -261,8 +263,13 @@ def _weights(page: _Page, trials: Sequence[Trial], points: Sequence[Any]) -> str
     if not by_trial:
         return ""
     source = {t.number: trial_source(t) for t in trials}
+    shown = sorted(by_trial, key=lambda n: (source.get(n) != "oneshot", -n))[:N_WEIGHTS]
     parts = ["<h3>One-shot architecture weights</h3>"]
-    for number, series in sorted(by_trial.items()):
+    if len(shown) < len(by_trial):
+        parts.append(f"<p class=note>{len(by_trial)} trials stored weights; "
+                     f"{len(shown)} shown.</p>")
+    for number in sorted(shown):
+        series = by_trial[number]
         parts.append(f"<p>Trial #{number} ({_e(source.get(number, '?'))}): "
                      f"{len(series)} weights.</p>")
         parts.append(page.figure(lambda s=series: weights_figure(s)))  # type: ignore[misc]

@@ -7,7 +7,8 @@ reporter (``alpha.<decision>.<option>``: the softmax per decision, so the store 
 time and a user can watch a collapse happening), applies the strategy's collapse guard, and
 checkpoints the supernet, the strategy's own state (architecture parameters, controller,
 optimisers, schedulers), the epochs done, the derived architecture of each epoch and the CPU
-seconds spent so far. A re-run of the same search loads that checkpoint and carries on.
+seconds spent so far. A re-run of the same search loads that checkpoint, reports the saved epochs
+again (a restarted trial's learning curve starts afresh) and carries on.
 
 Randomness is re-seeded from ``(seed, epoch)`` at the start of each epoch (weights, dropout,
 sampling, shuffling), inside :func:`torch.random.fork_rng`, so a search resumed from epoch ``k``
@@ -81,6 +82,7 @@ class SearchRun:
         self.state: dict[str, Any] = {}
         self.epoch = 0
         self.history: list[str] = []  # the derived architectures of epochs, without a flaw
+        self.reported: list[dict[str, float]] = []  # each epoch's report, sent again on resume
         self.stopped: str | None = None
         self.gen = torch.Generator()
         self.rng = np.random.default_rng(0)
@@ -126,9 +128,10 @@ class SearchRun:
         """Raise :class:`TrialTimeout` past the trial's time limit (checked per batch)."""
         limit = self.ctx.time_limit_s
         if limit is not None and time.monotonic() - self._started > limit:
+            kept = (f"its checkpoint of epoch {self.epoch} is kept" if self.epoch
+                    else "no epoch had finished, so there is no checkpoint")
             raise TrialTimeout(f"the one-shot search passed its time limit of {limit:g} s in "
-                               f"epoch {self.epoch + 1}; its checkpoint of epoch "
-                               f"{self.epoch} is kept")
+                               f"epoch {self.epoch + 1}; {kept}; raise trial_time_limit_s")
 
     # -- scoring with inherited weights ----------------------------------------------------------
     @torch.no_grad()
@@ -175,6 +178,7 @@ class SearchRun:
                  for k, v in self.state.items() if not k.startswith("_")}
         atomic_save({"epoch": self.epoch, "supernet": self.supernet.state_dict(),
                      "state": state, "history": list(self.history), "cpu_s": self.cpu_s(),
+                     "reported": list(self.reported),
                      "stopped": self.stopped}, self.path)
 
     def _load(self) -> None:
@@ -193,6 +197,10 @@ class SearchRun:
                 self.state[key] = value
         self.epoch = int(saved["epoch"])
         self.history = list(saved["history"])
+        self.reported = list(saved.get("reported", []))
+        if self.ctx.reporter is not None:  # a restarted trial's curve starts afresh: refill it
+            for step, values in enumerate(self.reported):
+                self.ctx.reporter.report(step, values)
         self.stopped = saved.get("stopped")
         self._cpu_before = float(saved["cpu_s"])
         self._cpu_start = time.process_time()
@@ -243,6 +251,7 @@ class SearchRun:
             self.stopped = self.strategy._guard(self, current)
             if self.stopped is None and self.strategy._flaw(self, current) is None:
                 self.history.append(str(current))
+        self.reported.append(values)
         self._save()  # before the report: what was reported is in the checkpoint
         reporter = self.ctx.reporter
         if reporter is not None:

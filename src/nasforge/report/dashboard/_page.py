@@ -127,6 +127,12 @@ function plot(svg, series, opts) {
     t.setAttribute("y", y); t.setAttribute("font-size", "10");
     t.setAttribute("text-anchor", anchor); text(t, fmt(v)); svg.appendChild(t);
   }
+  for (const [label, x, y, anchor] of [[opts.x, 215, 215, "middle"], [opts.y, 44, 12, "start"]]) {
+    if (!label) continue;
+    const t = document.createElementNS(SVG, "text"); t.setAttribute("x", x);
+    t.setAttribute("y", y); t.setAttribute("font-size", "11"); t.setAttribute("fill", "#555");
+    t.setAttribute("text-anchor", anchor); text(t, label); svg.appendChild(t);
+  }
   for (const s of series) {
     if (s.line && s.points.length > 1) {
       const path = document.createElementNS(SVG, "path");
@@ -158,7 +164,8 @@ function renderStudy(s) {
     {points: traj.filter((p) => p.value != null).map((p) => [p.number, p.value]),
      dots: true, color: "#9fa8da"},
     {points: traj.filter((p) => p.best != null).map((p) => [p.number, p.best]),
-     line: true, color: "#283593"}], {empty: "no finished trial yet"});
+     line: true, color: "#283593"}], {empty: "no finished trial yet", x: "trial",
+     y: metric + " (dots) and best so far"});
   const fr = s.front;
   text($("front-title"), fr.points.length || fr.objectives.length > 1
     ? "Front: " + fr.objectives.join(" vs ") : "Front (one objective)");
@@ -166,7 +173,8 @@ function renderStudy(s) {
     {points: fr.points.map((p) => [p.x, p.y]), dots: true, color: "#bbb"},
     {points: fr.points.filter((p) => p.front).map((p) => [p.x, p.y]).sort((a, b) => a[0] - b[0]),
      dots: true, line: true, color: "#c62828", r: 4}],
-    {empty: fr.objectives.length > 1 ? "no complete trial yet" : "a single objective"});
+    {empty: fr.objectives.length > 1 ? "no complete trial yet" : "a single objective",
+     x: fr.objectives[0], y: fr.points.length ? fr.objectives[1] : ""});
   const tb = $("trials").tBodies[0]; tb.replaceChildren();
   for (const t of s.recent) row(tb, [t.number, t.state, t.source, fmt(t.value), t.arch,
     t.reason], "state-" + t.state);

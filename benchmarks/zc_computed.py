@@ -143,6 +143,24 @@ def _job(args: tuple[str, int, tuple[int, ...], str, str]) -> tuple[str, str, in
         return name, DATASET, seed, {"error": f"{type(exc).__name__}: {exc}"}
 
 
+def _read_rows(path: Path) -> dict[tuple[str, int], Any]:
+    """The finished searches in ``path`` by (strategy, seed); a row's budgets come back as ints."""
+    done: dict[tuple[str, int], Any] = {}
+    if not path.exists():
+        return done
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        name, dataset, seed, res = json.loads(line)
+        for key in ("curve", "epochs", "distinct"):
+            if key in res:
+                res[key] = {int(b): v for b, v in res[key].items()}
+        if "curve" in res:
+            res["curve"] = {b: tuple(v) for b, v in res["curve"].items()}
+        done[(name, seed)] = (name, dataset, seed, res)
+    return done
+
+
 def stored_entries(budgets: Sequence[int]) -> dict[str, Any]:
     """The stored-column results of the same strategies, from ``results/nb201.json``."""
     data = json.loads((RESULTS / "nb201.json").read_text())[DATASET]
@@ -186,6 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--path", default=None, help="the table (default: NASFORGE_NB201)")
     parser.add_argument("--out", type=Path, default=RESULTS / "zc_computed.json")
+    parser.add_argument("--rows", type=Path, default=RESULTS / "zc_computed_rows.jsonl",
+                        help="every finished search, one JSON line each; searches already "
+                             "there are not run again")
+    parser.add_argument("--no-run", action="store_true",
+                        help="only aggregate the searches already in --rows")
     args = parser.parse_args(argv)
     try:
         budgets = tuple(sorted(int(b) for b in args.budgets.split(",")))
@@ -209,11 +232,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"precomputed synflow: {done['computed']} of {done['cells']} cells scored in "
               f"{done['wall_s']:.0f} s ({done['seconds_per_computed_score'] or 0:.3f} s each, "
               f"{args.workers} workers); cache {args.cache}")
+    done = _read_rows(args.rows)
+    # Seeds in order, the strategies interleaved in pairs: the two workers score different
+    # warm-up samples at once, and the other strategy's same-seed runs (the same warm-up draws)
+    # then find them cached. A run stopped early keeps every finished search in --rows.
     jobs = [(name, seed, budgets, path, str(args.cache))
-            for name in STRATEGIES for seed in range(args.seeds)]
+            for pair in range(0, args.seeds, 2) for name in STRATEGIES
+            for seed in range(pair, min(pair + 2, args.seeds))
+            if (name, seed) not in done]
     started = time.perf_counter()
-    with mp.get_context("spawn").Pool(args.workers) as pool:
-        rows = pool.map(_job, jobs)
+    if jobs and not args.no_run:
+        with mp.get_context("spawn").Pool(args.workers) as pool:
+            for row in pool.imap_unordered(_job, jobs):
+                with args.rows.open("a") as out:
+                    out.write(json.dumps(row) + "\n")
+                done[(row[0], row[2])] = row
+                print(f"{row[0]} seed {row[2]} done ({len(done)} searches)", flush=True)
+    rows = [done[k] for k in sorted(done, key=lambda k: (k[0], k[1])) if k[1] < args.seeds]
+    for name in STRATEGIES:  # only seeds 0 .. n-1 that every strategy finished are reported
+        n_done = len([r for r in rows if r[0] == name])
+        if n_done < args.seeds:
+            print(f"{name}: {n_done} of {args.seeds} seeds finished", file=sys.stderr)
     optima = {DATASET: {"best_val": float(table.column(column_of("val_accuracy",
                                                                  DATASET)).max())}}
     computed = nb201.aggregate(rows, budgets, optima)[DATASET]
@@ -222,8 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         computed[name]["computed_in_search_total"] = sum(r["computed_in_search"] or 0
                                                          for r in runs)
     stored = stored_entries(budgets)
+    seeds_done = {name: len([r for r in rows if r[0] == name]) for name in STRATEGIES}
     out = {DATASET: computed, "stored": stored, "proxy": computed_proxy(Path("<cache>")),
-           "seeds": args.seeds, "budgets": list(budgets),
+           "seeds": args.seeds, "seeds_done": seeds_done, "budgets": list(budgets),
            "wall_s": round(time.perf_counter() - started, 1),
            "note": "stored: nb201.json's runs with {name: nb201_table, metric: logsynflow}; "
                    "computed: the same strategy settings with synflow computed by nasforge on "

@@ -1,5 +1,5 @@
 """The ``nasforge`` command: search, resume, retrain, ls, show, export, components, delete,
-steer, dashboard.
+steer, dashboard, report, export-optuna.
 
 User mistakes (a bad config, a missing study) print one clear message and exit with code 2;
 they never show a traceback.

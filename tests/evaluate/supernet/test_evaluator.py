@@ -124,3 +124,27 @@ def test_a_search_over_the_supernet_trains_it_once_and_resumes_a_killed_training
     assert again["resumed_from_epoch"] == 2  # trained once: the resume only loads it
     assert again["train_seconds"] == record["train_seconds"]
     assert len(more.trials()) == 8
+
+
+def test_a_diverged_supernet_fails_its_trials_with_the_reason(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = _evaluator.train_single_path
+
+    def diverging(*args: Any, **kwargs: Any) -> Any:
+        def poison(epoch: int, loss: float) -> None:
+            import torch
+
+            with torch.no_grad():
+                args[0].head.weight.fill_(float("nan"))
+
+        return real(*args, **kwargs, on_epoch=poison)
+
+    monkeypatch.setattr(_evaluator, "train_single_path", diverging)
+    evaluator = SupernetEvaluator(**{**SETTINGS, "epochs": 3})
+    evaluator.prepare(SPACE, _task(), str(tmp_path))
+    record = json.loads((tmp_path / "supernet" / "training.json").read_text())
+    assert record["status"] == "diverged" and record["epochs"] == 1
+    result = run_evaluation(evaluator, Candidate(SPACE.sample(np.random.default_rng(0))),
+                            EvalContext(space=SPACE, task=_task(), seed=0))
+    assert result.status is Status.FAILED
+    assert "the supernet was not trained: non-finite training loss at epoch 2" in result.reason

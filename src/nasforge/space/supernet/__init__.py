@@ -15,6 +15,12 @@ sub-networks share parameters (ENAS, Pham et al. 2018; SPOS, Guo et al. 2020; DA
 - :func:`recalibrate_bn`: reset and re-estimate BatchNorm statistics for the current path.
 - :func:`copy_to_network`: a path's inherited weights loaded into ``space.build(arch, task)``.
 
+Training needs task data, so it lives with the evaluators:
+:func:`nasforge.evaluate.train_single_path` ``(supernet, space, task.load(), *, epochs, seed,
+checkpoint=...)`` trains by uniform single-path sampling (SPOS, Guo et al. 2020), resumable from
+its checkpoint file, and returns its cost; the ``supernet`` evaluator
+(:class:`nasforge.evaluate.SupernetEvaluator`) scores architectures with the trained weights.
+
 Invariant (tested): after ``supernet.use(a)``, ``forward`` equals the network
 ``space.build(a, task)`` with its weights copied from the supernet's slices
 (:func:`copy_to_network`).

@@ -194,7 +194,7 @@ def test_two_objectives_give_a_pareto_set_a_best_and_a_hypervolume(tmp_path: Pat
     assert summary["hypervolume"]["reference_from"] == {
         "val_accuracy": "worst feasible trial", "params": "constraint"}
     report = (tmp_path / "c" / "report.html").read_text()
-    assert "<h2>Pareto front</h2>" in report and "Hypervolume" in report
+    assert "<h3>Pareto front</h3>" in report and "Hypervolume" in report
 
 
 def test_a_stated_reference_point_is_used(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from nasforge.errors import ConfigError, TrialTimeout
 from nasforge.evaluate.base import EVALUATORS, EvalContext
-from nasforge.execute import RayExecutor, WorkerCrashedError, get_executor
+from nasforge.execute import RayExecutor, Resources, WorkerCrashedError, get_executor
 from nasforge.run.spec import parse_spec
 from nasforge.run.study import Study
 from nasforge.testing.toys import ToyEvaluator
@@ -201,6 +201,18 @@ def test_resources_no_node_has_are_refused_at_once() -> None:
     with pytest.raises(ConfigError, match=r"executor.cpus_per_trial: each trial asks for 64"):
         RayExecutor(cpus_per_trial=64).prepare()
     assert time.monotonic() - began < 10
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_the_evaluators_needs_are_checked_and_the_config_overrides_them() -> None:
+    with pytest.raises(ConfigError, match=r"asks for 1 CPU\(s\), 2 GPU\(s\)"):
+        RayExecutor().prepare(resources=Resources(gpus=2))
+    ex = RayExecutor(gpus_per_trial=0, memory_gb_per_trial=0.1)
+    ex.prepare(resources=Resources(cpus=2, gpus=2))  # the config's 0 GPUs win; 2 CPUs fit
+    with ex:
+        assert ex.submit(pow, 3, 2).result(timeout=60) == 9
+    with pytest.raises(ConfigError, match=r"1 CPU\(s\), 0 GPU\(s\), 4096 GiB memory"):
+        RayExecutor(memory_gb_per_trial=4096).prepare()
 
 
 def test_an_unreachable_address_is_a_clear_error_within_seconds() -> None:

@@ -18,6 +18,7 @@ from nasforge.execute.gpus import assign_gpus, auto_workers, choose_gpus, visibl
 from nasforge.execute.inline import InlineExecutor
 from nasforge.execute.pool import ProcessExecutor
 from nasforge.execute.ray import RayExecutor
+from nasforge.execute.resources import Resources
 from nasforge.execute.simulated import SimulatedExecutor
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "NotPicklableError",
     "ProcessExecutor",
     "RayExecutor",
+    "Resources",
     "SimulatedExecutor",
     "WorkerCrashedError",
     "assign_gpus",

@@ -100,7 +100,7 @@ def _run_call(payload: bytes, threads: int) -> tuple[str, Any, str]:
     try:
         fn, args, kwargs = pickle.loads(payload)
         return ("ok", fn(*args, **kwargs), "")
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit belongs to the call too, as in the process pool
         return ("raise", exc, traceback.format_exc())
 
 

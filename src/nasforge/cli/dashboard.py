@@ -28,7 +28,9 @@ def dashboard(
 
     check_port(host, port)  # before anything is opened: a taken port is a clear error
     board = Dashboard(path, host=host, port=port)
-    typer.echo(f"nasforge dashboard on {board.url} (studies under {path})")
+    names = board.studies.names()
+    typer.echo(f"nasforge dashboard on {board.url}: {len(names)} studies under {path}"
+               + ("" if names else " (studies started there later appear by themselves)"))
     typer.echo(f"steering token: {board.token}")
     typer.echo(f"open {board.url}#token={board.token} to steer from the page; Ctrl-C stops")
     board.run()

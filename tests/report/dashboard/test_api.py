@@ -140,3 +140,49 @@ def test_a_study_that_cannot_be_read_is_left_out(tmp_path: Path, table: Path) ->
 def test_a_missing_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such folder"):
         Dashboard(tmp_path / "nowhere")
+
+
+def test_a_store_of_a_newer_nasforge_is_refused_by_name(tmp_path: Path, table: Path) -> None:
+    import sqlite3
+
+    from nasforge.store.sqlite import SCHEMA_VERSION, StoreError
+
+    make_study(tmp_path, table, "new", trials=1)
+    with sqlite3.connect(tmp_path / "new" / "study.db") as conn:
+        conn.execute("UPDATE meta SET value=? WHERE key='schema_version'",
+                     (str(SCHEMA_VERSION + 1),))
+    with pytest.raises(StoreError, match="written by a newer nasforge"):
+        Studies(tmp_path / "new")
+    assert Studies(tmp_path).names() == []  # under a root: left out, with a warning
+
+
+def test_reading_while_a_study_writes_never_fails(tmp_path: Path, table: Path) -> None:
+    """The dashboard survives a study being written while it reads (each read is a whole
+    committed transaction; the reader takes no lock)."""
+    import threading
+
+    study = make_study(tmp_path, table, "busy", trials=300, run=False)
+    client = TestClient(create_app(Studies(tmp_path), TOKEN))
+    errors: list[BaseException] = []
+    seen: list[int] = []
+    done = threading.Event()
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                response = client.get("/api/studies/busy")
+                assert response.status_code == 200, response.text
+                seen.append(response.json()["n_trials"])
+        except BaseException as exc:
+            errors.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        study.run()
+    finally:
+        done.set()
+        reader.join(timeout=30)
+    assert not errors and seen == sorted(seen) and len(set(seen)) > 1
+    assert client.get("/api/studies/busy").json()["n_trials"] == 300
+

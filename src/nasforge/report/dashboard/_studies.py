@@ -65,10 +65,13 @@ class Studies:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        study_dbs(self.path)  # refuse a missing folder now, not on the first request
+        dbs = study_dbs(self.path)  # refuse a missing folder now, not on the first request
+        if dbs == [self.path / DB_NAME]:  # one study: an unreadable store is an error now
+            SQLiteStore(dbs[0], read_only=True).close()
         self._lock = threading.Lock()
         self._handles: dict[str, _Handle] = {}
         self._dirs: dict[str, Path] = {}
+        self._unreadable: set[Path] = set()
 
     def _scan(self) -> None:
         for db in study_dbs(self.path):
@@ -76,8 +79,11 @@ class Studies:
                 continue
             try:
                 store = SQLiteStore(db, read_only=True)
-            except NasforgeError:
-                continue  # not (yet) a readable store; listed once it is
+            except NasforgeError as exc:  # not (yet) a readable store; listed once it is
+                if db not in self._unreadable:
+                    self._unreadable.add(db)
+                    log.warning("the dashboard leaves out %s: %s", db, exc)
+                continue
             for record in store.studies():
                 try:
                     spec = parse_spec(record.spec, source=str(db), check=False)

@@ -8,10 +8,13 @@ import pytest
 
 from nasforge.errors import ConfigError
 from nasforge.execute import EXECUTORS, InlineExecutor, ProcessExecutor, get_executor
+from nasforge.execute.ray import ray_available
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in EXECUTORS.names()])
 def test_get_params_rebuilds_an_equal_executor(name: str) -> None:
+    if name == "ray" and not ray_available():
+        pytest.skip("the ray extra is not installed")
     ex = EXECUTORS.create(name)
     try:
         again = EXECUTORS.create(name, ex.get_params())
@@ -58,3 +61,11 @@ def test_get_executor_errors_name_the_field(spec: object, match: str) -> None:
 def test_constructor_validates_eagerly() -> None:
     with pytest.raises(ConfigError, match="threads_per_worker"):
         ProcessExecutor(threads_per_worker=0)
+
+
+def test_the_ray_executor_without_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    # runs whether or not Ray is installed: the check is made before anything imports it
+    monkeypatch.setattr("nasforge.execute.ray.ray_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"executor.name: the ray executor needs Ray, which is "
+                                          r"not installed.*pip install 'nasforge\[ray\]'"):
+        get_executor({"name": "ray", "workers": 2})

@@ -225,13 +225,6 @@ def test_an_unreachable_address_is_a_clear_error_within_seconds() -> None:
     assert time.monotonic() - began < 15
 
 
-def test_ray_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("nasforge.execute.ray.ray_available", lambda: False)
-    with pytest.raises(ConfigError, match=r"executor.name: the ray executor needs Ray, which is "
-                                          r"not installed.*pip install 'nasforge\[ray\]'"):
-        get_executor({"name": "ray", "workers": 2})
-
-
 def test_the_constructor_starts_nothing_and_checks_its_parameters() -> None:
     ex = get_executor({"name": "ray", "workers": 3, "address": "10.0.0.5:6379"})
     assert ex.n_workers == 3 and ex.get_params()["address"] == "10.0.0.5:6379"

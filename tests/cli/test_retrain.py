@@ -61,7 +61,8 @@ def test_retrain_prints_the_table_and_continues_a_study(
     assert "2 epochs, 2 seeds each" in printed and "#1" in printed
     assert "retrain.json" in printed
     assert main(["show", str(study_dir)]) == 0
-    assert "of 3 trials + 2 retrain" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "of 3 trials + 2 retrain" in shown and "final pick:" in shown
     frame = Study.open(study_dir).to_dataframe()
     assert list(frame["source"]) == ["strategy"] * 3 + ["retrain"] * 2
 

@@ -201,7 +201,8 @@ def show(
     table, with its hypervolume and the reference point it was measured against. When the
     front's latency was measured again at the end of the study (``remeasured_front`` in
     ``summary.json``, see :mod:`nasforge.run.remeasure`), a table sets those figures beside the
-    ones measured during the search. Infeasible
+    ones measured during the search. After a retrain (``nasforge retrain`` or ``finalize``) its
+    table of mean ± std per architecture and the final pick follow. Infeasible
     trials (INFEASIBLE ones, never trained, and trained ones that broke a constraint) are
     listed with the constraint they broke.
 
@@ -259,6 +260,13 @@ def show(
         )
         console.print(escape(_hypervolume_line(study, trials)), highlight=False)
     _print_remeasured(console, study, len(trials))
+    from nasforge.run.retrain import final_pick
+
+    pick = final_pick(study)  # the last `nasforge retrain` (or `finalize`), from retrain.json
+    if pick is not None:
+        from nasforge.cli.retrain import print_pick
+
+        print_pick(console, pick, study.units())
     pruned = [t for t in trials if t.state is TrialState.PRUNED]
     if steps:
         console.print(

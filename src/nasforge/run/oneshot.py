@@ -135,6 +135,10 @@ def _run(loop: Loop, trial: Trial, strategy: OneShotStrategy) -> Trial:
     if finished.state is TrialState.COMPLETE:
         log.info("one-shot search %s done: %s", finished.label,
                  ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items())))
+        if result.metrics.get("collapsed"):
+            log.warning("the cell the one-shot search %s found has collapsed (no parametric "
+                        "operation on any input-to-output path, or mostly skip/none); keep "
+                        "strategy.collapse_guard on, or lower strategy.arch_lr", finished.label)
     else:
         log.warning("one-shot search %s %s: %s", finished.label, finished.state.value,
                     result.reason)

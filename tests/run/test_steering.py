@@ -188,3 +188,23 @@ def test_a_forbid_that_empties_a_decision_names_it(tmp_path: Path, table: Path) 
 def test_steering_a_folder_without_a_study_says_so(tmp_path: Path) -> None:
     with pytest.raises(StudyNotFoundError, match="no study in"):
         steer(tmp_path, "stop")
+
+
+def test_two_forbids_that_together_empty_a_decision_refuse_the_second(
+    tmp_path: Path, table: Path
+) -> None:
+    """Written by two writers that raced past the write-time check: the running study refuses
+    the second when it reads it (logged, applied_at None) and goes on."""
+    study = _study(tmp_path, table, "random", trials=8)
+    sid = study.record.id
+    study.store.add_event(sid, "pin", {"decision": EDGE, "value": "none"})  # unchecked writes
+    study.store.add_event(sid, "forbid", {"decision": EDGE, "value": "none"})
+    from nasforge.run.loop import Loop
+
+    loop = Loop(study, [])
+    study.parts.strategy.setup(study.parts.space, study.spec.objectives, study.spec.seed)
+    loop.steering.read(0)
+    events = study.store.events(sid)
+    assert [e.applied_at for e in events] == [0, None]
+    assert loop.steering.ask(0) is not None
+    study.steer("forbid", op=POOL)  # the refused event does not count against later checks

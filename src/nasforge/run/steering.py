@@ -64,10 +64,12 @@ def restrict(restriction: Restriction, kind: EventKind, payload: Mapping[str, An
 
 
 def restriction_of(events: Iterable[Event]) -> Restriction:
-    """The restriction the forbid/pin ``events`` make, in their order."""
+    """The restriction the forbid/pin ``events`` make, in their order (those the study refused
+    when it read them left out)."""
     restriction = Restriction()
     for event in events:
-        if event.kind in CHOICE_KINDS:
+        refused = event.handled_at is not None and event.applied_at is None
+        if event.kind in CHOICE_KINDS and not refused:
             restriction = restrict(restriction, event.kind, event.payload)
     return restriction
 
@@ -261,9 +263,11 @@ class Steering:
                 elif kind is EventKind.RESUME:
                     self.paused = False
                 elif kind in CHOICE_KINDS:
-                    # checked against the current view when written; check again, as two
+                    # checked when written; again against every scheduled step, as two
                     # writers may have raced
-                    restriction = self._view.restriction if self._view else Restriction()
+                    restriction = Restriction()
+                    for _, earlier, payload in self._schedule:
+                        restriction = restrict(restriction, earlier, payload)
                     RestrictedSpace(space=self.space,
                                     restriction=restrict(restriction, kind, event.payload))
                     self._schedule.append((next_number, kind, event.payload))

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import yaml
 
 from nasforge.imports import MissingDependencyError, try_import
@@ -72,6 +73,8 @@ COLUMNS = ("val_accuracy", "test_accuracy", "val_mse", "test_mse", "val_r2", "te
 
 N_PICTURES = 3
 N_WEIGHTS = 3
+N_LINES = 3000
+"""At most this many trials are drawn in parallel coordinates (a seeded sample)."""
 N_TOP = 20
 
 
@@ -220,7 +223,7 @@ def _front(page: _Page, study: Study, trials: Sequence[Trial], metrics: Sequence
 def _decisions(page: _Page, study: Study, trials: Sequence[Trial]) -> str:
     """Parallel coordinates, fANOVA importance and marginal effects."""
     from nasforge.report.figures import importance_figure, marginal_figure, parallel_figure
-    from nasforge.report.importance import importances, marginal_effects
+    from nasforge.report.importance import MAX_TRIALS, importances, marginal_effects
 
     spec = study.spec
     metric = spec.objectives[0].metric
@@ -229,8 +232,14 @@ def _decisions(page: _Page, study: Study, trials: Sequence[Trial]) -> str:
     if not usable:
         return ""
     options = decision_options(study.parts.space, usable)
-    rows = [{**dict(t.arch), metric: t.metrics[metric]} for t in usable]
+    drawn = usable
     parts = ["<h3>Decisions</h3>"]
+    if len(usable) > N_LINES:  # a seeded sample keeps the page light for 50,000 trials
+        chosen = np.random.default_rng(spec.seed).choice(len(usable), N_LINES, replace=False)
+        drawn = [usable[i] for i in sorted(chosen)]
+        parts.append(f"<p class=note>Parallel coordinates of a seeded sample of {N_LINES:,} "
+                     f"of the {len(usable):,} feasible trials.</p>")
+    rows = [{**dict(t.arch), metric: t.metrics[metric]} for t in drawn]
     if len(options) <= 40:
         parts.append(page.figure(lambda: parallel_figure(rows, options, metric)))
     try:
@@ -239,6 +248,9 @@ def _decisions(page: _Page, study: Study, trials: Sequence[Trial]) -> str:
         found = []
         parts.append(f"<p class=note>No importance ranking: {_e(exc)}.</p>")
     if found:
+        if len(usable) > MAX_TRIALS:
+            parts.append(f"<p class=note>fANOVA fitted on a seeded sample of {MAX_TRIALS:,} of "
+                         f"the {len(usable):,} feasible trials.</p>")
         parts.append(page.figure(lambda: importance_figure(found, metric)))
         parts.append(_table(["decision", "fANOVA importance"],
                             [[_e(i.decision), f"{i.importance:.3f}"] for i in found], left=[0]))

@@ -80,7 +80,6 @@ def test_a_study_on_ray_equals_the_process_pool_and_keeps_ray_files_in_its_folde
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
     on_ray = study(tmp_path / "ray", {"name": "ray", "workers": 2, "num_cpus": 2})
     pooled = study(tmp_path / "pool", {"name": "process", "workers": 2})
     assert outcomes(on_ray) == outcomes(pooled)
@@ -96,6 +95,7 @@ def test_a_study_on_ray_equals_the_process_pool_and_keeps_ray_files_in_its_folde
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
+    # the token the first test's executor chose, if it ran: Ray keeps the first one it read
     os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     temp = tempfile.mkdtemp(prefix="nfray-")

@@ -310,6 +310,7 @@ class RayExecutor(Executor):
                 if not ({"RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"} & set(os.environ)):
                     # Ray would otherwise write a new token to ~/.ray/auth_token.
                     # Ray turns token authentication on for a local instance and reads this.
+                    # It stays for the process: Ray caches the token it first read.
                     os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
                 if directory is None:
                     self._temp = tempfile.mkdtemp(prefix="nasforge-ray-")

@@ -95,6 +95,9 @@ class SupernetEvaluator(Evaluator):
         *CLASSIFICATION_METRICS, *REGRESSION_METRICS, M.PARAMS, M.FLOPS)
     units: ClassVar[dict[str, str]] = {M.VAL_ACCURACY: "%", M.TEST_ACCURACY: "%"}
 
+    _state_net: Supernet | None = None
+    """The supernet built from ``_state`` in this process (not pickled)."""
+
     def __init__(
         self,
         *,
@@ -239,8 +242,7 @@ class SupernetEvaluator(Evaluator):
             return Result(metrics={}, status=Status.FAILED,
                           reason=f"the supernet was not trained: {training.get('reason')}",
                           cost_s=time.perf_counter() - start, info={"supernet": training})
-        cached = getattr(self, "_state_net", None)
-        net = cached if cached is not None else self._supernet(ctx)
+        net = self._state_net if self._state_net is not None else self._supernet(ctx)
         device = self._device()
         net.to(device)
         data = ctx.task.load()

@@ -549,11 +549,8 @@ class _Builder:
     def _cell(self, spec: Mapping[str, Any], path: str) -> None:
         self._to_spatial(path)
         fixed = spec.get("channels")
-        if fixed is None and len(self.channels) > 1:
-            # the cell keeps its input channels; each op slices its weights to them
-            channels = max(self.channels)
-        else:
-            channels = fixed or max(self.channels)
+        # without fixed channels the cell keeps its input's; each op slices its weights to them
+        channels = fixed or max(self.channels)
         if fixed is not None and self.channels != {fixed}:
             self.modules.append(_CellProjection(self.dims, max(self.channels), fixed))
         n_nodes = spec.get("nodes", 4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -29,8 +30,10 @@ def dashboard(
     check_port(host, port)  # before anything is opened: a taken port is a clear error
     board = Dashboard(path, host=host, port=port)
     names = board.studies.names()
-    typer.echo(f"nasforge dashboard on {board.url}: {len(names)} studies under {path}"
+    count = f"{len(names)} stud{'y' if len(names) == 1 else 'ies'}"
+    typer.echo(f"nasforge dashboard on {board.url}: {count} under {path}"
                + ("" if names else " (studies started there later appear by themselves)"))
     typer.echo(f"steering token: {board.token}")
     typer.echo(f"open {board.url}#token={board.token} to steer from the page; Ctrl-C stops")
+    sys.stdout.flush()  # the token must reach a log file or pipe before serving blocks
     board.run()

@@ -114,3 +114,46 @@ def test_commands_have_help_with_an_example(capsys: pytest.CaptureFixture[str]) 
     for command in ("steer", "dashboard"):
         assert main([command, "--help"]) == 0
         assert "Example: nasforge" in capsys.readouterr().out
+
+
+@pytest.mark.integration
+def test_the_dashboard_command_prints_its_token_and_serves(study_dir: Path) -> None:
+    import json
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nasforge", "dashboard", str(study_dir), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        assert lines[0].startswith(f"nasforge dashboard on http://127.0.0.1:{port}/: 1 study")
+        token = lines[1].split()[-1]
+        assert f"#token={token}" in lines[2]
+        url = f"http://127.0.0.1:{port}/api/studies/s/events"
+        for _ in range(100):  # the server listens a moment after printing
+            try:
+                request = urllib.request.Request(
+                    url, data=json.dumps({"kind": "pause"}).encode(), method="POST",
+                    headers={"Authorization": f"Bearer {token}",
+                             "Content-Type": "application/json"})
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    assert response.status == 201
+                break
+            except OSError:
+                import time
+
+                time.sleep(0.1)
+        else:
+            pytest.fail("the dashboard never answered")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    study = Study.open(study_dir)
+    assert [e.kind.value for e in study.store.events(study.record.id)] == ["pause"]

@@ -283,7 +283,9 @@ class Steering:
                 log.warning("ignored %s event %d: %s", kind.value, event.id, exc)
                 applied_at = None
             self.store.mark_event_handled(event.id, applied_at=applied_at)
-            log.info("applied %s %s from Trial#%s", kind.value, dict(event.payload), applied_at)
+            if applied_at is not None:
+                log.info("applied %s %s from Trial#%d", kind.value, dict(event.payload),
+                         applied_at)
 
     def take_budget(self) -> dict[str, Any] | None:
         """The budget fields a budget event set since the last call (``None``: no change)."""

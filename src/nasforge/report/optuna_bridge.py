@@ -104,15 +104,20 @@ def _directions(study: Study) -> list[str]:
     return ["maximize" if o.direction == "max" else "minimize" for o in study.spec.objectives]
 
 
+def _create(optuna: Any, **kwargs: Any) -> Any:
+    """``optuna.create_study`` without its "A new study created" log line."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.create_study(**kwargs)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
 def optuna_study(study: Study, trials: Sequence[Trial] | None = None) -> optuna.Study:
     """An in-memory Optuna study holding the nasforge study's trials."""
     optuna = _optuna()
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line
-    try:
-        target = optuna.create_study(directions=_directions(study), study_name=study.name)
-    finally:
-        optuna.logging.set_verbosity(verbosity)
+    target = _create(optuna, directions=_directions(study), study_name=study.name)
     target.add_trials(frozen_trials(study, trials))
     return target
 
@@ -148,7 +153,7 @@ def export_optuna(
             raise ConfigError([Problem("study_name", f"{storage} already holds a study {name!r}",
                                        "pass overwrite=True to replace it, or another name")])
         optuna.delete_study(study_name=name, storage=backend)
-    target = optuna.create_study(storage=backend, study_name=name, directions=_directions(study))
+    target = _create(optuna, storage=backend, study_name=name, directions=_directions(study))
     target.set_user_attr("nasforge_study", study.name)
     target.set_user_attr("objectives", [str(o) for o in study.spec.objectives])
     target.add_trials(frozen_trials(study))

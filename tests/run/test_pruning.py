@@ -242,7 +242,7 @@ def test_curves_in_the_dataframe_summary_report_and_show(
     assert finished.summary["units"] == {}  # curve_toy declares none: values print plain
     assert finished.report_path is not None
     text = finished.report_path.read_text()
-    assert "<h2>Learning curves</h2>" in text and "were pruned (pruner median)" in text
+    assert "<h3>Learning curves</h3>" in text and "were pruned (pruner median)" in text
     capsys.readouterr()
     assert main(["show", str(tmp_path / "p")]) == 0
     output = capsys.readouterr().out

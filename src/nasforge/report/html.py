@@ -187,7 +187,7 @@ def _curves(page: _Page, study: Study, trials: Sequence[Trial], points: Sequence
 
     pruned = {t.number for t in trials if t.state is TrialState.PRUNED}
     return (f"<h3>Learning curves</h3><p>{len(curves)} trials reported {_e(metric)}; "
-            f"{len(pruned)} pruned (pruner {_e(study.spec.pruner.name)}).</p>"
+            f"{len(pruned)} were pruned (pruner {_e(study.spec.pruner.name)}).</p>"
             + page.figure(lambda: curves_figure(curves, metric, pruned)))
 
 

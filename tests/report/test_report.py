@@ -149,3 +149,21 @@ def test_report_without_plotly_says_what_to_install(
     text = write_report(multi_study, out).read_text()
     assert "Plotly.newPlot" not in text and "Pareto front" in text
     assert "pip install &#x27;nasforge[plot]&#x27;" in text
+
+
+def test_trials_beside_the_search_are_listed_apart(tmp_path: Path) -> None:
+    from nasforge.run.spec import parse_spec
+
+    spec = parse_spec({"name": "r", "task": "toy", "space": {"name": "toy", "n_decisions": 2},
+                       "strategy": "random", "executor": "inline", "evaluator": "toy",
+                       "budget": {"trials": 5}, "root": str(tmp_path), "export_best": False})
+    study = Study.create(spec).run()
+    best = study.best()
+    # A retrained seed of the best architecture: stored like any trial, but not the search's.
+    study.store.create_trial(study.record.id, 5, Candidate(best.arch), asked_after=5,
+                             source="retrain")
+    study.store.finish_trial(study.record.id, 5, Result(metrics={"val_accuracy": 12.5}))
+    text = write_report(study, tmp_path / "r.html").read_text()
+    others = table_rows(text, "Other trials")
+    assert [r[:4] for r in others] == [["5", "retrain", "COMPLETE", "12.5"]]
+    assert "5" not in [r[0] for r in table_rows(text, "Top trials")]

@@ -322,6 +322,14 @@ def _study_section(page: _Page, study: Study, trials: Sequence[Trial], anchor: s
              _pictures(study, ranked)]
     if ranked:
         parts.append("<h3>Top trials</h3>" + _trial_rows(study, ranked[:N_TOP], metrics))
+    others = [t for t in trials if not t.is_search]
+    if others:  # retrained seeds and one-shot proposals: beside the search, never ranked in it
+        header = ["#", "source", "state", *(_header(study, m) for m in metrics), "architecture"]
+        rows = [[str(t.number), _e(trial_source(t)), _e(t.state.value),
+                 *(_fmt(t.metrics.get(m)) for m in metrics), _e(study.parts.space.format(t.arch))]
+                for t in others[:200]]
+        parts.append("<h3>Other trials</h3>" + _table(header, rows, left=[1, 2],
+                                                       arch=len(header) - 1))
     by_number = history(trials, spec.objectives, spec.constraints)
     if any(p.value is not None for p in by_number):
         by_time = history(trials, spec.objectives, spec.constraints, by_time=True)

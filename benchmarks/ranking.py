@@ -31,7 +31,8 @@ merges ``{"ranking": {SIGNAL: {...}}, "_ranking_meta": {...}}`` into
 ``benchmarks/results/oneshot.json`` (other keys kept) and prints the table. With ``--reuse`` the
 stand-alone training and the other signals are taken from that file (they must have been
 measured with the same ``--n``, ``--epochs``, ``--seed`` and ``--num-samples``) and only the
-supernet is measured, in a few minutes instead of a quarter of an hour:
+supernet is measured (its one training, about 20 minutes at the default 300 epochs on one busy
+core, then about 1.6 s per architecture):
 
     python benchmarks/ranking.py --reuse
 """
@@ -57,7 +58,7 @@ SPACE: dict[str, Any] = {"dims": 1, "channels": 16, "cells_per_stage": 2}
 """The ``nb201`` space's settings, as in ``examples/demo.yaml``."""
 TRAIN = {"batch_size": 128, "measure_latency": False}
 """The train evaluator's settings besides ``epochs`` (the demo's; latency is not a signal)."""
-SUPERNET_EPOCHS = 150
+SUPERNET_EPOCHS = 300
 """Epochs of the supernet's uniform single-path training (each about one network's epoch)."""
 SUPERNET_LR = 0.03
 """The supernet's peak learning rate (AdamW, cosine): weight sharing trains each path on a few

@@ -10,9 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from nasforge.imports import try_import
 from nasforge.report.data import HistoryPoint
 from nasforge.report.importance import Importance, MarginalEffect
+
+_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
+"""One colour per study when several are overlaid."""
 
 _LAYOUT: dict[str, Any] = {"template": "plotly_white", "height": 380,
                            "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
@@ -41,8 +46,9 @@ def history_figure(series: Mapping[str, Sequence[HistoryPoint]], metric: str, *,
     go = plotly_go()
     axis = "seconds since start" if by_time else "trial"
     fig = _figure(f"best {metric} so far against {'time' if by_time else 'trials'}", axis, metric)
+    values = [p.value for pts in series.values() for p in pts if p.value is not None]
     for k, (name, points) in enumerate(series.items()):
-        colour = f"hsl({(k * 67 + 210) % 360},65%,45%)"
+        colour = _COLOURS[k % len(_COLOURS)]
 
         def x(p: HistoryPoint) -> float | None:
             return p.elapsed_s if by_time else p.number
@@ -57,6 +63,13 @@ def history_figure(series: Mapping[str, Sequence[HistoryPoint]], metric: str, *,
         fig.add_trace(go.Scatter(
             x=[x(p) for p in best], y=[p.best_so_far for p in best], mode="lines",
             line={"shape": "hv", "color": colour, "width": 2}, name=f"{prefix}best so far"))
+    if len(values) >= 20:  # a few outliers would flatten the curve that matters: clip them
+        low, high = float(np.percentile(values, 5)), max(values)
+        if min(values) < low - (high - low):
+            span = high - low or 1.0
+            fig.update_yaxes(range=[low - 0.15 * span, high + 0.05 * span])
+            fig.add_annotation(text="y axis clipped at the 5th percentile", showarrow=False,
+                               xref="paper", yref="paper", x=1, y=1.08, font={"size": 10})
     return fig
 
 

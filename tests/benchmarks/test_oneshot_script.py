@@ -73,3 +73,36 @@ def test_bad_arguments_are_refused(args: list[str], message: str,
     with pytest.raises(SystemExit):
         oneshot.main(args)
     assert message in capsys.readouterr().err
+
+
+def test_a_run_of_some_methods_keeps_the_others_stored_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "oneshot.json"
+    old_found = [{"method": m, "arch": f"cell-{m}", "search_cpu_s": 60.0} for m in ROWS]
+    old_trained = [{"arch": f"cell-{m}", "seed": 0, "test_accuracy": 97.0} for m in ROWS]
+    out.write_text(json.dumps({"mnist1d": ROWS, "ranking": {"x": 1},
+                               "_mnist1d_meta": {"epochs": 20, "found": old_found,
+                                                 "trained": old_trained}}))
+    new = {"darts": _row(98.9, 2.0), "regularized_evolution": _row(98.0, 2.0)}
+    found = [{"method": m, "arch": f"new-{m}", "search_cpu_s": 120.0} for m in new]
+    trained = [{"arch": f"new-{m}", "seed": 0, "test_accuracy": 98.0} for m in new]
+    monkeypatch.setattr(oneshot, "measure", lambda *a: {"rows": new, "found": found,
+                                                         "trained": trained,
+                                                         "re_budget_s": 120.0})
+    argv = ["--out", str(out), "--plot", str(tmp_path / "w.png"), "--epochs", "30",
+            "--methods", "darts,regularized_evolution"]
+    assert oneshot.main(argv) == 0
+    data = json.loads(out.read_text())
+    assert data["ranking"] == {"x": 1}
+    assert data["mnist1d"] == {**ROWS, **new}
+    meta = data["_mnist1d_meta"]
+    assert {f["method"]: f["arch"] for f in meta["found"]} == {
+        "gdas": "cell-gdas", "enas": "cell-enas", "spos": "cell-spos",
+        "darts": "new-darts", "regularized_evolution": "new-regularized_evolution"}
+    assert {t["arch"] for t in meta["trained"]} == {f["arch"] for f in meta["found"]}
+    assert [(r["methods"], r["epochs"]) for r in meta["runs"]] == [
+        (["enas", "gdas", "spos"], 20), (["darts", "regularized_evolution"], 30)]
+    assert "met by darts" in meta["targets"][0]
+    shown = capsys.readouterr().out
+    assert "stored from an earlier run: gdas, enas, spos" in shown and "98.90 ± 0.10" in shown

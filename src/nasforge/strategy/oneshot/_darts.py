@@ -13,8 +13,10 @@ is the finite difference of ``grad_alpha L_train`` at ``w +- eps * grad_w' L_val
 
 Deviations: architecture steps use the task's validation split (the paper halves the training
 set); the virtual step ignores momentum (as the first DARTS code's option ``--unrolled`` does
-not); the collapse guard and DARTS-'s auxiliary skip are this framework's additions
-(:mod:`nasforge.strategy.oneshot._relaxed`).
+not); the weight warm-up (PC-DARTS, DrNAS), the collapse guard and DARTS-'s auxiliary skip are
+this framework's additions. As in the paper, the search's BatchNorm has no affine parameters
+and the derived cell never chooses ``none`` (both settings can be changed; see
+:mod:`nasforge.strategy.oneshot._relaxed`).
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ class DARTS(RelaxedSearch):
         aux_skip: Annotated[float, Field(ge=0)] = 0.0,
         bn_batches: Annotated[int, Field(ge=1)] = 4,
         score_examples: Annotated[int, Field(ge=1)] = 1000,
+        warmup_epochs: Annotated[int, Field(ge=0)] | None = None,
+        derive_none: bool = False,
+        bn_affine: bool = False,
         order: Literal[1, 2] = 1,
     ) -> None:
         super().__init__(
@@ -71,7 +76,8 @@ class DARTS(RelaxedSearch):
             arch_lr=arch_lr, arch_weight_decay=arch_weight_decay, top=top,
             collapse_guard=collapse_guard, max_parameter_free=max_parameter_free,
             guard_warmup=guard_warmup, aux_skip=aux_skip, bn_batches=bn_batches,
-            score_examples=score_examples)
+            score_examples=score_examples, warmup_epochs=warmup_epochs,
+            derive_none=derive_none, bn_affine=bn_affine)
 
     def _mixture(self, run: SearchRun, alpha: torch.Tensor, name: str) -> torch.Tensor:
         import torch

@@ -6,8 +6,9 @@ option per decision from the Gumbel-softmax of its architecture parameters (temp
 as a straight-through hard one-hot ``h = one_hot - soft.detach() + soft``: the forward computes
 only the sampled option (the supernet skips options whose weight is exactly 0), the backward
 reaches every parameter through ``soft``. ``tau`` decays linearly from ``tau_max`` to
-``tau_min`` over the epochs (the paper: 10 to 0.1). The derived cell is the argmax of the
-parameters.
+``tau_min`` over the epochs after the weight warm-up (the paper: 10 to 0.1); the warm-up
+samples every option uniformly (the Gumbel-softmax of all-zero parameters). The derived cell is
+the argmax of the parameters (without ``none`` unless ``derive_none``).
 
 Deviations: as DARTS here (validation split, the collapse guard; see
 :mod:`nasforge.strategy.oneshot._relaxed`); GDAS's reduction-cell design is not part of it (the
@@ -63,6 +64,9 @@ class GDAS(RelaxedSearch):
         aux_skip: Annotated[float, Field(ge=0)] = 0.0,
         bn_batches: Annotated[int, Field(ge=1)] = 4,
         score_examples: Annotated[int, Field(ge=1)] = 1000,
+        warmup_epochs: Annotated[int, Field(ge=0)] | None = None,
+        derive_none: bool = False,
+        bn_affine: bool = False,
         tau_max: Annotated[float, Field(gt=0)] = 10.0,
         tau_min: Annotated[float, Field(gt=0)] = 0.1,
     ) -> None:
@@ -73,7 +77,8 @@ class GDAS(RelaxedSearch):
             arch_lr=arch_lr, arch_weight_decay=arch_weight_decay, top=top,
             collapse_guard=collapse_guard, max_parameter_free=max_parameter_free,
             guard_warmup=guard_warmup, aux_skip=aux_skip, bn_batches=bn_batches,
-            score_examples=score_examples)
+            score_examples=score_examples, warmup_epochs=warmup_epochs,
+            derive_none=derive_none, bn_affine=bn_affine)
 
     def _check(self, **settings: Any) -> list[Problem]:
         tau_max, tau_min = settings["tau_max"], settings["tau_min"]
@@ -83,10 +88,13 @@ class GDAS(RelaxedSearch):
         return []
 
     def tau(self, epoch: int) -> float:
-        """The temperature of ``epoch`` (0-based): linear from ``tau_max`` to ``tau_min``."""
-        if self.epochs <= 1:
+        """The temperature of ``epoch`` (0-based): linear from ``tau_max`` at the first epoch
+        after the weight warm-up to ``tau_min`` at the last (``tau_max`` during the warm-up)."""
+        searched = self.epochs - self.warmup_epochs
+        if searched <= 1:
             return self.tau_min
-        return self.tau_max - (self.tau_max - self.tau_min) * epoch / (self.epochs - 1)
+        done = max(epoch - self.warmup_epochs, 0)
+        return self.tau_max - (self.tau_max - self.tau_min) * done / (searched - 1)
 
     def _mixture(self, run: SearchRun, alpha: torch.Tensor, name: str) -> torch.Tensor:
         import torch

@@ -313,6 +313,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_table({**earlier, **rows}, args.retrain_epochs)
     if earlier:
         print(f"(stored from an earlier run: {', '.join(earlier)})")
+    for f in measured["found"]:
+        if "search_epochs" in f:
+            warm = f" ({f['warmup_epochs']} warm-up)" if f.get("warmup_epochs") else ""
+            print(f"{f['method']}: {f['search_epochs']:.0f} epochs{warm}, supernet val accuracy "
+                  f"{f['supernet_val_accuracy']:.1f} %, {f.get('stopped') or 'not stopped'}; "
+                  f"found {f['nb201']}")
     lines = targets({**earlier, **rows})
     print("\n" + "\n".join(lines))
     darts = next((f for f in measured["found"] if f["method"] == "darts"), None)

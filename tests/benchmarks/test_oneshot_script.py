@@ -86,6 +86,8 @@ def test_a_run_of_some_methods_keeps_the_others_stored_rows(
                                                  "trained": old_trained}}))
     new = {"darts": _row(98.9, 2.0), "regularized_evolution": _row(98.0, 2.0)}
     found = [{"method": m, "arch": f"new-{m}", "search_cpu_s": 120.0} for m in new]
+    found[0].update(search_epochs=30.0, warmup_epochs=7, supernet_val_accuracy=91.25,
+                    stopped=None, nb201="|nor_conv_3x3~0|+...")
     trained = [{"arch": f"new-{m}", "seed": 0, "test_accuracy": 98.0} for m in new]
     monkeypatch.setattr(oneshot, "measure", lambda *a: {"rows": new, "found": found,
                                                          "trained": trained,
@@ -106,3 +108,4 @@ def test_a_run_of_some_methods_keeps_the_others_stored_rows(
     assert "met by darts" in meta["targets"][0]
     shown = capsys.readouterr().out
     assert "stored from an earlier run: gdas, enas, spos" in shown and "98.90 ± 0.10" in shown
+    assert "darts: 30 epochs (7 warm-up), supernet val accuracy 91.2 %, not stopped" in shown

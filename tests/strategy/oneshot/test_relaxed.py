@@ -159,3 +159,27 @@ def test_a_guard_that_would_stop_at_once_waits_for_the_warm_up() -> None:
     assert warmed.metrics["search_epochs"] == 4
     # warm-up epochs report the (uniform) weights but derive and judge nothing
     assert ["collapsed" in values for _, values in reports.steps] == [False, False, False, True]
+
+
+class _Killed(BaseException):
+    """Stands for the worker being killed (not an Exception, so nothing catches it)."""
+
+
+def test_a_search_killed_in_the_warm_up_resumes_as_if_never_killed(tmp_path: Any) -> None:
+    settings = {**FAST["gdas"], "epochs": 3, "warmup_epochs": 1}
+
+    def search(workdir: Any, reporter: Any = None) -> Any:
+        workdir.mkdir(exist_ok=True)
+        return STRATEGIES.create("gdas", settings).search(
+            context(NB201Space(**TINY_SPACE), tiny_task(), str(workdir), reporter), 0)
+
+    straight = search(tmp_path / "straight")
+
+    def kill(step: int) -> None:
+        raise _Killed
+
+    with pytest.raises(_Killed):
+        search(tmp_path / "killed", Reports(on_step=kill))
+    resumed = search(tmp_path / "killed")
+    assert resumed.info[DERIVED] == straight.info[DERIVED]
+    assert resumed.metrics["supernet_val_accuracy"] == straight.metrics["supernet_val_accuracy"]

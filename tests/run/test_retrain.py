@@ -185,3 +185,13 @@ def test_a_table_study_has_nothing_to_train_unless_given_a_task(tmp_path: Path) 
     assert report.settings["evaluator"]["name"] == "train"
     assert report.winner is not None and report.winner.arch == study.ranked()[0].arch
     assert "test_accuracy" in report.winner.spreads
+
+
+def test_a_percentage_interval_is_clipped_to_0_and_100() -> None:
+    from nasforge.run.retrain import Spread
+
+    wide = Spread.of("val_accuracy", [99.5, 93.0])
+    assert wide.high is not None and wide.high > 100  # two seeds: a t interval this wide
+    clipped = Spread.of("val_accuracy", [99.5, 93.0], (0.0, 100.0))
+    assert clipped.high == 100.0 and clipped.low == max(wide.low or 0.0, 0.0)
+    assert clipped.mean == wide.mean and clipped.std == wide.std

@@ -60,6 +60,8 @@ class Spread:
     """One metric of one architecture over its seeds: mean ± std and a 95 % t interval.
 
     ``std`` (ddof 1) and the interval ``(low, high)`` are ``None`` with fewer than two seeds.
+    With ``bounds`` (a percentage's 0 and 100) the interval is clipped to them: a t interval over
+    few seeds is wide, and an accuracy above 100 % is not a possible value.
     """
 
     metric: str
@@ -70,8 +72,9 @@ class Spread:
     high: float | None
 
     @classmethod
-    def of(cls, metric: str, values: Sequence[float]) -> Spread:
-        """The spread of ``values`` (at least one)."""
+    def of(cls, metric: str, values: Sequence[float],
+           bounds: tuple[float, float] | None = None) -> Spread:
+        """The spread of ``values`` (at least one), its interval clipped to ``bounds``."""
         import numpy as np
         from scipy import stats
 
@@ -81,7 +84,10 @@ class Spread:
             return cls(metric, tuple(map(float, arr)), mean, None, None, None)
         std = float(arr.std(ddof=1))
         half = float(stats.t.ppf(0.975, len(arr) - 1)) * std / math.sqrt(len(arr))
-        return cls(metric, tuple(map(float, arr)), mean, std, mean - half, mean + half)
+        low, high = mean - half, mean + half
+        if bounds is not None:
+            low, high = max(low, bounds[0]), min(high, bounds[1])
+        return cls(metric, tuple(map(float, arr)), mean, std, low, high)
 
     def to_dict(self) -> dict[str, Any]:
         ci = None if self.low is None else [self.low, self.high]
@@ -440,6 +446,7 @@ def _report(
     metric = objective.metric
     test = _test_metric(metric)
     by_number = {t.number: t for t in study.trials()}
+    units = setting.evaluator.metric_units()
     rows = []
     for source in chosen:
         done = [by_number[t.number] for t in seeded[source.arch]]
@@ -448,7 +455,8 @@ def _report(
         for name in (metric, test):
             values = [t.metrics[name] for t in ok if name is not None and name in t.metrics]
             if name is not None and values:
-                spreads[name] = Spread.of(name, values)
+                bounds = (0.0, 100.0) if units.get(name) == "%" else None
+                spreads[name] = Spread.of(name, values, bounds)
         rows.append(Retrained(
             arch=source.arch,
             arch_string=setting.space.format(source.arch),

@@ -399,3 +399,12 @@ def test_latency_settings_share_the_checkpoint(
     assert other.evaluate(Candidate(arch, fidelity=2), make_ctx(workdir=workdir)).info[
         "resumed_from_epoch"
     ] == 2
+
+
+def test_states_one_gpu_per_trial_only_for_device_cuda() -> None:
+    from nasforge.evaluate.train import TrainEvaluator
+    from nasforge.execute.resources import Resources, requested_resources
+
+    assert requested_resources(TrainEvaluator(device="cuda")) == Resources(gpus=1.0)
+    assert requested_resources(TrainEvaluator(device="cpu")) == Resources()
+    assert requested_resources(TrainEvaluator()) == Resources()

@@ -77,7 +77,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -103,6 +103,9 @@ from nasforge.imports import missing_modules
 from nasforge.space.base import SearchSpace
 from nasforge.tasks.base import Split, Task, TaskData, TaskInfo
 from nasforge.trial import Candidate, Result, Status
+
+if TYPE_CHECKING:
+    from nasforge.execute.resources import Resources
 
 _CHECKPOINT_VERSION = 1
 _log = logging.getLogger(__name__)
@@ -638,6 +641,14 @@ class TrainEvaluator(Evaluator):
                 f"longer."
             )
         return target
+
+    def trial_resources(self) -> Resources:
+        """One GPU per trial with ``device: cuda`` (what the Ray executor asks for per trial);
+        ``auto`` and ``cpu`` state no GPU need, so under Ray they train on the CPU unless
+        ``executor.gpus_per_trial`` is set."""
+        from nasforge.execute.resources import Resources
+
+        return Resources(gpus=1.0 if self.device == "cuda" else None)
 
     def _resolve_device(self) -> torch.device:
         if self.device == "cuda" and not torch.cuda.is_available():

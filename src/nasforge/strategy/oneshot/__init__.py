@@ -10,10 +10,13 @@ Importing this package registers, in :data:`~nasforge.strategy.STRATEGIES`:
 Each is a :class:`OneShotStrategy`: the study runs its search as one trial of source ``oneshot``
 (checkpointed every epoch, its architecture weights reported every epoch as a learning curve),
 then scores the architectures it derived as ordinary trials with the study's evaluator (see
-:mod:`nasforge.strategy.oneshot.base` and :mod:`nasforge.run.oneshot`). DARTS and GDAS have a
-collapse guard, on by default (:mod:`nasforge.strategy.oneshot._relaxed`); :func:`collapsed`
-says whether a cell collapsed. They need a space with a supernet (``space.has_supernet``); the
-study's pre-flight check refuses any other space, naming the strategies that work with it.
+:mod:`nasforge.strategy.oneshot.base` and :mod:`nasforge.run.oneshot`). DARTS and GDAS warm
+the weights up before the architecture (``warmup_epochs``), derive cells without ``none``
+(``derive_none``), search with BatchNorm without affine (``bn_affine``) and have a collapse
+guard, on by default and counted from after the warm-up
+(:mod:`nasforge.strategy.oneshot._relaxed`); :func:`collapsed` says whether a cell collapsed.
+They need a space with a supernet (``space.has_supernet``); the study's pre-flight check refuses
+any other space, naming the strategies that work with it.
 
 Example (YAML)::
 

@@ -37,6 +37,9 @@ def print_finished(study: Study, finished: Finished) -> None:
     the store, summary, report and exported model went."""
     data = finished.summary
     states = ", ".join(f"{n} {s.lower()}" for s, n in sorted(data["states"].items()))
+    sources = data.get("sources", {})
+    if set(sources) - {"strategy"}:  # retrain seeds or a one-shot search beside the search's
+        states += "; " + ", ".join(f"{n} {s}" for s, n in sorted(sources.items()))
     out.print(
         f"\n[bold]{study.name}[/]: {data['trials']} trials ({states}) "
         f"in {(data['elapsed_s'] or 0) / 60:.1f} min"

@@ -66,6 +66,8 @@ class ProgressBar:
             self.failed += 1
 
     def on_trial_finished(self, study: Study, trial: Trial) -> None:
+        if not trial.is_search:  # a one-shot search or a retrained seed: not in the trial budget
+            return
         self._count(study, trial)
         if self.task is not None:
             self.progress.update(self.task, advance=1, status=self._status(study))

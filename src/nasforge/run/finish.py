@@ -68,6 +68,7 @@ def summary(study: Study, trials: Sequence[Trial] | None = None) -> dict[str, An
         "name": study.name,
         "trials": len(trials),
         "states": dict(Counter(t.state.value for t in trials)),
+        "sources": dict(Counter(str(t.source) for t in trials)),
         "elapsed_s": record.elapsed_s if record else None,
         "objectives": [str(o) for o in study.spec.objectives],
         "stop_reason": study.stop_reason,

@@ -270,13 +270,6 @@ class RestrictedSpace(TableSpace):
         out += [n for n in super().neighbours(projected) if n != arch]
         return out
 
-    def contains(self, arch: Architecture) -> bool:
-        try:
-            self.validate(arch)
-        except InvalidArchitectureError:
-            return False
-        return True
-
     # -- the full space's ---------------------------------------------------------------------
     def encode(self, arch: Architecture) -> np.ndarray:
         return self.space.encode(arch)

@@ -166,7 +166,6 @@ def _curve(points: Sequence[tuple[str, float, float]], budgets: Sequence[int]) -
 def run_nasforge(name: str, dataset: str, seed: int, budgets: Sequence[int],
                  path: str) -> dict[str, Any]:
     from nasforge.run.spec import parse_spec
-    from nasforge.run.study import Study
 
     spec = parse_spec({
         "name": f"{name}-{dataset}-{seed}", "seed": seed,
@@ -176,6 +175,15 @@ def run_nasforge(name: str, dataset: str, seed: int, budgets: Sequence[int],
         "evaluator": {"name": "nb201_table", "dataset": dataset, "path": path},
         "executor": "inline", "budget": {"trials": 20 * max(budgets)}, "export_best": False,
     })
+    return measure_search(spec, budgets)[1]
+
+
+def measure_search(spec: Any, budgets: Sequence[int]) -> tuple[Any, dict[str, Any]]:
+    """Run the parsed ``spec`` until ``max(budgets)`` full-fidelity queries; the study and what
+    it measured: the curve, seconds, simulated epochs at each budget, proxy scores, trials and
+    distinct queries."""
+    from nasforge.run.study import Study
+
     study = Study.create(spec, in_memory=True)
     counter = _QueryCounter(max(budgets))
     start = time.perf_counter()
@@ -194,10 +202,10 @@ def run_nasforge(name: str, dataset: str, seed: int, budgets: Sequence[int],
             seen.add(str(t.arch))
         while pending and len(seen) >= pending[0]:
             cost[pending.pop(0)] = epochs
-    return {"curve": _curve(points, budgets), "seconds": seconds, "epochs": cost,
-            "proxy_scores": getattr(strategy, "n_proxy_scores", 0),
-            "trials": len(study.trials()),
-            "distinct": distinct_queries([p[0] for p in points], budgets)}
+    return study, {"curve": _curve(points, budgets), "seconds": seconds, "epochs": cost,
+                   "proxy_scores": getattr(strategy, "n_proxy_scores", 0),
+                   "trials": len(study.trials()),
+                   "distinct": distinct_queries([p[0] for p in points], budgets)}
 
 
 def run_optuna(name: str, dataset: str, seed: int, budgets: Sequence[int],

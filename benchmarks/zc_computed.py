@@ -98,7 +98,6 @@ def run_computed(name: str, seed: int, budgets: Sequence[int], path: str,
                  cache: str) -> dict[str, Any]:
     """One search guided by the computed synflow, measured as ``nb201.run_nasforge`` does."""
     from nasforge.run.spec import parse_spec
-    from nasforge.run.study import Study
 
     strategy = {**STRATEGIES[name][1], "proxy": computed_proxy(Path(cache))}
     spec = parse_spec({
@@ -107,29 +106,10 @@ def run_computed(name: str, seed: int, budgets: Sequence[int], path: str,
         "evaluator": {"name": "nb201_table", "dataset": DATASET, "path": path},
         "executor": "inline", "budget": {"trials": 20 * max(budgets)}, "export_best": False,
     })
-    study = Study.create(spec, in_memory=True)
-    counter = nb201._QueryCounter(max(budgets))
-    start = time.perf_counter()
-    study.run([counter])
-    seconds = time.perf_counter() - start
-    points = [(str(t.arch), t.metrics["val_accuracy"], t.metrics["test_accuracy"])
-              for t in study.trials()
-              if t.state.value == "COMPLETE" and t.candidate.fidelity in (None, 200)]
-    epochs, seen, cost = 0.0, set(), {}
-    pending = sorted(budgets)
-    for t in study.trials():
-        epochs += t.candidate.fidelity or 200
-        if t.state.value == "COMPLETE" and t.candidate.fidelity in (None, 200):
-            seen.add(str(t.arch))
-        while pending and len(seen) >= pending[0]:
-            cost[pending.pop(0)] = epochs
+    study, measured = nb201.measure_search(spec, budgets)
     budget = getattr(study.parts.strategy, "_budget", None)  # its ProxyBudget
     inner = getattr(budget, "_proxy", None)
-    return {"curve": nb201._curve(points, budgets), "seconds": seconds, "epochs": cost,
-            "proxy_scores": getattr(study.parts.strategy, "n_proxy_scores", 0),
-            "computed_in_search": getattr(inner, "n_computed", None),
-            "trials": len(study.trials()),
-            "distinct": nb201.distinct_queries([p[0] for p in points], budgets)}
+    return {**measured, "computed_in_search": getattr(inner, "n_computed", None)}
 
 
 def _job(args: tuple[str, int, tuple[int, ...], str, str]) -> tuple[str, str, int, dict[str, Any]]:

@@ -64,7 +64,8 @@ class Result:
         bad = sorted(k for k, v in clean.items() if not math.isfinite(v))
         if self.status is Status.OK and bad:
             object.__setattr__(self, "status", Status.FAILED)
-            object.__setattr__(self, "reason", f"non-finite metric(s): {', '.join(bad)}")
+            shown = ", ".join(f"{k}={clean[k]}" for k in bad)  # says nan or inf
+            object.__setattr__(self, "reason", f"non-finite metric(s): {shown}")
 
     @classmethod
     def restore(

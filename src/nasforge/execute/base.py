@@ -86,6 +86,7 @@ class Executor(Component, ABC):
         /,
         *args: Any,
         time_limit_s: float | None = None,
+        memory_limit_gb: float | None = None,
         **kwargs: Any,
     ) -> Future[R]:
         """Schedule ``fn(*args, **kwargs)`` and return its future.
@@ -96,11 +97,16 @@ class Executor(Component, ABC):
             time_limit_s: hard wall-clock limit of the call, counted from when it starts
                 running (queueing does not count); ``None`` for no limit. Executors that cannot
                 enforce it say so; evaluators also check it cooperatively.
+            memory_limit_gb: the most resident memory (GiB) the call may use; over it, the call
+                is stopped and its future gets
+                :class:`~nasforge.execute.limits.MemoryLimitExceeded`. ``None``: no limit. The
+                study passes it only when ``trial_memory_limit_gb`` is set, so an executor of a
+                plugin that lacks it still runs studies without a memory limit.
 
         Raises:
             NotPicklableError: the executor needs to pickle ``fn``/arguments and cannot.
             ExecutorShutdownError: the executor was shut down.
-            ConfigError: ``time_limit_s`` is not a positive number.
+            ConfigError: ``time_limit_s`` or ``memory_limit_gb`` is not a positive number.
         """
 
     @abstractmethod

@@ -7,6 +7,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from nasforge.execute.base import EXECUTORS, Executor, ExecutorShutdownError, R, check_time_limit
+from nasforge.execute.limits import check_memory_limit, run_guarded
 
 
 @EXECUTORS.register("inline")
@@ -18,8 +19,13 @@ class InlineExecutor(Executor):
     is set on the future, never raised from ``submit``; ``KeyboardInterrupt`` and ``SystemExit``
     are set on the future *and* re-raised so Ctrl-C still stops the run.
 
-    ``time_limit_s`` is accepted but not enforced: a call in the calling process cannot be
-    stopped safely. Evaluators check their time limit cooperatively and return a TIMEOUT result.
+    ``time_limit_s`` and ``memory_limit_gb`` are enforced best effort, from within the study
+    process (:func:`~nasforge.execute.limits.run_guarded`): Python code of the call is
+    interrupted with :class:`~nasforge.errors.TrialTimeout` past the time limit, or with
+    :class:`~nasforge.execute.limits.MemoryLimitExceeded` once the process holds more than
+    ``memory_limit_gb`` GiB beyond what it held when the call started. A call stuck in one long
+    C function is interrupted only when it returns, and a call that kills its own process kills
+    the study (use the process pool to survive those; a resume re-runs the trial).
 
     Example:
         >>> with InlineExecutor() as ex:
@@ -47,17 +53,20 @@ class InlineExecutor(Executor):
         /,
         *args: Any,
         time_limit_s: float | None = None,
+        memory_limit_gb: float | None = None,
         **kwargs: Any,
     ) -> Future[R]:
         if self._closed:
             raise ExecutorShutdownError(
                 "InlineExecutor.submit was called after shutdown(); create a new executor"
             )
-        check_time_limit(time_limit_s)
+        limit = check_time_limit(time_limit_s)
+        memory = check_memory_limit(memory_limit_gb)
         future: Future[R] = Future()
         future.set_running_or_notify_cancel()
         try:
-            result = fn(*args, **kwargs)
+            result = run_guarded(fn, args, kwargs, time_limit_s=limit, memory_limit_gb=memory,
+                                 growth=True, where="in the study process (inline executor)")
         except (KeyboardInterrupt, SystemExit) as exc:
             future.set_exception(exc)
             raise

@@ -14,7 +14,9 @@ How it works:
   so start-up time (importing torch under ``spawn``) never counts against a time limit.
 - One daemon thread in the parent waits on all result pipes and process sentinels: it resolves
   futures, enforces deadlines (``time_limit_s`` + :attr:`ProcessExecutor.kill_grace_s`, then
-  SIGTERM, then SIGKILL), replaces dead workers and starts queued calls in FIFO order.
+  SIGTERM, then SIGKILL) and memory limits (a worker whose resident memory, its children's
+  included, passes ``memory_limit_gb`` is killed), replaces dead workers and starts queued calls
+  in FIFO order.
 - Workers ignore SIGINT (the parent decides what Ctrl-C means), apply ``threads_per_worker`` to
   torch and the OMP/MKL/OpenBLAS environment, set ``CUDA_VISIBLE_DEVICES`` to their own GPU
   (:mod:`nasforge.execute.gpus`; a replacement worker gets the GPU of the one it replaces), and
@@ -56,6 +58,12 @@ from nasforge.execute.base import (
     check_time_limit,
 )
 from nasforge.execute.gpus import assign_gpus, auto_workers, choose_gpus, visible_gpus
+from nasforge.execute.limits import (
+    MemoryLimitExceeded,
+    check_memory_limit,
+    memory_message,
+    rss_gb,
+)
 
 _THREAD_ENV_VARS = (
     "OMP_NUM_THREADS",
@@ -160,6 +168,7 @@ class _Call:
     payload: bytes
     time_limit_s: float | None
     name: str
+    memory_limit_gb: float | None = None
 
 
 @dataclass
@@ -365,6 +374,11 @@ class _Pool:
                 for worker in list(self._workers):
                     if worker.deadline is not None and now >= worker.deadline:
                         self._on_timeout(worker, now, resolutions)
+                    elif (worker.call is not None and worker.call.memory_limit_gb is not None
+                          and worker.pid is not None):
+                        used = rss_gb(worker.pid)
+                        if used > worker.call.memory_limit_gb:
+                            self._on_memory(worker, used, resolutions)
                 self._dispatch()
                 drained = (
                     self._draining
@@ -472,6 +486,19 @@ class _Pool:
                 ),
             )
         )
+        self._workers.remove(worker)
+        self._close(worker)
+        self._workers.append(self._spawn(worker.slot))
+
+    def _on_memory(self, worker: _Worker, used: float, resolutions: list[_Resolution]) -> None:
+        call = worker.call
+        assert call is not None and call.memory_limit_gb is not None
+        worker.process.kill()  # at once: it may be allocating fast
+        _stop_process(worker.process)
+        resolutions.append((call.future, "exception", MemoryLimitExceeded(
+            f"{memory_message(call.memory_limit_gb, used)}; the worker process (pid "
+            f"{worker.pid}) running {call.name} was killed and a replacement started",
+            exitcode=-signal.SIGKILL, pid=worker.pid)))
         self._workers.remove(worker)
         self._close(worker)
         self._workers.append(self._spawn(worker.slot))
@@ -593,8 +620,11 @@ class ProcessExecutor(Executor):
 
     ``time_limit_s`` is enforced: ``kill_grace_s`` after the limit (time for an evaluator's own
     cooperative check to return a TIMEOUT result), the worker is terminated, the future gets
-    :class:`~nasforge.errors.TrialTimeout`, and a replacement worker starts. A worker that dies
-    gives :class:`WorkerCrashedError` and is replaced too. Results and exceptions travel back
+    :class:`~nasforge.errors.TrialTimeout`, and a replacement worker starts. ``memory_limit_gb``
+    is enforced too: a worker whose resident memory (with its children's, e.g. DataLoader
+    workers) passes it, checked every 0.1 s, is killed and its future gets
+    :class:`~nasforge.execute.limits.MemoryLimitExceeded` saying how much it used. A worker that
+    dies gives :class:`WorkerCrashedError` and is replaced too. Results and exceptions travel back
     pickled, with the worker's traceback attached as ``__cause__``.
 
     Example:
@@ -657,12 +687,14 @@ class ProcessExecutor(Executor):
         /,
         *args: Any,
         time_limit_s: float | None = None,
+        memory_limit_gb: float | None = None,
         **kwargs: Any,
     ) -> Future[R]:
         limit = check_time_limit(time_limit_s)
+        memory = check_memory_limit(memory_limit_gb)
         payload = _pickle_call(fn, args, kwargs)
         future: Future[R] = Future()
-        self._pool.submit(_Call(future, payload, limit, _call_name(fn)))
+        self._pool.submit(_Call(future, payload, limit, _call_name(fn), memory))
         return future
 
     def free_slots(self) -> int:

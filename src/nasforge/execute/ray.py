@@ -23,6 +23,10 @@ How it works:
 - ``time_limit_s`` is enforced by cancelling the task (``ray.cancel(force=True)`` kills its
   worker) :attr:`RayExecutor.kill_grace_s` after the limit; its future gets
   :class:`~nasforge.errors.TrialTimeout`.
+- ``memory_limit_gb`` is enforced inside the task's worker process
+  (:func:`~nasforge.execute.limits.run_guarded`): once the process holds more resident memory,
+  the call's Python code is interrupted with
+  :class:`~nasforge.execute.limits.MemoryLimitExceeded` (not a crash, so Ray does not retry it).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from nasforge.execute.base import (
     WorkerCrashedError,
     check_time_limit,
 )
+from nasforge.execute.limits import check_memory_limit, run_guarded
 from nasforge.execute.pool import _call_name, _pickle_call, _RemoteTraceback
 from nasforge.execute.resources import Resources
 
@@ -86,7 +91,9 @@ def _import_ray() -> Any:
 # ------------------------------------------------------------------------- on the Ray worker
 
 
-def _run_call(payload: bytes, threads: int) -> tuple[str, Any, str]:
+def _run_call(
+    payload: bytes, threads: int, memory_limit_gb: float | None = None
+) -> tuple[str, Any, str]:
     """Body of every Ray task: the call's outcome as ``(kind, value, traceback)``, so the
     call's own exception comes back as itself rather than wrapped in a Ray error."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -99,7 +106,9 @@ def _run_call(payload: bytes, threads: int) -> tuple[str, Any, str]:
         pass
     try:
         fn, args, kwargs = pickle.loads(payload)
-        return ("ok", fn(*args, **kwargs), "")
+        value = run_guarded(fn, args, kwargs, memory_limit_gb=memory_limit_gb,
+                            where="in its Ray worker")
+        return ("ok", value, "")
     except BaseException as exc:  # SystemExit belongs to the call too, as in the process pool
         return ("raise", exc, traceback.format_exc())
 
@@ -113,6 +122,7 @@ class _Call:
     payload: bytes
     time_limit_s: float | None
     name: str
+    memory_limit_gb: float | None = None
     ref: Any = None
     deadline: float | None = None
 
@@ -376,9 +386,11 @@ class RayExecutor(Executor):
         /,
         *args: Any,
         time_limit_s: float | None = None,
+        memory_limit_gb: float | None = None,
         **kwargs: Any,
     ) -> Future[R]:
         limit = check_time_limit(time_limit_s)
+        memory = check_memory_limit(memory_limit_gb)
         payload = _cloudpickle_call(fn, args, kwargs)
         if self._remote is None:
             self.prepare()
@@ -387,7 +399,7 @@ class RayExecutor(Executor):
             if self._closed:
                 raise ExecutorShutdownError(
                     "RayExecutor.submit was called after shutdown(); create a new executor")
-            self._queue.append(_Call(future, payload, limit, _call_name(fn)))
+            self._queue.append(_Call(future, payload, limit, _call_name(fn), memory))
             self._dispatch()
         return future
 
@@ -412,7 +424,8 @@ class RayExecutor(Executor):
             call = self._queue.popleft()
             if not call.future.set_running_or_notify_cancel():
                 continue
-            call.ref = self._remote.options(**options).remote(call.payload, threads)
+            call.ref = self._remote.options(**options).remote(call.payload, threads,
+                                                              call.memory_limit_gb)
             if call.time_limit_s is not None:
                 call.deadline = time.monotonic() + call.time_limit_s + self.kill_grace_s
             self._running.append(call)

@@ -38,6 +38,7 @@ from pydantic import Field
 
 from nasforge.errors import TrialTimeout
 from nasforge.execute.base import EXECUTORS, Executor, ExecutorShutdownError, R, check_time_limit
+from nasforge.execute.limits import check_memory_limit
 
 
 class _SimFuture(Future[Any]):
@@ -85,7 +86,8 @@ class SimulatedExecutor(Executor):
 
     ``time_limit_s`` is enforced in simulated time: a call whose duration exceeds it finishes
     at start + limit with :class:`~nasforge.errors.TrialTimeout`. ``wait``'s ``timeout`` is
-    ignored (the next result is always due at a finite simulated time).
+    ignored (the next result is always due at a finite simulated time). ``memory_limit_gb`` is
+    accepted and ignored: simulated trials use no real memory worth limiting.
 
     Example:
         >>> from nasforge.trial import Result
@@ -129,9 +131,11 @@ class SimulatedExecutor(Executor):
         /,
         *args: Any,
         time_limit_s: float | None = None,
+        memory_limit_gb: float | None = None,
         **kwargs: Any,
     ) -> Future[R]:
         limit = check_time_limit(time_limit_s)
+        check_memory_limit(memory_limit_gb)
         with self._lock:
             if self._closed:
                 raise ExecutorShutdownError(

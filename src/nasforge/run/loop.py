@@ -135,6 +135,8 @@ class Loop:
         self.n_other = 0  # stored trials the strategy did not ask (retrained seeds): not budget
         self.cost_s = 0.0
         self.failure_streak = 0
+        self.n_judged = 0  # finished trials the failure-rate guard counts (not infeasible)
+        self.n_failed = 0  # of those, FAILED or TIMEOUT
         self.constraints = list(self.spec.constraints)
         evaluator = self.parts.evaluator
         cheap = set(evaluator.cheap_metric_names())
@@ -217,6 +219,8 @@ class Loop:
     def _submit(self, trial: Trial) -> None:
         limit = self.spec.trial_time_limit_s
         hard_limit = None if limit is None else limit * 1.1 + 2.0
+        memory = self.spec.trial_memory_limit_gb  # passed only when set: executors of plugins
+        limits = {} if memory is None else {"memory_limit_gb": memory}  # may not know it
         executor = self.parts.executor
         try:
             future = executor.submit(
@@ -225,6 +229,7 @@ class Loop:
                 trial.candidate,
                 self._context(trial),
                 time_limit_s=hard_limit,
+                **limits,
             )
         except (ExecutorShutdownError, WorkerCrashedError) as exc:
             # The trial never ran: it stays RUNNING, and a resume runs it.
@@ -271,6 +276,9 @@ class Loop:
         if trial.state is TrialState.INFEASIBLE:
             return  # neither a failure nor a success: the infeasibility guard counts it
         self.failure_streak = self.failure_streak + 1 if trial.state in _FAILED else 0
+        self.n_judged += 1
+        self.n_failed += trial.state in _FAILED
+        self._check_failure_rate()
         limit = self.spec.max_consecutive_failures
         if limit is not None and self.failure_streak >= limit and self.study.failure is None:
             recent = self.store.trials(self.sid, states=set(_FAILED))[-limit:]
@@ -280,6 +288,23 @@ class Loop:
                 f"{commonest_reasons(recent)}"
             )
             self.study.stop_reason = self.study.failure
+
+    def _check_failure_rate(self) -> None:
+        """Stop the study when more than ``max_failure_rate`` of its finished trials failed,
+        once ``failure_rate_min_trials`` have finished: almost nothing works, so more trials
+        would only repeat the failures."""
+        rate, least = self.spec.max_failure_rate, self.spec.failure_rate_min_trials
+        if rate is None or self.n_judged < least or self.study.failure is not None:
+            return
+        if self.n_failed <= rate * self.n_judged:
+            return
+        failed = self.store.trials(self.sid, states=set(_FAILED))
+        self.study.failure = (
+            f"stopped: {self.n_failed} of {self.n_judged} trials failed "
+            f"({100 * self.n_failed / self.n_judged:.0f} % > max_failure_rate "
+            f"{100 * rate:.0f} %); commonest reasons: {commonest_reasons(failed)}"
+        )
+        self.study.stop_reason = self.study.failure
 
     def _count_infeasible(self, trial: Trial) -> None:
         """Stop the study when ``max_consecutive_failures`` trials broke the constraints and
@@ -473,6 +498,9 @@ class Loop:
         self.n_infeasible = 0 if self.has_feasible else sum(
             t.violation is not None for t in trials
         )
+        judged = [t for t in trials if t.state not in (TrialState.RUNNING, TrialState.INFEASIBLE)]
+        self.n_judged = len(judged)
+        self.n_failed = sum(t.state in _FAILED for t in judged)
         self.rerun = [self.store.restart_trial(self.sid, t.number) for t in state.rerun]
         for trial in self.rerun:
             self.curves.started(trial)

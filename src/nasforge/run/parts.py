@@ -41,7 +41,8 @@ def registries() -> dict[str, Registry[Any]]:
     import nasforge.execute
     import nasforge.space
     import nasforge.strategy
-    import nasforge.tasks  # noqa: F401  (registration happens on import)
+    import nasforge.tasks
+    import nasforge.testing.faulty  # noqa: F401  (registration happens on import)
     from nasforge.evaluate.base import EVALUATORS
     from nasforge.execute.base import EXECUTORS
     from nasforge.plugins import load_plugins_once

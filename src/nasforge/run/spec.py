@@ -155,9 +155,19 @@ class RunSpec(BaseModel):
             an earlier, longer trial. The default ``false`` tells results as they arrive and
             never keeps a worker waiting. A resume is exact either way.
         trial_time_limit_s: a trial running longer is stopped and recorded TIMEOUT.
+        trial_memory_limit_gb: a trial whose process uses more resident memory (GiB) is
+            stopped and recorded FAILED with the memory it used. The process and Ray executors
+            watch each trial's worker process and kill it; the inline executor checks the
+            study process's growth during the trial, best effort (Python code only, in the
+            main thread). ``null`` (the default): no limit.
         max_consecutive_failures: stop the study after this many FAILED or TIMEOUT trials in a
             row (a broken configuration, not bad luck); ``null`` never stops. The same number of
             infeasible trials before any feasible one also stops it (the constraints are named).
+        max_failure_rate: stop the study once more than this fraction of its finished trials
+            FAILED or TIMED OUT (infeasible ones not counted), checked from
+            ``failure_rate_min_trials`` finished trials on; ``null`` never stops. The default
+            0.9 leaves a study with a few failures alone and stops one that almost only fails.
+        failure_rate_min_trials: how many finished trials ``max_failure_rate`` waits for.
         constraints: hard bounds that are not objectives, as strings or mappings:
             ``["params <= 1e5", {metric: latency_ms, max: 5}]`` (:class:`Constraint`). Bounds on
             metrics known before training (``params``, ``flops``) are checked before a candidate
@@ -205,7 +215,10 @@ class RunSpec(BaseModel):
     executor: ComponentSpec = ComponentSpec(name="process", params={"workers": 2})
     pruner: ComponentSpec = ComponentSpec(name="none")
     trial_time_limit_s: float | None = Field(default=None, gt=0)
+    trial_memory_limit_gb: float | None = Field(default=None, gt=0)
     max_consecutive_failures: int | None = Field(default=10, ge=1)
+    max_failure_rate: float | None = Field(default=0.9, gt=0, lt=1)
+    failure_rate_min_trials: int = Field(default=20, ge=1)
     constraints: list[Constraint] = Field(default_factory=list)
     hypervolume_reference: dict[str, float] | None = None
     reproducible: bool = False

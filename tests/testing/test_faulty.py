@@ -87,7 +87,7 @@ def test_quick_faults_fail_with_their_reason_and_leave_a_marker(
     evaluator = FaultyEvaluator(rate=1.0, faults=[fault], marker_dir=str(tmp_path))  # type: ignore[list-item]
     result = run_evaluation(evaluator, candidate(), ctx(5))
     assert result.status is Status.FAILED
-    expected = {"raise": "InjectedFault: injected fault 'raise' in trial 5",
+    expected = {"raise": "InjectedFault: injected fault 'raise' at faulty.py",
                 "nan": "non-finite metric(s): val_accuracy=nan",
                 "inf": "non-finite metric(s): val_accuracy=inf"}[fault]
     assert expected in (result.reason or "")

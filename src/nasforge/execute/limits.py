@@ -13,12 +13,17 @@ within, every :data:`CHECK_S` seconds, and interrupts the call with
 
 Either way only Python code is interrupted: a call stuck inside one long C function (a single
 huge tensor operation) is interrupted when that function returns. Memory is the resident set
-size, read with psutil.
+size, read with psutil. A process that runs one call after another (the study process, a Ray
+worker) keeps memory that earlier calls freed but the C allocator did not give back, so there
+the limit applies to what the call adds (``growth``), measured after returning freed memory to
+the system (``malloc_trim``, where the C library has it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import ctypes.util
 import signal
 import threading
 import time
@@ -38,6 +43,14 @@ CHECK_S = 0.05
 
 class MemoryLimitExceeded(WorkerCrashedError):
     """A trial used more resident memory than ``trial_memory_limit_gb``; it was stopped."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # WorkerCrashedError's own would rebuild the base class in the parent process.
+        return (_rebuild_memory, (str(self), self.exitcode, self.pid))
+
+
+def _rebuild_memory(message: str, exitcode: int | None, pid: int | None) -> MemoryLimitExceeded:
+    return MemoryLimitExceeded(message, exitcode=exitcode, pid=pid)
 
 
 def check_memory_limit(memory_limit_gb: float | None) -> float | None:
@@ -78,6 +91,12 @@ def memory_message(limit_gb: float, used_gb: float) -> str:
             "memory per trial (batch size, model size) or raise trial_memory_limit_gb")
 
 
+def _trim() -> None:
+    """Give memory the C allocator holds but nobody uses back to the system (glibc only)."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+
+
 class _Limits:
     """The checks :func:`run_guarded` makes every :data:`CHECK_S` seconds."""
 
@@ -88,6 +107,8 @@ class _Limits:
         self.memory_limit_gb = memory_limit_gb
         self.where = where
         self.pid = psutil.Process().pid
+        if growth and memory_limit_gb is not None:
+            _trim()
         self.baseline = rss_gb(self.pid, children=False) if growth else 0.0
 
     def exceeded(self) -> Exception | None:

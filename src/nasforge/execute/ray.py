@@ -24,8 +24,9 @@ How it works:
   worker) :attr:`RayExecutor.kill_grace_s` after the limit; its future gets
   :class:`~nasforge.errors.TrialTimeout`.
 - ``memory_limit_gb`` is enforced inside the task's worker process
-  (:func:`~nasforge.execute.limits.run_guarded`): once the process holds more resident memory,
-  the call's Python code is interrupted with
+  (:func:`~nasforge.execute.limits.run_guarded`): once the process holds that much more resident
+  memory than when the task started (a Ray worker runs one task after another, and keeps memory
+  an earlier one freed), the call's Python code is interrupted with
   :class:`~nasforge.execute.limits.MemoryLimitExceeded` (not a crash, so Ray does not retry it).
 """
 
@@ -106,7 +107,7 @@ def _run_call(
         pass
     try:
         fn, args, kwargs = pickle.loads(payload)
-        value = run_guarded(fn, args, kwargs, memory_limit_gb=memory_limit_gb,
+        value = run_guarded(fn, args, kwargs, memory_limit_gb=memory_limit_gb, growth=True,
                             where="in its Ray worker")
         return ("ok", value, "")
     except BaseException as exc:  # SystemExit belongs to the call too, as in the process pool

@@ -156,10 +156,10 @@ class RunSpec(BaseModel):
             never keeps a worker waiting. A resume is exact either way.
         trial_time_limit_s: a trial running longer is stopped and recorded TIMEOUT.
         trial_memory_limit_gb: a trial whose process uses more resident memory (GiB) is
-            stopped and recorded FAILED with the memory it used. The process and Ray executors
-            watch each trial's worker process and kill it; the inline executor checks the
-            study process's growth during the trial, best effort (Python code only, in the
-            main thread). ``null`` (the default): no limit.
+            stopped and recorded FAILED with the memory it used. The process executor watches
+            each worker process (its children included) and kills it; Ray and inline check,
+            from within the worker (the study process), what the trial adds to it and
+            interrupt its Python code. ``null`` (the default): no limit.
         max_consecutive_failures: stop the study after this many FAILED or TIMEOUT trials in a
             row (a broken configuration, not bad luck); ``null`` never stops. The same number of
             infeasible trials before any feasible one also stops it (the constraints are named).

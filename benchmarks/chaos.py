@@ -7,8 +7,8 @@ Ray instance) with SIGKILL after a seeded random delay, checks the store, resume
 until ``--kills`` kills landed; a study that finishes between kills is checked against an
 uninterrupted run with the same seed and a fresh one (a new round) is started.
 
-Kills land in every phase of a trial's path: the toy evaluator sleeps (deterministically in its
-result) in every evaluation and the driver sleeps inside every store transaction before its
+Kills land in every phase of a trial's path (and 15% during a resume's own start-up): the toy
+evaluator sleeps (deterministically in its result) in every evaluation and the driver sleeps inside every store transaction before its
 commit; it writes its current phase to a file, read at each kill (``startup``, ``creation``,
 ``evaluation``, ``store_write``, ``other``).
 
@@ -66,6 +66,8 @@ FINISHED = ("COMPLETE", "FAILED", "TIMEOUT", "PRUNED", "INFEASIBLE")
 STATES = ("RUNNING", *FINISHED)
 OBJECTIVE = "val_accuracy"
 VOLATILE_METRICS = ("search_cpu_s", "train_seconds")  # CPU and wall times: differ run to run
+EARLY = 0.15  # the share of toy-study kills timed from the launch rather than the loop's start
+STARTUP_S = 3.0  # about a CLI start-up (imports, opening the store, the replay)
 ONESHOT_EPOCHS = 24  # chaos_driver.ONESHOT_EPOCHS: the epochs of the one-shot search
 
 
@@ -343,8 +345,9 @@ def chaos_toy(name: str, n_kills: int, rng: np.random.Generator, work: Path) -> 
             launcher.start(*args)
             tally.launches += 1
             args = ["resume", str(db.parent)]
-            running = launcher.wait_started()
-            if running and tally.kills < n_kills:
+            if rng.random() < EARLY:  # during start-up: imports, replay, re-opening RUNNING rows
+                time.sleep(float(rng.uniform(0, STARTUP_S)))
+            elif launcher.wait_started() and tally.kills < n_kills:
                 time.sleep(float(rng.uniform(0, setting.max_delay_s)))
             if launcher.proc is not None and launcher.proc.poll() is None \
                     and tally.kills < n_kills:

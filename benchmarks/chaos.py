@@ -8,9 +8,9 @@ until ``--kills`` kills landed; a study that finishes between kills is checked a
 uninterrupted run with the same seed and a fresh one (a new round) is started.
 
 Kills land in every phase of a trial's path (and 15% during a resume's own start-up): the toy
-evaluator sleeps (deterministically in its result) in every evaluation and the driver sleeps inside every store transaction before its
-commit; it writes its current phase to a file, read at each kill (``startup``, ``creation``,
-``evaluation``, ``store_write``, ``other``).
+evaluator sleeps (deterministically in its result) in every evaluation and the driver sleeps
+inside every store transaction before its commit; it writes its current phase to a file, read at
+each kill (``startup``, ``creation``, ``evaluation``, ``store_write``, ``other``).
 
 Checked after every kill and at the end of each round, from the store file alone:
 

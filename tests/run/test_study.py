@@ -168,3 +168,31 @@ def test_hard_time_limit_marks_timeout() -> None:
     assert first.state is TrialState.TIMEOUT
     assert "time limit" in (first.result.reason or "")  # type: ignore[union-attr]
     assert second.state is TrialState.COMPLETE
+
+
+@pytest.mark.parametrize("left", ["empty file", "schema only"])
+def test_a_search_killed_before_it_stored_its_study_can_be_run_again(tmp_path: Path,
+                                                                    left: str) -> None:
+    """Found by benchmarks/chaos.py: a SIGKILL between creating study.db and committing the
+    study row left a folder that `resume` called empty and `search` refused as existing."""
+    from nasforge.errors import StudyNotFoundError
+    from nasforge.store.sqlite import SQLiteStore
+
+    (tmp_path / "t").mkdir()
+    db = tmp_path / "t" / "study.db"
+    if left == "empty file":
+        db.touch()
+    else:
+        SQLiteStore(db).close()
+    with pytest.raises(StudyNotFoundError, match="holds no study: .* run the same search again"):
+        Study.open(tmp_path / "t")
+    study = make(tmp_path, budget={"trials": 3}).run()
+    assert [t.state for t in study.trials()] == [TrialState.COMPLETE] * 3
+
+
+def test_a_file_that_is_not_a_store_is_still_not_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "study.db").write_bytes(b"not sqlite at all " * 100)
+    with pytest.raises(ConfigError, match="already exists"):
+        make(tmp_path)
+    assert (tmp_path / "t" / "study.db").read_bytes().startswith(b"not sqlite")

@@ -206,7 +206,7 @@ class Study:
         directory = None if in_memory else spec.study_dir
         if directory is not None:
             if (directory / DB_NAME).exists():
-                if not overwrite:
+                if not overwrite and _holds_a_study(directory / DB_NAME):
                     raise ConfigError(
                         [
                             Problem(
@@ -239,7 +239,10 @@ class Study:
         store = _sqlite_store(db)
         studies = store.studies()
         if not studies:
-            raise StudyNotFoundError(f"{db} holds no study")
+            raise StudyNotFoundError(
+                f"{db} holds no study: the search that made it was stopped before it stored its "
+                "study; run the same search again"
+            )
         record = studies[0]
         import_plugins(record.spec.get("plugins", ()), where=str(directory))
         spec = parse_spec(record.spec, source=str(db), check=False)
@@ -601,6 +604,19 @@ def _sqlite_store(path: Path) -> Store:
     from nasforge.store.sqlite import SQLiteStore
 
     return SQLiteStore(path)
+
+
+def _holds_a_study(db: Path) -> bool:
+    """Whether ``db`` holds a study. A search killed after it created the file and before it
+    committed its study row leaves one without (empty, or the schema alone): nothing to keep."""
+    try:
+        store = _sqlite_store(db)
+    except (NasforgeError, OSError):
+        return True  # a damaged or foreign file: never deleted without --overwrite
+    try:
+        return bool(store.studies())
+    finally:
+        store.close()
 
 
 def _memory_store() -> Store:

@@ -226,6 +226,7 @@ class Tally:
     rounds: int = 0
     launches: int = 0
     reruns: int = 0  # trials a resume ran again because they were RUNNING when killed
+    searched_again: int = 0  # kills before the study was stored: the search is run again
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
     impossible: list[str] = field(default_factory=list)
@@ -237,6 +238,7 @@ class Tally:
         return {
             "kills": self.kills, "phases": {p: self.phases[p] for p in PHASES},
             "rounds": self.rounds, "launches": self.launches, "reruns": self.reruns,
+            "searched_again": self.searched_again,
             "lost": len(self.lost), "duplicated": len(self.duplicated),
             "impossible": len(self.impossible),
             "history_identical": f"{sum(self.identical)}/{len(self.identical)}",
@@ -272,13 +274,14 @@ class Launcher:
             return "startup"
 
     def wait_started(self, timeout_s: float = 300) -> bool:
-        """Wait until the driver left start-up; False if it exited first."""
+        """Wait until the driver's loop runs (a trial is created, evaluated or stored: Ray's
+        start-up is long), so kills spread over a trial's phases; False if it exited first."""
         assert self.proc is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
-            if self.phase() != "startup":
+            if self.phase() in ("creation", "evaluation", "store_write"):
                 return True
             time.sleep(0.02)
         raise TimeoutError(f"the driver did not start within {timeout_s} s; see {self.log}")
@@ -344,7 +347,6 @@ def chaos_toy(name: str, n_kills: int, rng: np.random.Generator, work: Path) -> 
         while True:
             launcher.start(*args)
             tally.launches += 1
-            args = ["resume", str(db.parent)]
             if rng.random() < EARLY:  # during start-up: imports, replay, re-opening RUNNING rows
                 time.sleep(float(rng.uniform(0, STARTUP_S)))
             elif launcher.wait_started() and tally.kills < n_kills:
@@ -357,6 +359,9 @@ def chaos_toy(name: str, n_kills: int, rng: np.random.Generator, work: Path) -> 
                 _record(tally, before, after, status, done=False)
                 tally.reruns += sum(r["state"] == "RUNNING" for r in after.values())
                 before = after
+                # killed before the study was stored: the same search again, else a resume
+                args = ["search", str(config)] if status is None else ["resume", str(db.parent)]
+                tally.searched_again += status is None
                 continue
             rc = launcher.wait()
             after, status = read_rows(db)
@@ -522,6 +527,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"comma-separated, from {', '.join(EXECUTORS)}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other executors' results already in --out")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.executors.split(",") if n.strip()]
     unknown = [n for n in names if n not in EXECUTORS]
@@ -547,6 +554,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       file=sys.stderr)
             results[name] = {**tally.summary(), "seconds": round(time.time() - t0, 1)}
         print(f"{name}: {results[name]}", flush=True)
+    if args.merge and args.out.exists():
+        kept = json.loads(args.out.read_text())["results"]
+        results = {n: results.get(n) or kept[n] for n in EXECUTORS if n in results or n in kept}
     total = sum(r["kills"] for r in results.values())
     bad = sum(r["lost"] + r["duplicated"] for r in results.values())
     same = [tuple(map(int, r["history_identical"].split("/"))) for r in results.values()]

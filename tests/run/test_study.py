@@ -184,7 +184,7 @@ def test_a_search_killed_before_it_stored_its_study_can_be_run_again(tmp_path: P
         db.touch()
     else:
         SQLiteStore(db).close()
-    with pytest.raises(StudyNotFoundError, match="holds no study: .* run the same search again"):
+    with pytest.raises(StudyNotFoundError, match=r"holds no study: .* run the same search again"):
         Study.open(tmp_path / "t")
     study = make(tmp_path, budget={"trials": 3}).run()
     assert [t.state for t in study.trials()] == [TrialState.COMPLETE] * 3

@@ -156,6 +156,11 @@ def mix_run(executor: str, trials: int, seed: int, root: Path) -> dict[str, Any]
                                        if k is not None and n not in injected),
         "injected_not_planned": sorted(n for n, k in injected.items() if planned.get(n) != k),
         "by_kind": kinds,
+        "mismatches": [
+            {"trial": n, "injected": k, "recorded": recorded.get(n),
+             "state": next(t.state.value for t in rows if t.number == n),
+             "reason": next((t.result.reason for t in rows if t.number == n and t.result), None)}
+            for n, k in sorted(injected.items()) if recorded.get(n) != k],
         "example_reasons": {kind: next((t.result.reason for t in rows
                                         if recorded[t.number] == kind and t.result), None)
                             for kind in faults},

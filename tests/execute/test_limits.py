@@ -3,10 +3,13 @@ process pool's watchdog, with the faulty evaluator's hang, memory and kill fault
 
 from __future__ import annotations
 
+import gc
 import pickle
+import signal
 import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 import numpy as np
@@ -33,6 +36,22 @@ def faulty(fault: str, **params: Any) -> FaultyEvaluator:
     return FaultyEvaluator(rate=1.0, faults=[fault], **params)  # type: ignore[list-item]
 
 
+class Held:
+    """Something a call holds, to see when it is freed."""
+
+
+def hold_then_allocate(holder: list[Any], gb: float) -> int:
+    held = Held()
+    holder.append(weakref.ref(held))
+    return allocate(gb)
+
+
+def stall_in_c(seconds: float) -> None:
+    """A call no in-process guard can interrupt: SIGALRM blocked, one long C sleep."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    time.sleep(seconds)
+
+
 def allocate(gb: float) -> int:
     held = []
     for _ in range(int(gb * 64)):
@@ -49,8 +68,6 @@ def test_guard_interrupts_a_long_sleep_in_the_main_thread() -> None:
 
 
 def test_guard_restores_the_previous_alarm_handler() -> None:
-    import signal
-
     before = signal.getsignal(signal.SIGALRM)
     assert run_guarded(pow, (2, 5), time_limit_s=5) == 32
     assert signal.getsignal(signal.SIGALRM) is before
@@ -60,6 +77,20 @@ def test_guard_restores_the_previous_alarm_handler() -> None:
 def test_guard_stops_growth_past_the_memory_limit() -> None:
     with pytest.raises(MemoryLimitExceeded, match=r"exceeded trial_memory_limit_gb=0\.1: used"):
         run_guarded(allocate, (1.0,), memory_limit_gb=0.1, growth=True)
+
+
+def test_an_interrupted_call_frees_what_it_held_without_the_garbage_collector() -> None:
+    # Regression: the handler's frame held its error, a cycle through the traceback that kept
+    # the call's memory until a collection, so the next inline trial was measured from a
+    # baseline that then fell: a memory fault ran into the time limit instead (benchmark).
+    holder: list[Any] = []
+    gc.disable()
+    try:
+        with pytest.raises(MemoryLimitExceeded):
+            run_guarded(hold_then_allocate, (holder, 1.0), memory_limit_gb=0.1, growth=True)
+        assert holder[0]() is None
+    finally:
+        gc.enable()
 
 
 def test_memory_error_keeps_its_type_across_processes() -> None:
@@ -146,7 +177,7 @@ def test_ray_worker_stops_a_trial_over_its_memory_limit(tmp_path: Any) -> None:
     from nasforge.execute import RayExecutor
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ex = RayExecutor(workers=1, max_retries=0)
+    ex = RayExecutor(workers=1, max_retries=1)
     try:
         ex.prepare(tmp_path)
         result = ex.submit(run_evaluation, faulty("memory", memory_cap_gb=3.0), CANDIDATE,
@@ -157,5 +188,17 @@ def test_ray_worker_stops_a_trial_over_its_memory_limit(tmp_path: Any) -> None:
         # Regression: the worker kept what the fault freed, and the next task in it (a hang
         # in the benchmark) was stopped for memory it never used. The limit is on growth now.
         assert ex.submit(time.sleep, 0.5, memory_limit_gb=1.0).result(timeout=120) is None
+        # Regression: the time limit counted from dispatch, so a trial whose worker was
+        # SIGKILLed and retried (3 worker starts) was recorded TIMEOUT. It counts per attempt.
+        with pytest.raises(WorkerCrashedError, match=r"died 2 time\(s\)") as died:
+            ex.submit(run_evaluation, faulty("kill"), CANDIDATE, ctx(), time_limit_s=0.5)\
+                .result(timeout=120)
+        assert not isinstance(died.value, TrialTimeout)
+        hang = ex.submit(run_evaluation, faulty("hang"), CANDIDATE, ctx(time_limit_s=0.5),
+                         time_limit_s=0.5).result(timeout=120)
+        assert hang.status is Status.TIMEOUT and "in its Ray worker" in (hang.reason or "")
+        # a call stuck in C code is still stopped by the driver, which kills its worker
+        with pytest.raises(TrialTimeout, match="its Ray task was cancelled"):
+            ex.submit(stall_in_c, 60, time_limit_s=0.5).result(timeout=120)
     finally:
         ex.shutdown(wait=False)

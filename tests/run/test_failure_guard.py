@@ -10,8 +10,9 @@ import pytest
 
 import nasforge.testing.toys  # noqa: F401  (registers the toy space and task)
 from nasforge.errors import ConfigError
+from nasforge.run.api import resume
 from nasforge.run.spec import parse_spec
-from nasforge.run.study import Study
+from nasforge.run.study import Study, StudyFailedError
 from nasforge.trial import TrialState
 
 BASE: dict[str, Any] = {
@@ -63,16 +64,17 @@ def test_the_guard_waits_for_its_minimum_and_can_be_switched_off() -> None:
     assert len(off.trials()) == 30 and off.failure is None
 
 
-def test_a_resumed_study_counts_the_trials_of_earlier_sessions(tmp_path: Path) -> None:
+def test_a_resumed_study_counts_earlier_sessions_and_may_change_the_guard(
+    tmp_path: Path,
+) -> None:
     always = {"name": "faulty", "rate": 1.0, "faults": ["raise"]}
     first = run(tmp_path, evaluator=always, max_failure_rate=None, budget={"trials": 15})
     assert len(first.trials()) == 15
-    spec = parse_spec({**BASE, "root": str(tmp_path), "evaluator": always,
-                       "budget": {"trials": 60}})
-    study = Study.open(spec.study_dir)
-    study.spec = spec  # the same study, now with the guard on and a larger budget
-    study.run()
-    assert len(study.trials()) == 20 and "20 of 20 trials failed" in (study.failure or "")
+    with pytest.raises(StudyFailedError, match="stopped: 20 of 20 trials failed"):
+        resume(first.directory, max_failure_rate=0.9, budget={"trials": 60})
+    # a study the guard stopped goes on without it, to its budget (and ends with no success)
+    with pytest.raises(StudyFailedError, match=r"no trial completed \(60 finished\)"):
+        resume(first.directory, max_failure_rate=None)
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,9 @@ def resume(
         [],
         "--set",
         "-s",
-        help=SET_HELP + " Only budget.*, executor.*, trial_time_limit_s, export_best, "
-        "reproducible and max_consecutive_failures may change.",
+        help=SET_HELP + " Only budget.*, executor.*, trial_time_limit_s, "
+        "trial_memory_limit_gb, export_best, reproducible, max_consecutive_failures, "
+        "max_failure_rate and failure_rate_min_trials may change.",
         metavar="KEY=VALUE",
     ),
     progress: bool = typer.Option(True, help="Show a progress bar."),

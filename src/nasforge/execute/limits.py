@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import gc
 import signal
 import threading
 import time
@@ -108,6 +109,7 @@ class _Limits:
         self.where = where
         self.pid = psutil.Process().pid
         if growth and memory_limit_gb is not None:
+            gc.collect()  # what earlier calls left in reference cycles is not this call's
             _trim()
         self.baseline = rss_gb(self.pid, children=False) if growth else 0.0
 
@@ -157,9 +159,15 @@ def _with_timer(limits: _Limits, fn: Callable[..., R], args: tuple[Any, ...],
                 kwargs: dict[str, Any]) -> R:
     def check(signum: int, frame: Any) -> None:
         error = limits.exceeded()
-        if error is not None:
-            signal.setitimer(signal.ITIMER_REAL, 0)  # once is enough
+        if error is None:
+            return
+        signal.setitimer(signal.ITIMER_REAL, 0)  # once is enough
+        try:
             raise error
+        finally:
+            # No cycle error -> traceback -> this frame -> error: it would keep the call's
+            # frames, and the memory they hold, alive until the garbage collector runs.
+            del error
 
     previous = signal.signal(signal.SIGALRM, check)
     signal.setitimer(signal.ITIMER_REAL, CHECK_S, CHECK_S)
@@ -198,7 +206,11 @@ def _with_watchdog(limits: _Limits, fn: Callable[..., R], args: tuple[Any, ...],
     try:
         return fn(*args, **kwargs)
     except _Interrupt:
-        raise raised[0] from None
+        error = raised.pop()
+        try:
+            raise error from None
+        finally:
+            del error  # no cycle through this frame (see _with_timer)
     finally:
         done.set()
         watchdog.join()

@@ -20,9 +20,14 @@ How it works:
 - A task whose worker process or node dies is retried by Ray up to ``max_retries`` times; after
   that its future gets :class:`~nasforge.execute.WorkerCrashedError` with Ray's reason, which the
   study records as a FAILED trial.
-- ``time_limit_s`` is enforced by cancelling the task (``ray.cancel(force=True)`` kills its
-  worker) :attr:`RayExecutor.kill_grace_s` after the limit; its future gets
-  :class:`~nasforge.errors.TrialTimeout`.
+- ``time_limit_s`` counts from when an attempt starts running in its worker (as in the process
+  pool, a worker's start-up does not count, and a retried task gets the limit again): the
+  worker interrupts the call's Python code at the limit (:func:`~nasforge.execute.limits.
+  run_guarded`), and the driver cancels the task (``ray.cancel(force=True)`` kills its worker)
+  when no result came within ``max_retries + 1`` times the limit plus
+  :attr:`RayExecutor.kill_grace_s` from dispatch (a call stuck in C code); either way its
+  future gets :class:`~nasforge.errors.TrialTimeout`. (Counting from dispatch alone recorded a
+  trial whose worker was killed and retried as a TIMEOUT.)
 - ``memory_limit_gb`` is enforced inside the task's worker process
   (:func:`~nasforge.execute.limits.run_guarded`): once the process holds that much more resident
   memory than when the task started (a Ray worker runs one task after another, and keeps memory
@@ -93,7 +98,8 @@ def _import_ray() -> Any:
 
 
 def _run_call(
-    payload: bytes, threads: int, memory_limit_gb: float | None = None
+    payload: bytes, threads: int, memory_limit_gb: float | None = None,
+    time_limit_s: float | None = None,
 ) -> tuple[str, Any, str]:
     """Body of every Ray task: the call's outcome as ``(kind, value, traceback)``, so the
     call's own exception comes back as itself rather than wrapped in a Ray error."""
@@ -107,7 +113,8 @@ def _run_call(
         pass
     try:
         fn, args, kwargs = pickle.loads(payload)
-        value = run_guarded(fn, args, kwargs, memory_limit_gb=memory_limit_gb, growth=True,
+        value = run_guarded(fn, args, kwargs, time_limit_s=time_limit_s,
+                            memory_limit_gb=memory_limit_gb, growth=True,
                             where="in its Ray worker")
         return ("ok", value, "")
     except BaseException as exc:  # SystemExit belongs to the call too, as in the process pool
@@ -425,10 +432,11 @@ class RayExecutor(Executor):
             call = self._queue.popleft()
             if not call.future.set_running_or_notify_cancel():
                 continue
-            call.ref = self._remote.options(**options).remote(call.payload, threads,
-                                                              call.memory_limit_gb)
-            if call.time_limit_s is not None:
-                call.deadline = time.monotonic() + call.time_limit_s + self.kill_grace_s
+            call.ref = self._remote.options(**options).remote(
+                call.payload, threads, call.memory_limit_gb, call.time_limit_s)
+            if call.time_limit_s is not None:  # every attempt may use its whole limit
+                call.deadline = time.monotonic() + (self.max_retries + 1) * (
+                    call.time_limit_s + self.kill_grace_s)
             self._running.append(call)
             self._started.set()
 

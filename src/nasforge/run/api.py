@@ -220,8 +220,9 @@ def resume(
 
     Keyword arguments change the settings a resume may change, as ``nasforge resume --set``
     does: ``budget`` (merged: ``budget={"trials": 60}`` keeps a stored ``minutes``),
-    ``executor``, ``trial_time_limit_s``, ``export_best``, ``reproducible`` and
-    ``max_consecutive_failures``. The study ends like :func:`search`.
+    ``executor``, ``trial_time_limit_s``, ``trial_memory_limit_gb``, ``export_best``,
+    ``reproducible``, ``max_consecutive_failures``, ``max_failure_rate`` and
+    ``failure_rate_min_trials``. The study ends like :func:`search`.
 
     Example:
         >>> nasforge.resume("runs/demo", budget={"trials": 60})  # doctest: +SKIP

@@ -32,9 +32,12 @@ RESUMABLE = (
     "budget",
     "executor",
     "trial_time_limit_s",
+    "trial_memory_limit_gb",
     "export_best",
     "reproducible",
     "max_consecutive_failures",
+    "max_failure_rate",
+    "failure_rate_min_trials",
     "finalize",
 )
 """Run-spec fields a resume may change; the others made the stored trials what they are."""

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from nasforge.architecture import Architecture
+from nasforge.checkpoint_io import load_checkpoint
 from nasforge.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     p = Path(path)
     if not p.exists():
         return None
-    saved: dict[str, Any] = torch.load(p, map_location="cpu", weights_only=False)
+    saved: dict[str, Any] = load_checkpoint(p, field="evaluator")
     return saved
 
 

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from nasforge.architecture import Architecture
+from nasforge.checkpoint_io import load_checkpoint
 from nasforge.errors import TrialTimeout
 from nasforge.rng import derive_seed
 from nasforge.strategy.oneshot._collapse import collapsed, parameter_free_share
@@ -184,7 +185,7 @@ class SearchRun:
     def _load(self) -> None:
         if self.path is None or not self.path.is_file():
             return
-        saved = torch.load(self.path, map_location="cpu", weights_only=False)
+        saved = load_checkpoint(self.path, field="strategy")
         self.supernet.load_state_dict(saved["supernet"])
         for key, value in saved["state"].items():
             target = self.state[key]

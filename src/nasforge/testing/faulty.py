@@ -235,7 +235,7 @@ class FaultyEvaluator(Evaluator):
         cap = int(self.memory_cap_gb * 2**30)
         while len(held) * _CHUNK < cap:
             held.append(b"\x01" * _CHUNK)  # written, so it is resident, not just reserved
-            time.sleep(_STEP_S / 4)
+            time.sleep(_STEP_S / 20)  # 1 ms: fast, as a runaway allocation is
         held.clear()
         raise InjectedFault(
             f"injected memory fault allocated {self.memory_cap_gb:g} GiB and no memory limit "

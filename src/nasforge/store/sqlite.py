@@ -199,10 +199,26 @@ class SQLiteStore(Store):
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            with self._transaction() as cur:
-                self._open_schema(cur)
+            if not self._is_current():  # a new or older file: create or upgrade it
+                with self._transaction() as cur:
+                    self._open_schema(cur)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a usable nasforge store: {exc}") from None
+
+    def _is_current(self) -> bool:
+        """Whether the file is a store of this schema version, read without a write lock: opening
+        a running study's store (``nasforge show``, ``report``) must not queue behind its writes
+        or make them wait."""
+        cur = self._conn.cursor()
+        try:
+            if not cur.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+            ).fetchone():
+                return False
+            row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            return row is not None and row[0] == str(SCHEMA_VERSION)
+        finally:
+            cur.close()
 
     def _check_readable(self) -> None:
         """A read-only store's check: a nasforge store of exactly this schema version."""

@@ -41,8 +41,9 @@ class PhaseFile:
         self._write()
 
     def _write(self) -> None:
-        if self.fd is not None:
-            os.pwrite(self.fd, self.stack[-1].ljust(_WIDTH).encode(), 0)
+        if self.fd is not None:  # a resume's replay and re-opened rows are its start-up
+            phase = "startup" if self.stack[0] == "startup" else self.stack[-1]
+            os.pwrite(self.fd, phase.ljust(_WIDTH).encode(), 0)
 
     def push(self, phase: str) -> None:
         self.stack.append(phase)

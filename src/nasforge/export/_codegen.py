@@ -12,6 +12,7 @@ not understand fails here, at export time, rather than silently in the user's ha
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import math
@@ -172,13 +173,15 @@ def _class_path(cls: type) -> str:
 
 
 def _constructor(path: str, module: nn.Module) -> str:
-    """A constructor call that rebuilds the leaf ``module`` (weights aside), checked by eval."""
+    """A constructor call that rebuilds the leaf ``module`` (weights aside), checked by
+    building the layer from that very text (parsed back as literals, never evaluated)."""
     cls = type(module)
     if not cls.__module__.startswith("torch.") or "<" in cls.__qualname__:
         raise StandaloneUnsupportedError(
             f"layer {path!r} is a {cls.__module__}.{cls.__qualname__}, not a torch layer"
         )
     args: list[str] = []
+    kwargs: dict[str, Any] = {}
     for name, param in inspect.signature(cls.__init__).parameters.items():
         if name in ("self", "device", "dtype") or param.kind in (
             param.VAR_POSITIONAL,
@@ -197,10 +200,12 @@ def _constructor(path: str, module: nn.Module) -> str:
             value = value is not None  # e.g. ``bias=True`` is stored as the bias tensor itself
         if type(value) is type(param.default) and value == param.default:
             continue
-        args.append(f"{name}={_literal(value, f'{path}.{name}')}")
+        text = _literal(value, f"{path}.{name}")
+        args.append(f"{name}={text}")
+        kwargs[name] = _read_literal(ast.parse(text, mode="eval").body)
     expr = f"{_class_path(cls)}({', '.join(args)})"
-    try:
-        rebuilt = eval(expr, {"torch": torch, "math": math})  # our own text of literals
+    try:  # rebuilt from the text just written (read back without eval), so the file is right
+        rebuilt = _resolve(_class_path(cls))(**kwargs)
     except Exception as exc:
         raise StandaloneUnsupportedError(
             f"layer {path!r} cannot be rebuilt as {expr}: {type(exc).__name__}: {exc}"
@@ -210,6 +215,44 @@ def _constructor(path: str, module: nn.Module) -> str:
             f"layer {path!r} rebuilt as {expr} differs from the original {module!r}"
         )
     return expr
+
+
+def _resolve(dotted: str) -> Any:
+    """The object a dotted path written by :func:`_class_path` names (an import, no eval)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(f"no module in {dotted!r}")
+
+
+def _read_literal(node: ast.expr) -> Any:
+    """The value of source text written by :func:`_literal` (its inverse, safe: no eval)."""
+    if isinstance(node, ast.Constant) and (node.value is None
+                                           or type(node.value) in (bool, int, float, str)):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _read_literal(node.operand)
+        if type(inner) in (int, float):
+            return -inner
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        if node.value.id == "math" and node.attr in ("nan", "inf"):
+            return getattr(math, node.attr)
+        if node.value.id == "torch" and isinstance(getattr(torch, node.attr, None), torch.dtype):
+            return getattr(torch, node.attr)
+    if isinstance(node, ast.Tuple):
+        return tuple(_read_literal(e) for e in node.elts)
+    if isinstance(node, ast.List):
+        return [_read_literal(e) for e in node.elts]
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {_read_literal(k): _read_literal(v)  # type: ignore[arg-type]
+                for k, v in zip(node.keys, node.values, strict=True)}
+    raise StandaloneUnsupportedError(f"{ast.unparse(node)} is not a plain literal")
 
 
 def _fingerprint(module: nn.Module) -> tuple[Any, ...]:

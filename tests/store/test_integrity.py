@@ -110,5 +110,5 @@ def test_a_damaged_store_is_a_clear_error_through_every_entry_point(
         assert main(command) == 2, command
         err = capsys.readouterr().err
         assert "Traceback" not in err and "study.db" in err, (command, err)
-    with pytest.raises(NasforgeError, match="study.db"):
+    with pytest.raises(NasforgeError, match=r"study\.db"):
         Study.open(directory)

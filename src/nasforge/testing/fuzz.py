@@ -537,8 +537,11 @@ def _dashboard(req: dict[str, Any]) -> str:
             response = client.request(req["method"], req["path"], content=req["raw"],
                                       headers=headers)
         elif req["method"] in ("POST", "PUT", "PATCH"):
-            response = client.request(req["method"], req["path"], json=req["event"],
-                                      headers=headers)
+            # Encoded here, NaN and Infinity included (as Python's json and many clients
+            # write them): httpx's own ``json=`` refuses them before anything is sent.
+            headers["content-type"] = "application/json"
+            response = client.request(req["method"], req["path"], headers=headers,
+                                      content=json.dumps(req["event"]).encode())
         else:
             response = client.request(req["method"], req["path"], headers=headers)
     except Exception as exc:  # the server raised: a 500 in production

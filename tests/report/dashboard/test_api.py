@@ -186,3 +186,12 @@ def test_reading_while_a_study_writes_never_fails(tmp_path: Path, table: Path) -
     assert not errors and seen == sorted(seen) and len(set(seen)) > 1
     assert client.get("/api/studies/busy").json()["n_trials"] == 300
 
+
+
+
+def test_a_body_holding_an_infinity_is_a_422_not_a_500(client: TestClient) -> None:
+    """Found by benchmarks/fuzz.py: ``1e999`` parses as inf and FastAPI's echo of it failed."""
+    response = client.post("/api/studies/one/events", content=b"1e999",
+                           headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"]

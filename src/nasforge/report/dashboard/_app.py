@@ -32,10 +32,19 @@ def create_app(studies: Studies, token: str) -> FastAPI:
         import uvicorn  # noqa: F401  (checked now: serving needs it)
     imports.check()
     from fastapi import Body, Header, HTTPException
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse
 
     app = fastapi.FastAPI(title="nasforge dashboard", docs_url=None, redoc_url=None,
                           openapi_url=None)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Any, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422 echoes the input, which cannot be encoded when the body held an
+        # infinity (``1e999``) and became a 500; the field and the message are enough.
+        problems = [{"loc": [str(part) for part in error.get("loc", ())],
+                     "msg": str(error.get("msg", ""))} for error in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": problems})
 
     def known(name: str) -> str:
         if name not in studies.names():

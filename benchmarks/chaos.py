@@ -54,8 +54,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).parent))
 import numpy as np
 import yaml
+from machine import snapshot
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "chaos_driver.py"
@@ -317,6 +319,14 @@ def _record(tally: Tally, before: Rows, after: Rows, status: str | None, *, done
     tally.impossible += impossible_rows(after, status, done=done)
 
 
+def _record_end(tally: Tally, before: Rows, after: Rows, status: str | None,
+                expected: list[tuple[Any, ...]]) -> None:
+    """The checks once a round has finished: its rows, repeats and history against ``expected``."""
+    _record(tally, before, after, status, done=True)
+    tally.duplicated += repeated_evaluations(after)
+    tally.identical.append(history(after) == expected)
+
+
 def reference(setting: Setting, work: Path) -> list[tuple[Any, ...]]:
     """The history of an uninterrupted run (no kill, no store delay)."""
     config = work / "straight.yaml"
@@ -368,9 +378,7 @@ def chaos_toy(name: str, n_kills: int, rng: np.random.Generator, work: Path) -> 
             if rc != 0:
                 tally.errors.append(f"{study}: the driver exited {rc}; see {launcher.log}")
                 break
-            _record(tally, before, after, status, done=True)
-            tally.duplicated += repeated_evaluations(after)
-            tally.identical.append(history(after) == expected)
+            _record_end(tally, before, after, status, expected)
             break
     return tally
 
@@ -434,9 +442,7 @@ def chaos_oneshot(n_kills: int, rng: np.random.Generator, work: Path) -> Tally:
             if rc != 0:
                 tally.errors.append(f"{study}: the driver exited {rc}; see {launcher.log}")
                 break
-            _record(tally, before, after, status, done=True)
-            tally.duplicated += repeated_evaluations(after)
-            tally.identical.append(history(after) == expected)
+            _record_end(tally, before, after, status, expected)
             break
     tally.extra.update(checked)
     return tally
@@ -574,19 +580,11 @@ def main(argv: Sequence[str] | None = None) -> int:
            "target_met": bad == 0 and total >= 100 and all(
                not r["errors"] and r["impossible"] == 0 for r in results.values()),
            "seconds": round(time.time() - started, 1),
-           "load": os.getloadavg(), "uptime": _uptime()}
+           **{k: v for k, v in snapshot().items() if k in ("load", "uptime")}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     failed = bad or any(r["errors"] or r["impossible"] for r in results.values())
     return 1 if failed else 0
-
-
-def _uptime() -> str:
-    try:
-        done = subprocess.run(["uptime"], capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-    except OSError:
-        return ""
 
 
 if __name__ == "__main__":

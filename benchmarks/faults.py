@@ -32,16 +32,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import snapshot
 
 import nasforge.testing.toys  # noqa: F401  (registers the toy space and task)
 from nasforge.run.spec import parse_spec
@@ -191,12 +191,6 @@ def guard_run(executor: str, seed: int, root: Path) -> dict[str, Any]:
     }
 
 
-def machine() -> dict[str, Any]:
-    return {"uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
-            "cpus": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform()}
-
-
 def print_table(mix: list[dict[str, Any]], guard: list[dict[str, Any]]) -> None:
     kinds = list(FAULTS)
     head = f"{'executor':<9}{'trials':>8}{'budget':>8}" + "".join(f"{k:>9}" for k in kinds)
@@ -224,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                         default=list(EXECUTORS))
     parser.add_argument("--out", type=Path, default=HERE / "results" / "faults.json")
     args = parser.parse_args(argv)
-    before = machine()
+    before = snapshot()
     mix, guard = [], []
     with tempfile.TemporaryDirectory(prefix="nasforge-faults-") as tmp:
         for executor in args.executors:
@@ -254,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                      "trial_memory_limit_gb": MEMORY_LIMIT_GB, "seed": args.seed,
                      "trials": args.trials},
         "machine_before": before,
-        "machine_after": machine(),
+        "machine_after": snapshot(),
         "mix": mix,
         "guard": guard,
         "summary": summary,

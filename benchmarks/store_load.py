@@ -30,13 +30,15 @@ import json
 import multiprocessing as mp
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import snapshot
 
 OUT = Path(__file__).parent / "results" / "store_load.json"
 # the toy task and space (the test components), in this process and every spawned one
@@ -214,11 +216,6 @@ def run(minutes: float, steps: int, readers: bool, work: Path) -> dict[str, Any]
     return result
 
 
-def machine() -> dict[str, Any]:
-    up = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
-    return {"cpus": os.cpu_count(), "uptime": up, "load": list(os.getloadavg())}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0,
@@ -228,7 +225,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=5, help="curve points per trial")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    before = machine()
+    before = snapshot()
     with tempfile.TemporaryDirectory() as tmp:
         with_readers = run(args.minutes, args.steps, True, Path(tmp))
         alone = run(args.alone_minutes or args.minutes, args.steps, False, Path(tmp))
@@ -240,7 +237,7 @@ def main() -> int:
         "reader_errors": errors,
         "bound": f"no store write waited more than {with_readers['write_max_ms'] / 1000:.3g} s "
                  f"with 4 readers polling ({alone['write_max_ms'] / 1000:.3g} s alone)",
-        "machine_before": before, "machine_after": machine(),
+        "machine_before": before, "machine_after": snapshot(),
         "python": sys.version.split()[0],
     }
     print(f"{'reader':<10} {'calls':>7} {'errors':>7} {'p50 call ms':>12}")

@@ -211,25 +211,15 @@ class SQLiteStore(Store):
         or make them wait."""
         cur = self._conn.cursor()
         try:
-            if not cur.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
-            ).fetchone():
-                return False
-            row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            return row is not None and row[0] == str(SCHEMA_VERSION)
+            return _stored_version(cur) == SCHEMA_VERSION
         finally:
             cur.close()
 
     def _check_readable(self) -> None:
         """A read-only store's check: a nasforge store of exactly this schema version."""
-        cur = self._conn.cursor()
-        tables = {r[0] for r in cur.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        row = None
-        if "meta" in tables:
-            row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
+        version = _stored_version(self._conn.cursor())
+        if version is None:
             raise StoreError(f"{self.path} is not a nasforge store (no schema version)")
-        version = int(row[0])
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} was written by a newer nasforge (schema {version}, this one "
@@ -250,16 +240,13 @@ class SQLiteStore(Store):
                     cur.execute(statement)
             cur.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             return
-        row = None
-        if "meta" in tables:
-            row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
+        version = _stored_version(cur)
+        if version is None:
             raise StoreError(
                 f"{self.path} is an SQLite file but not a nasforge store (it has tables "
                 f"{', '.join(sorted(tables))} and no schema version); give the path of a "
                 "study's store or a new file"
             )
-        version = int(row[0])
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} was written by a newer nasforge (schema {version}, this one "
@@ -659,3 +646,11 @@ class SQLiteStore(Store):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _stored_version(cur: sqlite3.Cursor) -> int | None:
+    """The schema version a file records, or ``None`` when it has none (not a nasforge store)."""
+    if not cur.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone():
+        return None
+    row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    return None if row is None else int(row[0])

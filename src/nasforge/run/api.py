@@ -177,7 +177,17 @@ def search(
         study = Study.create(spec, parts, overwrite=overwrite, in_memory=in_memory)
     except ConfigError as exc:
         raise ConfigError(exc.problems, source=source) from None
-    return _raise_on_failure(study, run_and_finish(study, callbacks))
+    return _raise_on_failure(study, _run_or_close(study, callbacks))
+
+
+def _run_or_close(study: Study, callbacks: Sequence[Any]) -> Finished:
+    """:func:`run_and_finish`, closing the study when that raises: the caller never gets it,
+    so its store file would stay open (and its disk busy) until garbage collection."""
+    try:
+        return run_and_finish(study, callbacks)
+    except BaseException:
+        study.close()
+        raise
 
 
 def open_for_resume(
@@ -230,7 +240,7 @@ def resume(
     _check_directory(directory, "resume")
     _check_callbacks(callbacks)
     study = open_for_resume(directory, changes, parts=parts)
-    return _raise_on_failure(study, run_and_finish(study, callbacks))
+    return _raise_on_failure(study, _run_or_close(study, callbacks))
 
 
 def _raise_on_failure(study: Study, finished: Finished) -> Study:

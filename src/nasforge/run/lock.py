@@ -61,8 +61,12 @@ class StudyLock:
 
     def release(self) -> None:
         if self._lock.is_locked:
-            self.pid_path.unlink(missing_ok=True)
-            self._lock.release()
+            try:
+                self.pid_path.unlink(missing_ok=True)
+            except OSError:  # the folder became read-only: a stale pid file is harmless, the
+                pass  # next holder overwrites it; the lock itself must still be let go
+            finally:
+                self._lock.release()
 
     def __enter__(self) -> StudyLock:
         self.acquire()

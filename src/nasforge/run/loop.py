@@ -57,7 +57,7 @@ from nasforge.run.resume import replay
 from nasforge.run.spec import Budget
 from nasforge.run.steering import Steering
 from nasforge.run.tell_policy import tell_policy
-from nasforge.store.base import EventKind
+from nasforge.store.base import EventKind, StoreWriteError
 from nasforge.trial import VIOLATED, Result, Status, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -534,6 +534,7 @@ class Loop:
         self._drop_stale_events()
         call_hook(self.callbacks, "on_start", self.study)
         status, ended = "interrupted", "interrupted"
+        ended_cleanly = False
         try:
             self.reports = ReportServer(self.curves.report)
             # work every trial shares, once per run (the supernet evaluator trains its supernet)
@@ -564,14 +565,25 @@ class Loop:
             self._tell_stored(None)
             status = "failed" if self.study.failure else "finished"
             ended = self.study.stop_reason or "done"
-        except ExecutorBrokenError as exc:
+            ended_cleanly = True
+        except (ExecutorBrokenError, StoreWriteError) as exc:
+            # StoreWriteError: the disk is full or read-only; the failed write was rolled back,
+            # so the store is as before it and a resume carries on once the cause is gone
             status, ended = "failed", str(exc)
             raise
         finally:
             if self.reports is not None:
                 self.reports.close()
                 self.reports = None
-            self.store.update_study(self.sid, status=status, elapsed_s=self._elapsed())
-            self.study.record = self.store.get_study(self.study.name) or self.study.record
+            unwritten: StoreWriteError | None = None
+            try:
+                self.store.update_study(self.sid, status=status, elapsed_s=self._elapsed())
+                self.study.record = self.store.get_study(self.study.name) or self.study.record
+            except StoreWriteError as exc:  # the stored status stays 'running'; resume fixes it
+                unwritten = exc
             # Progress bars and dashboards close whatever the ending, Ctrl-C included.
             call_hook(self.callbacks, "on_end", self.study, ended)
+            if unwritten is not None:
+                if ended_cleanly:
+                    raise unwritten
+                log.info("the study's final status was not stored: %s", unwritten)

@@ -13,7 +13,8 @@ import logging
 import math
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,7 +35,7 @@ from nasforge.run.lock import StudyLock
 from nasforge.run.parts import Parts, build_parts, component_spec, registries
 from nasforge.run.preflight import check_before_first_trial, default_objectives
 from nasforge.run.spec import RunSpec, parse_spec
-from nasforge.store.base import CurvePoint, EventKind, Store
+from nasforge.store.base import CurvePoint, EventKind, Store, is_write_failure, write_failure
 from nasforge.trial import Candidate, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -204,6 +205,14 @@ class Study:
             spec = spec.model_copy(update={"task": component_spec(parts.task, "task")})
         spec = spec.model_copy(update={"plugins": plugin_modules(spec)})
         directory = None if in_memory else spec.study_dir
+        with _clear_write_errors(directory, front):
+            return cls._create_in(spec, parts, directory, overwrite=overwrite, front=front)
+
+    @classmethod
+    def _create_in(
+        cls, spec: RunSpec, parts: Parts, directory: Path | None, *, overwrite: bool,
+        front: Front,
+    ) -> Study:
         if directory is not None:
             if (directory / DB_NAME).exists():
                 if not overwrite and _holds_a_study(directory / DB_NAME):
@@ -493,7 +502,7 @@ class Study:
             if self.directory is None:
                 Loop(self, callbacks).run()
             else:
-                with StudyLock(self.directory):
+                with _clear_write_errors(self.directory), StudyLock(self.directory):
                     self._store_spec()
                     Loop(self, callbacks).run()
         finally:
@@ -521,7 +530,8 @@ class Study:
         study counts as failed (no trial completed, or the failure guard stopped it)."""
         from nasforge.run.finish import finish_study
 
-        return finish_study(self)
+        with _clear_write_errors(self.directory):
+            return finish_study(self)
 
     def retrain(
         self,
@@ -598,6 +608,26 @@ def _resume_hint(front: Front, directory: Path) -> str:
     if front is Front.CLI:
         return f"`nasforge resume {directory}`"
     return f"nasforge.resume({str(directory)!r})"
+
+
+@contextmanager
+def _clear_write_errors(directory: Path | None, front: Front | None = None) -> Iterator[None]:
+    """Turn a file of the study that cannot be written (a full disk, a folder that became
+    read-only: ``summary.json``, the lock, a report) into one clear
+    :class:`~nasforge.store.base.StoreWriteError` saying how to go on, instead of a traceback.
+    The store's own writes raise that error themselves."""
+    try:
+        yield
+    except OSError as exc:
+        if directory is None or not is_write_failure(exc):
+            raise
+        target = exc.filename if isinstance(exc.filename, str) else directory
+        if front is None:
+            hint = (f"resume the study (`nasforge resume {directory}` or "
+                    f"nasforge.resume({str(directory)!r}))")
+        else:
+            hint = f"run the search again (or resume it: {_resume_hint(front, directory)})"
+        raise write_failure(target, exc, resume=hint) from None
 
 
 def _sqlite_store(path: Path) -> Store:

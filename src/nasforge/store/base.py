@@ -8,18 +8,123 @@ read a store; the dashboard's one write is :meth:`Store.add_event`.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import errno
 import math
 import numbers
+import os
+import sqlite3
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from nasforge.errors import NasforgeError, TrialFinishedError, UnknownEventError
 from nasforge.trial import Candidate, Result, Trial, TrialSource, TrialState
+
+WriteCause = Literal["full", "read-only", "io"]
+
+# SQLite's primary result codes that mean "the file could not be written" (not a bad file).
+_SQLITE_FULL, _SQLITE_IOERR, _SQLITE_READONLY, _SQLITE_CANTOPEN = 13, 10, 8, 14
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+
+
+class StoreWriteError(NasforgeError, OSError):
+    """A study's file could not be written: the disk is full, the study folder became read-only,
+    or the disk failed. The store is left as it was before the failed write (each write is one
+    transaction), so the study can be resumed once the cause is gone.
+
+    Attributes:
+        path: the file that could not be written.
+        cause: ``"full"``, ``"read-only"`` or ``"io"``.
+    """
+
+    def __init__(self, message: str, *, path: str, cause: WriteCause) -> None:
+        super().__init__(message)
+        self.path = path
+        self.cause = cause
+
+    def __str__(self) -> str:  # OSError's own __str__ would print "[Errno ...]" forms
+        return str(self.args[0])
+
+
+def is_write_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says a file could not be written (full disk, read-only or failing
+    filesystem) rather than that it is damaged or wrong."""
+    if isinstance(exc, StoreWriteError):
+        return True
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in (
+            _SQLITE_FULL, _SQLITE_IOERR, _SQLITE_READONLY, _SQLITE_CANTOPEN)
+    return isinstance(exc, OSError) and exc.errno in (*_FULL_ERRNOS, errno.EROFS, errno.EIO)
+
+
+def _probe(path: Path) -> int | None:
+    """Try a small write beside ``path`` (in its nearest existing folder): the errno it fails
+    with (``EROFS``, ``ENOSPC``), or ``None`` when it works. The mount flags do not tell: a disk
+    that an error made read-only (ext4 ``errors=remount-ro``) still shows as mounted ``rw``."""
+    folder = next((p for p in (path, *path.parents) if p.is_dir()), None)
+    if folder is None:
+        return None
+    try:
+        fd, name = tempfile.mkstemp(prefix=".nasforge-probe-", dir=folder)
+    except OSError as exc:
+        return exc.errno
+    try:
+        os.write(fd, b"\0" * 4096)
+        os.fsync(fd)
+    except OSError as exc:
+        return exc.errno
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+    return None
+
+
+def write_failure(path: str | os.PathLike[str], exc: BaseException, *,
+                  resume: str) -> StoreWriteError:
+    """The clear error for a failed write of ``path``: what happened and how to go on.
+
+    Args:
+        path: the file being written (``study.db``, ``summary.json``, a trial's folder).
+        exc: the ``OSError`` or ``sqlite3.Error`` the write raised.
+        resume: how to continue once the cause is gone (e.g. ``"run `nasforge resume DIR`"``).
+    """
+    if isinstance(exc, StoreWriteError):
+        return exc
+    where = Path(path)
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    number = exc.errno if isinstance(exc, OSError) else None
+    cause: WriteCause
+    if primary == _SQLITE_FULL or number in _FULL_ERRNOS:
+        cause = "full"
+    elif number == errno.EROFS:
+        cause = "read-only"
+    else:  # SQLite says "disk I/O error" for both: a small write beside the file tells
+        probed = _probe(where)
+        cause = ("read-only" if probed == errno.EROFS
+                 else "full" if probed in _FULL_ERRNOS else "io")
+    folder, what = where.parent, str(where)
+    if where.is_dir():  # a write whose file the OSError does not name (a report's contents)
+        folder, what = where, f"into {where}"
+    if cause == "full":
+        message = f"disk full while writing {what}: free space on that disk and {resume}"
+    elif cause == "read-only":
+        message = (f"the study folder {folder} is read-only (writing {what} failed): make "
+                   f"it writable again (e.g. remount its disk read-write) and {resume}")
+    else:
+        detail = getattr(exc, "strerror", None) or str(exc)
+        message = (f"could not write {what} ({detail}): check the disk holding {folder} and "
+                   f"{resume}")
+    return StoreWriteError(message, path=str(where), cause=cause)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ def export(
     Load it back with nasforge.load(OUT), without the study.
     """
     from nasforge.errors import ConfigError, Problem
-    from nasforge.export import ExportExistsError
+    from nasforge.export import ExportExistsError, ExportPathError
     from nasforge.imports import MissingDependencyError
     from nasforge.run.study import Study
 
@@ -36,6 +36,11 @@ def export(
         raise ConfigError([Problem(
             "--out", f"export directory {exc.path} already exists and is not empty",
             "pass --overwrite to replace an earlier export, or choose another --out")]) from None
+    except ExportPathError as exc:
+        raise ConfigError([Problem(
+            "--out", f"{exc.path} {exc.reason}",
+            "pass the export folder's own path (e.g. --out exports/best), not a symbolic link "
+            "or a path ending in '..'")]) from None
     except MissingDependencyError as exc:
         if exc.extra != "onnx":
             raise

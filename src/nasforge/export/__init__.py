@@ -18,7 +18,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from nasforge.export._errors import ExportError, ExportExistsError, ExportNotFoundError
+    from nasforge.export._errors import (
+        ExportError,
+        ExportExistsError,
+        ExportNotFoundError,
+        ExportPathError,
+    )
     from nasforge.export._export import FORMAT, ExportInfo, export_model
     from nasforge.export._load import load, load_onnx_session, read_metadata
 
@@ -29,6 +34,7 @@ _NAMES = {
     "ExportExistsError": "nasforge.export._errors",
     "ExportInfo": "nasforge.export._export",
     "ExportNotFoundError": "nasforge.export._errors",
+    "ExportPathError": "nasforge.export._errors",
     "export_model": "nasforge.export._export",
     "load": "nasforge.export._load",
     "load_onnx_session": "nasforge.export._load",
@@ -41,6 +47,7 @@ __all__ = [
     "ExportExistsError",
     "ExportInfo",
     "ExportNotFoundError",
+    "ExportPathError",
     "export_model",
     "load",
     "load_onnx_session",

@@ -37,6 +37,28 @@ class ExportExistsError(ExportError, FileExistsError):
         )
 
 
+class ExportPathError(ExportError):
+    """The export directory's path cannot be used safely: it holds a NUL byte, ends in ``.`` or
+    ``..``, or is a symbolic link (which would send the export, or the removal of an earlier
+    one, somewhere else).
+
+    Attributes:
+        path: the path as given.
+        reason: what is wrong with it.
+
+    The message names the Python argument; the command line catches this error and names its
+    own option (``--out``) instead.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"export directory {path!r} {reason} (fix: pass the export folder's own path, e.g. "
+            "'exports/best', that is not a symbolic link)"
+        )
+
+
 class StandaloneUnsupportedError(ExportError):
     """The built model cannot be written as a plain ``torch``-only module file.
 

@@ -38,7 +38,12 @@ from torch import nn
 
 from nasforge.architecture import Architecture
 from nasforge.export._codegen import generate_standalone
-from nasforge.export._errors import ExportError, ExportExistsError, StandaloneUnsupportedError
+from nasforge.export._errors import (
+    ExportError,
+    ExportExistsError,
+    ExportPathError,
+    StandaloneUnsupportedError,
+)
 from nasforge.export._function_loader import write_function_loader
 from nasforge.export._generated import compare_generated
 from nasforge.export._onnx import (
@@ -156,6 +161,8 @@ def export_model(
     Raises:
         InvalidArchitectureError: ``arch`` is not in ``space``.
         ExportExistsError: ``out_dir`` exists and is not empty, and ``overwrite`` is false.
+        ExportPathError: ``out_dir`` holds a NUL byte, ends in ``..``, or is a symbolic link
+            (see :func:`checked_out_dir`); nothing is written.
         ExportError: ``exporter``, ``rtol`` or ``atol`` is invalid, the weights do not fit
             ``space.build(arch, task)``, ``out_dir`` is to be overwritten but holds no export,
             ONNX export fails, or onnxruntime disagrees with PyTorch beyond
@@ -170,7 +177,7 @@ def export_model(
     for label, value in (("rtol", rtol), ("atol", atol)):
         if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
             raise ExportError(f"{label} must be a finite number >= 0, got {value!r}")
-    out = Path(out_dir).absolute()
+    out = checked_out_dir(out_dir)
     _check_target(out, overwrite)
     if onnx:
         require_extra("onnx", "ONNX export", "pass onnx=False to export without model.onnx")
@@ -323,6 +330,32 @@ def _function_path(space: SearchSpace) -> str | None:
     from nasforge.space import FunctionSpace
 
     return space.path if isinstance(space, FunctionSpace) else None
+
+
+def checked_out_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """``out_dir`` as an absolute path, refused when writing there could land elsewhere.
+
+    Every file an export writes has a fixed name inside the directory, so the directory's own
+    path is all that can point outside it: a symbolic link (pre-created, say, in a study folder
+    someone else gave you) would receive the export, and ``overwrite`` would empty its target;
+    a path ending in ``..`` names a parent. Such paths are refused, not resolved.
+
+    Raises:
+        ExportPathError: the path holds a NUL byte, ends in ``.`` or ``..`` (or is empty), or
+            is a symbolic link.
+    """
+    text = os.fspath(out_dir)
+    if "\0" in str(text):
+        raise ExportPathError(out_dir, "contains a NUL byte")
+    if Path(text).name in ("", ".", ".."):
+        raise ExportPathError(out_dir, "does not name a folder of its own (it ends in '.' or "
+                                       "'..', or is empty)")
+    out = Path(text).absolute()
+    if out.is_symlink():
+        raise ExportPathError(out_dir, f"is a symbolic link (to {os.readlink(out)!r}), so the "
+                                       "export would be written, or an earlier one removed, "
+                                       "where it points")
+    return out
 
 
 def _check_target(out: Path, overwrite: bool) -> None:

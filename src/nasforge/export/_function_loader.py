@@ -24,7 +24,7 @@ LOADER_FILE = "loader.py"
 
 _TEMPLATE = '''"""Rebuild the exported network by calling the function that defines it.
 
-The network comes from the define-by-run function {path!r}: this file imports it (its module must
+The network comes from the define-by-run function {path_text}: this file imports it (its module must
 be importable, e.g. on PYTHONPATH, or the named .py file must exist), answers each ``a.choice``
 with the exported architecture and loads ``{weights}`` from this directory. Usage, with this
 file's directory on sys.path:
@@ -146,8 +146,12 @@ def write_function_loader(
     Raises:
         ExportError: the loader fails or rebuilds a network whose outputs differ.
     """
+    # The path is code in FUNCTION (a repr: a literal whatever it holds) and text in the
+    # docstring, where a '"' is escaped so that a file named 'x"""...' cannot end the docstring
+    # and put code in the loader.
     source = _TEMPLATE.format(
         path=path,
+        path_text=repr(path).replace('"', '\\"'),
         arch=repr(arch.to_dict()),
         task=repr(task.to_dict()),
         weights=weights_file,

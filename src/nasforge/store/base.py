@@ -65,7 +65,7 @@ def is_write_failure(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (*_FULL_ERRNOS, errno.EROFS, errno.EIO)
 
 
-def _probe(path: Path) -> int | None:
+def probe_write(path: Path) -> int | None:
     """Try a small write beside ``path`` (in its nearest existing folder): the errno it fails
     with (``EROFS``, ``ENOSPC``), or ``None`` when it works. The mount flags do not tell: a disk
     that an error made read-only (ext4 ``errors=remount-ro``) still shows as mounted ``rw``."""
@@ -109,7 +109,7 @@ def write_failure(path: str | os.PathLike[str], exc: BaseException, *,
     elif number == errno.EROFS:
         cause = "read-only"
     else:  # SQLite says "disk I/O error" for both: a small write beside the file tells
-        probed = _probe(where)
+        probed = probe_write(where)
         cause = ("read-only" if probed == errno.EROFS
                  else "full" if probed in _FULL_ERRNOS else "io")
     folder, what = where.parent, str(where)

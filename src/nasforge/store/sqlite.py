@@ -36,6 +36,7 @@ an ext4 disk read-only under a running search).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import logging
 import sqlite3
@@ -60,6 +61,7 @@ from nasforge.store.base import (
     checked_curve_values,
     checked_payload,
     is_write_failure,
+    probe_write,
     require_running,
     write_failure,
 )
@@ -193,13 +195,11 @@ class SQLiteStore(Store):
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
         self.path = str(path)
         self.read_only = read_only
+        self._read_only_why = ""  # set when a writable open found a read-only disk
         self._lock = threading.RLock()
         try:
             if read_only:
-                self._conn = sqlite3.connect(
-                    f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, timeout=30.0,
-                    check_same_thread=False, isolation_level=None,
-                )
+                self._conn = _connect_read_only(Path(path))
                 self._check_readable()
                 return
             self._conn = sqlite3.connect(
@@ -217,9 +217,26 @@ class SQLiteStore(Store):
         except sqlite3.DatabaseError as exc:
             if is_write_failure(exc):  # a full or read-only disk, not a bad file
                 failure = self._write_failure(exc)
+                if failure.cause == "read-only" and self.path != ":memory:":
+                    # `show` and `report` of a study on a read-only disk: read it read-only
+                    self._conn.close()
+                    self._open_read_only_instead(failure)
+                    return
                 if failure.cause != "io":
                     raise failure from None
             raise StoreError(f"{self.path} is not a usable nasforge store: {exc}") from None
+
+    def _open_read_only_instead(self, failure: StoreWriteError) -> None:
+        """Open a store on a read-only disk read-only (writes then raise ``failure``'s
+        message); a file that this nasforge would have to upgrade raises ``failure``."""
+        try:
+            self._conn = _connect_read_only(Path(self.path))
+            self._check_readable()
+        except (sqlite3.DatabaseError, StoreError):
+            raise failure from None
+        self.read_only = True
+        self._read_only_why = str(failure)
+        log.info("%s is on a read-only disk: opened it read-only", self.path)
 
     def _write_failure(self, exc: BaseException) -> StoreWriteError:
         folder = Path(self.path).parent
@@ -291,6 +308,9 @@ class SQLiteStore(Store):
 
         def __enter__(self) -> sqlite3.Cursor:
             if self.store.read_only:
+                if self.store._read_only_why:
+                    raise StoreWriteError(self.store._read_only_why, path=self.store.path,
+                                          cause="read-only")
                 raise StoreError(f"{self.store.path} was opened read-only; it cannot be changed")
             self.store._lock.acquire()
             self.cur = self.store._conn.cursor()
@@ -699,6 +719,30 @@ class SQLiteStore(Store):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to ``path``.
+
+    SQLite reads a WAL file read-only only if its ``-shm`` and ``-wal`` files exist or can be
+    made. On a read-only disk after a clean close they do not, so a file with no WAL to replay is
+    opened ``immutable`` there (nothing can change it while the disk is read-only); one whose
+    ``-wal`` still holds commits is never read that way, which would skip them.
+    """
+    uri = path.absolute().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30.0, check_same_thread=False,
+                           isolation_level=None)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        wal = Path(f"{path}-wal")
+        has_wal = wal.exists() and wal.stat().st_size > 0
+        if has_wal or not is_write_failure(exc) or probe_write(path) != errno.EROFS:
+            raise
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30.0,
+                           check_same_thread=False, isolation_level=None)
 
 
 def _stored_version(cur: sqlite3.Cursor) -> int | None:

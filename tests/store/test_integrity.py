@@ -112,3 +112,34 @@ def test_a_damaged_store_is_a_clear_error_through_every_entry_point(
         assert "Traceback" not in err and "study.db" in err, (command, err)
     with pytest.raises(NasforgeError, match=r"study\.db"):
         Study.open(directory)
+
+
+def test_a_wal_from_another_store_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    # regression: SQLite replays any WAL beside a file; one copied from another study was read
+    # silently by `show` (index rows missing) and folded into study.db when it closed
+    mine = make_study(tmp_path / "mine") / DB_NAME
+    Study.create(parse_spec({**TOY, "seed": 9, "budget": {"trials": 6},
+                             "root": str(tmp_path / "other")})).run().close()
+    other = tmp_path / "other" / "toy" / DB_NAME
+    before = SQLiteStore(mine, read_only=True)
+    (record,) = before.studies()
+    trials = [(t.number, t.candidate.arch.to_dict()) for t in before.trials(record.id)]
+    before.close()
+    holder = sqlite3.connect(other)  # keeps the other store's WAL un-checkpointed
+    try:
+        holder.execute("PRAGMA wal_autocheckpoint=0")
+        holder.execute("UPDATE trials SET state = state")
+        holder.commit()
+        wal = (other.parent / f"{DB_NAME}-wal").read_bytes()
+        (mine.parent / f"{DB_NAME}-wal").write_bytes(wal)
+    finally:
+        holder.close()
+    with pytest.raises(NasforgeError, match=r"do not fit together.*Nothing was changed"):
+        Study.open(mine.parent)
+    assert main(["show", str(mine.parent)]) == 2
+    (mine.parent / f"{DB_NAME}-wal").unlink()  # what the message advises
+    (mine.parent / f"{DB_NAME}-shm").unlink(missing_ok=True)
+    after = SQLiteStore(mine, read_only=True)
+    assert [(t.number, t.candidate.arch.to_dict()) for t in after.trials(record.id)] == trials
+    assert after._conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    after.close()

@@ -202,6 +202,7 @@ class SQLiteStore(Store):
                 self._conn = _connect_read_only(Path(path))
                 self._check_readable()
                 return
+            _check_left_wal(Path(self.path))
             self._conn = sqlite3.connect(
                 self.path, timeout=30.0, check_same_thread=False, isolation_level=None
             )
@@ -743,6 +744,37 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
             raise
     return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30.0,
                            check_same_thread=False, isolation_level=None)
+
+
+def _check_left_wal(path: Path) -> None:
+    """Refuse a store whose left-over ``-wal`` does not fit it, before a writable connection
+    would fold that WAL into the file for good.
+
+    SQLite cannot tell whose WAL a file is: one copied from another store beside ``study.db``
+    (or a file restored without its WAL) is replayed onto the wrong pages, and `show` read the
+    mix without a word (tested: four index rows missing). A WAL is left by a killed or running
+    study, so the check, a full ``integrity_check`` on a read-only connection (which never
+    checkpoints), runs only then.
+    """
+    wal = Path(f"{path}-wal")
+    if not path.is_file() or not wal.is_file() or wal.stat().st_size == 0:
+        return
+    try:
+        conn = _connect_read_only(path)
+    except sqlite3.DatabaseError:
+        return  # not readable read-only (a read-only disk, a bad file): the open says why
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA integrity_check(5)").fetchall()]
+    except sqlite3.DatabaseError as exc:
+        problems = [str(exc)]
+    finally:
+        conn.close()
+    if problems != ["ok"]:
+        raise StoreError(
+            f"{path} and its {wal.name} do not fit together ({'; '.join(problems)}): the WAL is "
+            f"from another store or one of the files is damaged. Nothing was changed. Move "
+            f"{wal.name} (and {path.name}-shm) aside to open the last checkpointed state, or "
+            "restore the study folder from a backup")
 
 
 def _stored_version(cur: sqlite3.Cursor) -> int | None:

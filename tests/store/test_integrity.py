@@ -143,3 +143,26 @@ def test_a_wal_from_another_store_is_refused_and_changes_nothing(tmp_path: Path)
     assert [(t.number, t.candidate.arch.to_dict()) for t in after.trials(record.id)] == trials
     assert after._conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     after.close()
+
+
+def test_the_dashboard_and_open_study_name_a_damaged_store_and_keep_the_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import nasforge as nf
+    from nasforge.report.dashboard._studies import Studies
+
+    good = make_study(tmp_path)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / DB_NAME).write_bytes(b"not a database " * 300)
+    with caplog.at_level("WARNING"):
+        studies = Studies(tmp_path)
+        try:
+            assert studies.names() == [good.name]  # the broken one is left out, not a 500
+            assert studies.summary(good.name)["n_trials"] == 4
+        finally:
+            studies.close()
+    assert f"leaves out {bad / DB_NAME}" in caplog.text
+    assert "not a usable nasforge store" in caplog.text
+    with pytest.raises(NasforgeError, match=f"{bad / DB_NAME} is not a usable nasforge store"):
+        nf.open_study(bad)

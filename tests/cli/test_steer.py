@@ -139,9 +139,14 @@ def test_the_dashboard_command_prints_its_token_and_serves(study_dir: Path) -> N
         url = f"http://127.0.0.1:{port}/api/studies/s/events"
         for _ in range(100):  # the server listens a moment after printing
             try:
+                # the master token gets the study's own token, which steers it
+                asked = urllib.request.Request(url.replace("/events", "/token"),
+                                               headers={"Authorization": f"Bearer {token}"})
+                with urllib.request.urlopen(asked, timeout=5) as response:
+                    own = json.loads(response.read())["token"]
                 request = urllib.request.Request(
                     url, data=json.dumps({"kind": "pause"}).encode(), method="POST",
-                    headers={"Authorization": f"Bearer {token}",
+                    headers={"Authorization": f"Bearer {own}",
                              "Content-Type": "application/json"})
                 with urllib.request.urlopen(request, timeout=5) as response:
                     assert response.status == 201

@@ -22,8 +22,10 @@ def dashboard(
     """Serve a live dashboard of the studies under PATH (progress, best, recent trials,
     trajectory, front, events) with pause/resume/stop, forbid/pin, inject and budget controls.
 
-    Prints a token at start-up: steering (in the page or through POST /api/studies/NAME/events)
-    needs it as `Authorization: Bearer TOKEN`; reading needs nothing. Stop with Ctrl-C.
+    Prints a master token at start-up; the page steers with it. Each study has its own
+    steering token (GET /api/studies/NAME/token with `Authorization: Bearer MASTER` gives it),
+    sent as `Authorization: Bearer TOKEN` to POST /api/studies/NAME/events; reading needs
+    nothing. Stop with Ctrl-C.
     """
     from nasforge.report.dashboard import Dashboard, check_port
 
@@ -35,5 +37,7 @@ def dashboard(
                + ("" if names else " (studies started there later appear by themselves)"))
     typer.echo(f"steering token: {board.token}")
     typer.echo(f"open {board.url}#token={board.token} to steer from the page; Ctrl-C stops")
+    typer.echo(f"to steer a study by HTTP, get its own token: curl -H 'Authorization: Bearer "
+               f"{board.token}' {board.url}api/studies/NAME/token")
     sys.stdout.flush()  # the token must reach a log file or pipe before serving blocks
     board.run()

@@ -502,6 +502,7 @@ _PATHS = st.sampled_from([
     "/api/studies/nope", "/api/studies/nope/events", "/api/studies/s1/trials?limit=-1",
     "/api/studies/s1/trials?limit=x", "/api/studies/s1/trials?limit=99999999999999999999",
     "/api/studies/%2e%2e/%2e%2e", "/api/studies/s1%00", "/api", "/api/studies//events",
+    "/api/studies/s1/token", "/api/studies/nope/token",
 ])
 
 
@@ -509,11 +510,14 @@ _PATHS = st.sampled_from([
 def _http(draw: st.DrawFn) -> dict[str, Any]:
     from urllib.parse import quote
 
+    from nasforge.report.dashboard._app import study_token
+
+    own = study_token(TOKEN, "s1")  # steers s1 only; the master steers nothing
     path = draw(_PATHS | _PATHS.flatmap(lambda p: st.text(max_size=8).map(lambda s: p + quote(s))))
     method = draw(st.sampled_from(["GET", "POST", "POST", "PUT", "DELETE", "PATCH", "HEAD",
                                    "OPTIONS"]))
-    auth = draw(st.sampled_from([None, f"Bearer {TOKEN}", f"Bearer {TOKEN}", "Bearer",
-                                 "Bearer wrong", "Basic abc", "bearer  " + TOKEN, "",
+    auth = draw(st.sampled_from([None, f"Bearer {TOKEN}", f"Bearer {own}", f"Bearer {own}",
+                                 "Bearer", "Bearer wrong", "Basic abc", "bearer  " + own, "",
                                  "Bearer \xff"]))
     event = draw(st.fixed_dictionaries(
         {"kind": st.sampled_from(["stop", "pause", "resume", "forbid", "pin", "inject", "budget",

@@ -1,5 +1,7 @@
-"""The dashboard's HTTP API over FastAPI's TestClient: reads need nothing, steering needs the
-token, unknown studies are 404, bad events 422, and the store is read without locking it."""
+"""The dashboard's HTTP API over FastAPI's TestClient: reads need nothing, steering a study needs
+that study's own token (never the master's, never another study's, so a captured request cannot
+be replayed elsewhere), unknown studies are 404, bad events 422, and the store is read without
+locking it."""
 
 from __future__ import annotations
 
@@ -14,12 +16,14 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:fastapi.test
 from fastapi.testclient import TestClient  # noqa: E402
 
 from nasforge.errors import ConfigError  # noqa: E402
-from nasforge.report.dashboard import Dashboard, Studies  # noqa: E402
+from nasforge.report.dashboard import Dashboard, Studies, study_token  # noqa: E402
 from nasforge.report.dashboard._app import create_app  # noqa: E402
 from tests.report.dashboard.studies import evil_study, make_study  # noqa: E402
 
 TOKEN = "s3cret-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+"""The master secret: it gets a study's token and steers nothing itself."""
+AUTH = {"Authorization": f"Bearer {study_token(TOKEN, 'one')}"}
+"""Steers study ``one`` (only)."""
 
 
 @pytest.fixture
@@ -52,7 +56,7 @@ def test_reads_need_no_token(client: TestClient) -> None:
     assert "default-src 'none'" in page.headers["content-security-policy"]
 
 
-def test_steering_needs_the_token(client: TestClient) -> None:
+def test_steering_needs_the_studys_own_token(client: TestClient) -> None:
     event = {"kind": "forbid", "op": "avg_pool_3x3"}
     missing = client.post("/api/studies/one/events", json=event)
     assert missing.status_code == 401 and "Bearer" in missing.headers["www-authenticate"]
@@ -91,8 +95,11 @@ def test_bad_events_are_422_with_the_reason(client: TestClient, event: dict[str,
 def test_unknown_study_is_404(client: TestClient) -> None:
     assert client.get("/api/studies/nope").status_code == 404
     assert client.get("/api/studies/nope/trials").status_code == 404
-    response = client.post("/api/studies/nope/events", json={"kind": "stop"}, headers=AUTH)
+    response = client.post("/api/studies/nope/events", json={"kind": "stop"},
+                           headers={"Authorization": f"Bearer {study_token(TOKEN, 'nope')}"})
     assert response.status_code == 404
+    assert client.get("/api/studies/nope/token",
+                      headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
 
 
 def test_a_forbid_that_empties_a_decision_says_which(client: TestClient) -> None:
@@ -195,3 +202,64 @@ def test_a_body_holding_an_infinity_is_a_422_not_a_500(client: TestClient) -> No
                            headers={**AUTH, "Content-Type": "application/json"})
     assert response.status_code == 422
     assert response.json()["detail"]
+
+
+def test_a_study_token_is_an_hmac_of_its_name_under_the_master() -> None:
+    import base64
+    import hashlib
+    import hmac
+
+    mac = hmac.new(TOKEN.encode(), b"one", hashlib.sha256).digest()
+    assert study_token(TOKEN, "one") == base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    assert len({study_token(TOKEN, "one"), study_token(TOKEN, "two"),
+                study_token("other", "one"), TOKEN}) == 4
+    board = Dashboard.__new__(Dashboard)  # token_for needs no server
+    board.token = TOKEN
+    assert board.token_for("two") == study_token(TOKEN, "two")
+
+
+def test_another_studys_token_or_the_master_changes_nothing(client: TestClient) -> None:
+    event = {"kind": "stop"}
+    other = client.post("/api/studies/two/events", json=event, headers=AUTH)  # one's token
+    assert other.status_code == 403
+    assert "this token is for another study, not 'two'" in other.json()["detail"]
+    master = client.post("/api/studies/one/events", json=event,
+                         headers={"Authorization": f"Bearer {TOKEN}"})
+    assert master.status_code == 403 and "master token" in master.json()["detail"]
+    wrong = client.post("/api/studies/two/events", json=event,
+                        headers={"Authorization": "Bearer " + study_token("guess", "two")})
+    assert wrong.status_code == 403 and "wrong token" in wrong.json()["detail"]
+    assert client.get("/api/studies/one/events").json() == []
+    assert client.get("/api/studies/two/events").json() == []
+    own = client.post("/api/studies/two/events", json=event,
+                      headers={"Authorization": f"Bearer {study_token(TOKEN, 'two')}"})
+    assert own.status_code == 201
+    assert [e["kind"] for e in client.get("/api/studies/two/events").json()] == ["stop"]
+    assert client.get("/api/studies/one/events").json() == []
+
+
+def test_a_captured_request_replayed_to_another_study_is_refused(client: TestClient) -> None:
+    """The exact bytes of an accepted write (headers and body), sent again to study two."""
+    body = b'{"kind": "forbid", "op": "avg_pool_3x3"}'
+    headers = {**AUTH, "Content-Type": "application/json", "Content-Length": str(len(body))}
+    first = client.post("/api/studies/one/events", content=body, headers=headers)
+    assert first.status_code == 201
+    replayed = client.post("/api/studies/two/events", content=body, headers=headers)
+    assert replayed.status_code == 403
+    assert client.get("/api/studies/two/events").json() == []
+    assert len(client.get("/api/studies/one/events").json()) == 1
+
+
+def test_the_token_endpoint_needs_the_master(client: TestClient) -> None:
+    url = "/api/studies/two/token"
+    missing = client.get(url)
+    assert missing.status_code == 401 and "Bearer" in missing.headers["www-authenticate"]
+    for given in ("nope", study_token(TOKEN, "two"), study_token(TOKEN, "one")):
+        refused = client.get(url, headers={"Authorization": f"Bearer {given}"})
+        assert refused.status_code == 403 and "wrong token" in refused.json()["detail"]
+        assert "token" not in refused.json()
+    basic = client.get(url, headers={"Authorization": f"Basic {TOKEN}"})
+    assert basic.status_code == 403
+    given = client.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert given.status_code == 200 and given.json() == {"token": study_token(TOKEN, "two")}
+    assert given.headers["cache-control"] == "no-store"

@@ -1,6 +1,7 @@
 """The dashboard in headless Chromium: a running study updates live, an operation forbidden
-through the page is never used by a later trial, steering without the token is refused, and a
-script in a study name or an error message shows as text."""
+through the page (given the master token, it steers with the study's own) is never used by a
+later trial, steering without the token, with the master or with another study's token is
+refused, and a script in a study name or an error message shows as text."""
 
 from __future__ import annotations
 
@@ -87,6 +88,9 @@ def test_watch_and_steer_a_running_study(tmp_path: Path, table: Path) -> None:
                              None) == 401
                 assert _post(f"{board.url}api/studies/live/events", {"kind": "pause"},
                              "wrong") == 403
+                for refused in (board.token, board.token_for(EVIL)):  # master, other study
+                    assert _post(f"{board.url}api/studies/live/events", {"kind": "pause"},
+                                 refused) == 403
 
                 # the script in the other study's name and error is text, never markup
                 page.locator("#study-list li", has_text="window.hacked").click()
@@ -96,7 +100,7 @@ def test_watch_and_steer_a_running_study(tmp_path: Path, table: Path) -> None:
                 assert page.locator("#study-list li", has_text=EVIL).count() == 1
 
                 assert _post(f"{board.url}api/studies/live/events", {"kind": "stop"},
-                             board.token) == 201
+                             board.token_for("live")) == 201
                 runner.join(timeout=60)
                 # the only console errors are the refused requests' own
                 assert all("401" in e or "403" in e for e in log.errors), log.errors

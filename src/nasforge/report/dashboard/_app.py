@@ -1,10 +1,15 @@
 """The dashboard's web app (FastAPI): one page and a small JSON API over :class:`Studies`.
 
 Read-only requests need nothing. The one mutating request, ``POST /api/studies/NAME/events``,
-needs ``Authorization: Bearer TOKEN`` with the token printed at start-up: missing gives 401,
-wrong gives 403 (compared with :func:`secrets.compare_digest`, so the time taken says nothing
-about the token). An unknown study is 404; a refused event (unknown kind, wrong payload, a
-forbid that names an unknown option or empties a decision) is 422 with the reason in
+needs ``Authorization: Bearer TOKEN`` with NAME's own token, :func:`study_token` of the master
+secret printed at start-up and the study's name (an HMAC, so one study's token says nothing
+about another's or about the master). Missing gives 401; the token of another study, the master
+itself or anything else gives 403 (compared with :func:`secrets.compare_digest`, so the time
+taken says nothing about the token). So a captured request, headers and all, cannot be replayed
+to another study, and the master, which the page holds, never travels with a write. The page
+asks ``GET /api/studies/NAME/token`` with ``Authorization: Bearer MASTER`` for a study's token
+(answered ``no-store``). An unknown study is 404; a refused event (unknown kind, wrong payload,
+a forbid that names an unknown option or empties a decision) is 422 with the reason in
 ``detail``.
 
 The page fills itself from the API with ``textContent`` and SVG nodes, never ``innerHTML``, so a
@@ -13,6 +18,9 @@ The page fills itself from the API with ``textContent`` and SVG nodes, never ``i
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +33,27 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 
+def study_token(master: str, name: str) -> str:
+    """The steering token of study ``name`` under the dashboard secret ``master``:
+    HMAC-SHA256 of the name, URL-safe base64 without padding (43 characters).
+
+    Example:
+        >>> study_token("s3cret", "demo") == study_token("s3cret", "demo") != study_token(
+        ...     "s3cret", "demo2")
+        True
+    """
+    digest = hmac.new(master.encode("utf-8", "surrogatepass"),
+                      name.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _same(given: bytes, expected: str) -> bool:
+    return secrets.compare_digest(given, expected.encode("utf-8", "surrogatepass"))
+
+
 def create_app(studies: Studies, token: str) -> FastAPI:
-    """The FastAPI app serving ``studies``; mutating requests need ``token``."""
+    """The FastAPI app serving ``studies``; a mutating request on study NAME needs
+    ``study_token(token, NAME)``, and the master ``token`` gets those tokens."""
     with try_import("dashboard", "The dashboard") as imports:
         import fastapi
         import uvicorn  # noqa: F401  (checked now: serving needs it)
@@ -51,17 +78,35 @@ def create_app(studies: Studies, token: str) -> FastAPI:
             raise HTTPException(404, f"no study named {name!r} under {studies.path}")
         return name
 
-    def authorise(authorization: str | None) -> None:
+    def bearer(authorization: str | None, needs: str) -> bytes:
+        """The bearer token sent, or 401 when none was."""
         scheme, _, given = (authorization or "").partition(" ")
         if not given.strip() and scheme.lower() in ("", "bearer"):
-            raise HTTPException(401, "this request changes a study: send the token printed "
-                                "when the dashboard started, as 'Authorization: Bearer TOKEN'",
+            raise HTTPException(401, f"{needs}, as 'Authorization: Bearer TOKEN'",
                                 headers={"WWW-Authenticate": "Bearer"})
-        if scheme.lower() != "bearer" or not secrets.compare_digest(
-            given.strip().encode(), token.encode()
-        ):
-            raise HTTPException(403, "wrong token: use the one printed when the dashboard "
-                                "started")
+        if scheme.lower() != "bearer":
+            raise HTTPException(403, f"wrong token: {needs}, as 'Authorization: Bearer TOKEN'")
+        return given.strip().encode("utf-8", "surrogateescape")
+
+    def authorise(name: str, authorization: str | None) -> None:
+        """Let a write on study ``name`` through only with that study's own token."""
+        how = (f"send study {name!r}'s own token, from GET /api/studies/{name}/token with "
+               "'Authorization: Bearer MASTER' (the token printed when the dashboard started)")
+        given = bearer(authorization, f"this request changes a study: {how}")
+        if _same(given, study_token(token, name)):
+            return
+        if _same(given, token):
+            raise HTTPException(403, "the dashboard's master token does not steer a study: "
+                                f"{how}")
+        others = [other for other in studies.names() if other != name]
+        if any([_same(given, study_token(token, other)) for other in others]):
+            raise HTTPException(403, f"this token is for another study, not {name!r}: {how}")
+        raise HTTPException(403, f"wrong token: {how}")
+
+    def master(authorization: str | None) -> None:
+        needs = "a study's token is given only for the token printed when the dashboard started"
+        if not _same(bearer(authorization, needs), token):
+            raise HTTPException(403, f"wrong token: {needs}")
 
     @app.exception_handler(StudyNotFoundError)
     def _not_found(_: Any, exc: StudyNotFoundError) -> JSONResponse:
@@ -90,7 +135,7 @@ def create_app(studies: Studies, token: str) -> FastAPI:
         event: dict[str, Any] = Body(...),
         authorization: str | None = Header(default=None),
     ) -> dict[str, Any]:
-        authorise(authorization)
+        authorise(name, authorization)
         known(name)
         payload = dict(event)
         kind = payload.pop("kind", None)
@@ -102,6 +147,12 @@ def create_app(studies: Studies, token: str) -> FastAPI:
         except (UnknownEventError, NasforgeError) as exc:
             raise HTTPException(422, str(exc)) from None
         return {"id": event_id, "kind": kind, **payload}
+
+    @app.get("/api/studies/{name:path}/token")
+    def token_of(name: str, authorization: str | None = Header(default=None)) -> JSONResponse:
+        master(authorization)
+        return JSONResponse({"token": study_token(token, known(name))},
+                            headers={"Cache-Control": "no-store"})
 
     # last: a study name may hold a "/" (sent as %2F), so this route matches what the others
     # leave

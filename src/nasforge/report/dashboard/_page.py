@@ -3,8 +3,11 @@
 Everything from a store is put in the page with ``textContent`` or as SVG attributes, never as
 markup, so a ``<script>`` in a study name or an error message is shown as text. Nothing is
 loaded from another origin (the app's Content-Security-Policy forbids it): the plots are SVG
-drawn by the script. The token for steering is read from the URL fragment
-(``#token=...``, which browsers never send to a server) or typed into the page.
+drawn by the script. The master token is read from the URL fragment (``#token=...``, which
+browsers never send to a server) or typed into the page; to steer a study the page first asks
+``GET /api/studies/NAME/token`` with it and sends the write with that study's own token, so the
+master never travels with a write. A value the server does not take as the master (a study's own
+token, pasted) is sent as it is, and the write's answer says what is wrong with it.
 """
 
 from __future__ import annotations
@@ -210,12 +213,25 @@ function payloadOf(action, arg) {
   return name === "op" ? {op: value} : {decision: name, value: value};
 }
 
+const studyTokens = new Map();  // master + "\\n" + study -> that study's own token
+async function studyToken(given, name) {
+  const key = given + "\\n" + name;
+  if (!studyTokens.has(key)) {
+    const r = await fetch("/api/studies/" + encodeURIComponent(name) + "/token",
+      {cache: "no-store", headers: {"Authorization": "Bearer " + given}});
+    if (!r.ok) return given;  // not the master: perhaps the study's own token, sent as it is
+    studyTokens.set(key, (await r.json()).token);
+  }
+  return studyTokens.get(key);
+}
+
 async function send(event) {
   if (!current) return say("no study selected", false);
+  const name = current;
   const headers = {"Content-Type": "application/json"};
-  const token = $("token").value.trim();
-  if (token) headers["Authorization"] = "Bearer " + token;
-  const r = await fetch("/api/studies/" + encodeURIComponent(current) + "/events", {
+  const given = $("token").value.trim();
+  if (given) headers["Authorization"] = "Bearer " + await studyToken(given, name);
+  const r = await fetch("/api/studies/" + encodeURIComponent(name) + "/events", {
     method: "POST", headers: headers, body: JSON.stringify(event)});
   const body = await r.json().catch(() => ({}));
   if (r.ok) say("sent " + event.kind + " (event " + body.id + ")", true);

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from nasforge.errors import ConfigError, Problem
-from nasforge.report.dashboard._app import create_app
+from nasforge.report.dashboard._app import create_app, study_token
 from nasforge.report.dashboard._studies import Studies
 
 DEFAULT_PORT = 8765
@@ -51,11 +51,13 @@ class Dashboard:
         path: a study folder or a folder of studies.
         host: the address to listen on; 127.0.0.1 (this machine only) by default.
         port: the port; 0 picks a free one (see :attr:`url` once started).
-        token: the steering token (random by default); printed by ``nasforge dashboard``.
+        token: the master secret (random by default); printed by ``nasforge dashboard``. It
+            steers nothing itself: each study has its own token, :meth:`token_for`, which the
+            page gets with it from ``GET /api/studies/NAME/token``.
 
     Example:
         >>> with Dashboard("runs/demo", port=0) as board:     # doctest: +SKIP
-        ...     print(board.url, board.token)
+        ...     print(board.url, board.token, board.token_for("demo"))
     """
 
     def __init__(self, path: str | Path, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
@@ -67,6 +69,10 @@ class Dashboard:
         self.app = create_app(self.studies, self.token)
         self._server: Any = None
         self._thread: threading.Thread | None = None
+
+    def token_for(self, name: str) -> str:
+        """The token that steers study ``name`` (and no other): ``study_token(token, name)``."""
+        return study_token(self.token, name)
 
     @property
     def url(self) -> str:

@@ -1,0 +1,59 @@
+"""When a study's user code (a define-by-run space given by file) is imported: `ls` imports
+none, and opening one study (`show`, `report`) imports that study's code only, never the code
+of the other studies in the folder. Each entry point runs in a fresh process, so an import
+shows up as a line in the marker file the user module appends to when it is imported."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nasforge.testing.toys  # noqa: F401  (registers the toy task and evaluator)
+from nasforge.run.spec import parse_spec
+from nasforge.run.study import Study
+
+USER_MODULE = '''
+from pathlib import Path
+from torch import nn
+with open({marker!r}, "a") as f:
+    f.write({name!r} + "\\n")
+
+def net(a, task):
+    width = a.choice("width", [2, 4])
+    return nn.Sequential(nn.Flatten(), nn.LazyLinear(width), nn.LazyLinear(task.n_outputs))
+'''
+
+
+def _study(root: Path, name: str, marker: Path) -> None:
+    module = root / f"user_{name}.py"
+    module.write_text(USER_MODULE.format(marker=str(marker), name=name))
+    spec = {"name": name, "seed": 1, "task": "toy", "root": str(root / "studies"),
+            "space": {"name": "function", "path": f"{module}:net"},
+            "strategy": "random", "evaluator": "toy", "executor": "inline",
+            "budget": {"trials": 2}, "export_best": False}
+    Study.create(parse_spec(spec)).run().close()
+
+
+def _imports(marker: Path, *args: str) -> list[str]:
+    marker.write_text("")
+    env = {**os.environ, "NASFORGE_PLUGINS": "nasforge.testing.toys"}
+    done = subprocess.run([sys.executable, "-m", "nasforge", *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return marker.read_text().split()
+
+
+def test_listing_imports_no_user_code_and_opening_a_study_imports_only_its_own(
+    tmp_path: Path
+) -> None:
+    marker = tmp_path / "imported.txt"
+    _study(tmp_path, "a", marker)
+    _study(tmp_path, "b", marker)
+    studies = tmp_path / "studies"
+    assert _imports(marker, "ls", str(studies)) == []
+    shown = _imports(marker, "show", str(studies / "a"))
+    assert set(shown) <= {"a"}
+    assert set(_imports(marker, "report", str(studies / "b"), "--out",
+                        str(tmp_path / "report.html"), "--no-pngs")) <= {"b"}

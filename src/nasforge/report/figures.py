@@ -24,6 +24,20 @@ _LAYOUT: dict[str, Any] = {"template": "plotly_white", "height": 380,
                            "legend": {"orientation": "h", "y": -0.2}}
 
 
+def plotly_text(text: object) -> str:
+    """``text`` as plotly shows it literally: plotly reads ``<b>``, ``<a href>``, ``<br>`` and
+    the like in trace names, titles, category labels and hover labels as its own markup (a
+    stored ``<a href=...>x</a>`` showed as a link ``x``), and decodes ``&lt;``/``&gt;``/``&amp;``,
+    so those three are written as entities. (Parallel-coordinate tick labels are plain text and
+    must not be passed through this.)
+
+    Example:
+        >>> plotly_text("<b>a & b</b>")
+        '&lt;b&gt;a &amp; b&lt;/b&gt;'
+    """
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def plotly_go() -> Any:
     """``plotly.graph_objects``; :class:`MissingDependencyError` naming the ``plot`` extra."""
     with try_import("plot", "The report's interactive plots") as imports:
@@ -35,7 +49,8 @@ def plotly_go() -> Any:
 def _figure(title: str, x: str, y: str, **layout: Any) -> Any:
     go = plotly_go()
     fig = go.Figure()
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, **{**_LAYOUT, **layout})
+    fig.update_layout(title=plotly_text(title), xaxis_title=plotly_text(x),
+                      yaxis_title=plotly_text(y), **{**_LAYOUT, **layout})
     return fig
 
 
@@ -54,7 +69,7 @@ def history_figure(series: Mapping[str, Sequence[HistoryPoint]], metric: str, *,
             return p.elapsed_s if by_time else p.number
 
         ok = [p for p in points if p.value is not None]
-        prefix = f"{name}: " if len(series) > 1 else ""
+        prefix = f"{plotly_text(name)}: " if len(series) > 1 else ""
         fig.add_trace(go.Scatter(
             x=[x(p) for p in ok], y=[p.value for p in ok], mode="markers", name=f"{prefix}trial",
             marker={"size": 5, "opacity": 0.5, "color": colour},
@@ -78,8 +93,8 @@ def distribution_figure(values: Mapping[str, Sequence[float]], metric: str) -> A
     go = plotly_go()
     fig = _figure(f"distribution of {metric}", metric, "trials", barmode="overlay")
     for name, vals in values.items():
-        fig.add_trace(go.Histogram(x=list(vals), name=name, opacity=0.6 if len(values) > 1 else 1,
-                                   nbinsx=30))
+        fig.add_trace(go.Histogram(x=list(vals), name=plotly_text(name),
+                                   opacity=0.6 if len(values) > 1 else 1, nbinsx=30))
     return fig
 
 
@@ -131,7 +146,8 @@ def parallel_figure(rows: Sequence[Mapping[str, object]], options: Mapping[str, 
     dims.append({"label": metric, "values": values})
     fig = go.Figure(go.Parcoords(line={"color": values, "colorscale": "Viridis",
                                        "showscale": True}, dimensions=dims))
-    fig.update_layout(title=f"decisions of the completed trials, coloured by {metric}",
+    title = f"decisions of the completed trials, coloured by {metric}"
+    fig.update_layout(title=plotly_text(title),
                       **{**_LAYOUT, "height": 420, "margin": {"l": 80, "r": 60, "t": 90, "b": 40}})
     return fig
 
@@ -142,8 +158,9 @@ def importance_figure(found: Sequence[Importance], metric: str) -> Any:
     ordered = list(reversed(found))
     fig = _figure(f"which decisions matter for {metric} (fANOVA)", "share of variance", "",
                   height=max(220, 40 + 28 * len(found)), showlegend=False)
-    fig.add_trace(go.Bar(x=[i.importance for i in ordered], y=[i.decision for i in ordered],
-                         orientation="h", marker={"color": "#4a6fa5"}))
+    fig.add_trace(go.Bar(x=[i.importance for i in ordered],
+                         y=[plotly_text(i.decision) for i in ordered], orientation="h",
+                         marker={"color": "#4a6fa5"}))
     return fig
 
 
@@ -155,8 +172,9 @@ def marginal_figure(effects: Sequence[MarginalEffect], metric: str) -> Any:
     for decision in decisions:
         mine = [e for e in effects if e.decision == decision]
         fig.add_trace(go.Scatter(
-            x=[[decision.removeprefix("cell.")] * len(mine), [str(e.option) for e in mine]],
-            y=[e.mean for e in mine], mode="markers", name=decision,
+            x=[[plotly_text(decision.removeprefix("cell."))] * len(mine),
+               [plotly_text(e.option) for e in mine]],
+            y=[e.mean for e in mine], mode="markers", name=plotly_text(decision),
             error_y={"type": "data", "array": [e.high - e.mean for e in mine]},
             text=[f"n={e.n}" for e in mine],
             hovertemplate="%{x}: %{y:.4g} (%{text})<extra></extra>"))
@@ -177,7 +195,8 @@ def weights_figure(series: Mapping[str, Sequence[tuple[int, float]]]) -> Any:
     decisions = sorted(by_decision)
     cols = min(3, len(decisions))
     rows = -(-len(decisions) // cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=decisions, shared_yaxes=True)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plotly_text(d) for d in decisions],
+                        shared_yaxes=True)
     options = sorted({o for d in by_decision.values() for o in d})
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
                "#7f7f7f", "#bcbd22", "#17becf"]
@@ -185,7 +204,7 @@ def weights_figure(series: Mapping[str, Sequence[tuple[int, float]]]) -> Any:
         for option, points in sorted(by_decision[decision].items()):
             i = options.index(option)
             fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points],
-                                     mode="lines", name=option, legendgroup=option,
+                                     mode="lines", name=plotly_text(option), legendgroup=option,
                                      showlegend=k == 0,
                                      line={"color": palette[i % len(palette)]}),
                           row=k // cols + 1, col=k % cols + 1)

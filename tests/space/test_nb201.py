@@ -275,3 +275,10 @@ def test_canonical_respects_rules_and_refuses_outsiders() -> None:
     assert nb201_expression(representative) == "0"
     with pytest.raises(InvalidArchitectureError, match="rules"):
         space.canonical(Architecture(dict.fromkeys(NB201_DECISIONS, "none")))
+
+
+@pytest.mark.parametrize("text", ["{|avg_pool_3x3~0|+|none~0|", "{", '{"a": }', "  {[1]"])
+def test_a_broken_json_form_is_an_invalid_architecture_not_a_bare_value_error(text: str) -> None:
+    # regression (fuzzing): text starting with "{" went to json.loads, whose ValueError escaped
+    with pytest.raises(InvalidArchitectureError, match="not an architecture string"):
+        SPACES.create("nb201", {}).parse(text)

@@ -46,7 +46,7 @@ from pydantic import Field
 from nasforge.architecture import Architecture
 from nasforge.errors import InvalidArchitectureError
 from nasforge.space._structured import LayerSpace
-from nasforge.space.base import SPACES
+from nasforge.space.base import SPACES, parse_decisions
 from nasforge.space.rules import normalize_rules
 
 NB201_OPS: tuple[str, ...] = (
@@ -241,6 +241,7 @@ class NB201Space(LayerSpace):
 
     def parse(self, text: str) -> Architecture:
         """Parse an NB201 string or the canonical JSON form."""
-        arch = Architecture.parse(text) if text.lstrip().startswith("{") else nb201_to_arch(text)
+        is_json = isinstance(text, str) and text.lstrip().startswith("{")
+        arch = parse_decisions(text) if is_json else nb201_to_arch(text)
         self.validate(arch)
         return arch

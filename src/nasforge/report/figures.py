@@ -7,6 +7,7 @@ needs no network. Needs the ``plot`` extra (:func:`plotly_go` says what to insta
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,7 +36,7 @@ def plotly_text(text: object) -> str:
         >>> plotly_text("<b>a & b</b>")
         '&lt;b&gt;a &amp; b&lt;/b&gt;'
     """
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html.escape(str(text), quote=False)
 
 
 def plotly_go() -> Any:

@@ -25,6 +25,9 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,51 @@ from nasforge.errors import ConfigError, Problem
 _RESOLVED: dict[str, Any] = {}
 """Objects resolved in this process, by reference."""
 
+_DEFERRED: ContextVar[list[str] | None] = ContextVar("nasforge_user_imports_deferred",
+                                                     default=None)
+"""While set (see :func:`user_imports_deferred`): the user code refused so far."""
+
+
+class UserCodeDeferred(ImportError):
+    """User code that :func:`user_imports_deferred` kept from being imported."""
+
+
+@contextmanager
+def user_imports_deferred() -> Iterator[list[str]]:
+    """Within the block, user code this process has not imported yet is not imported: the
+    import raises :class:`UserCodeDeferred` and its name is appended to the list yielded.
+
+    For views over many studies (the dashboard's study list), which must not run the code of
+    a study nobody opened. Modules already imported stay usable. Per thread and task
+    (a :class:`~contextvars.ContextVar`), so another thread's imports are unaffected.
+
+    Example:
+        >>> with user_imports_deferred() as refused:
+        ...     import_user_module("surely_no_module_is_named_this")
+        Traceback (most recent call last):
+        nasforge.references.UserCodeDeferred: ...
+    """
+    refused: list[str] = []
+    reset = _DEFERRED.set(refused)
+    try:
+        yield refused
+    finally:
+        _DEFERRED.reset(reset)
+
+
+def deferring() -> bool:
+    """Whether this thread is inside :func:`user_imports_deferred` and it refused something."""
+    return bool(_DEFERRED.get())
+
+
+def refuse_if_deferred(what: str) -> None:
+    """Raise :class:`UserCodeDeferred` (recording ``what``) inside
+    :func:`user_imports_deferred`; do nothing outside it."""
+    refused = _DEFERRED.get()
+    if refused is not None:
+        refused.append(what)
+        raise UserCodeDeferred(f"{what} is user code, not imported by a view over many studies")
+
 
 def import_user_module(name: str) -> Any:
     """``importlib.import_module(name)``, also looking in the current directory.
@@ -40,6 +88,8 @@ def import_user_module(name: str) -> Any:
     The directory is appended to ``sys.path`` once, at the end, so it never shadows installed
     packages; spawned workers inherit it.
     """
+    if name not in sys.modules:
+        refuse_if_deferred(f"module {name!r}")
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
@@ -61,6 +111,7 @@ def load_file(file: str | Path) -> Any:
         known = getattr(module, "__file__", None)
         if known and module.__name__ != "__main__" and Path(known).resolve() == file:
             return module
+    refuse_if_deferred(f"file {str(file)!r}")
     spec = importlib.util.spec_from_file_location(file.stem, file)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {file}")

@@ -1,6 +1,6 @@
-"""When a study's user code (a define-by-run space given by file) is imported: `ls` imports
-none, and opening one study (`show`, `report`) imports that study's code only, never the code
-of the other studies in the folder. Each entry point runs in a fresh process, so an import
+"""When a study's user code (a define-by-run space given by file) is imported: `ls` and the
+dashboard's study list import none, and opening one study (`show`, `report`, a dashboard study
+page) imports that study's code only, never the code of the other studies in the folder. Each entry point runs in a fresh process, so an import
 shows up as a line in the marker file the user module appends to when it is imported."""
 
 from __future__ import annotations
@@ -57,3 +57,46 @@ def test_listing_imports_no_user_code_and_opening_a_study_imports_only_its_own(
     assert set(shown) <= {"a"}
     assert set(_imports(marker, "report", str(studies / "b"), "--out",
                         str(tmp_path / "report.html"), "--no-pngs")) <= {"b"}
+
+
+DASHBOARD = '''
+import json, sys
+from pathlib import Path
+from fastapi.testclient import TestClient
+from nasforge.report.dashboard import Studies
+from nasforge.report.dashboard._app import create_app
+
+marker = Path(sys.argv[2])
+client = TestClient(create_app(Studies(Path(sys.argv[1])), "master"))
+seen = {}
+listing = client.get("/api/studies")
+seen["list"] = marker.read_text().split()
+seen["list_arch"] = [s["best"]["arch"] for s in listing.json()]
+client.get("/api/studies/a")
+seen["open_a"] = marker.read_text().split()
+seen["a_arch"] = client.get("/api/studies/a/trials").json()[0]["arch"]
+seen["list_again"] = [s["best"]["arch"] for s in client.get("/api/studies").json()]
+print(json.dumps(seen))
+'''
+
+
+def test_the_dashboard_list_imports_no_user_code_and_a_study_page_only_its_own(
+    tmp_path: Path
+) -> None:
+    import json
+
+    marker = tmp_path / "imported.txt"
+    _study(tmp_path, "a", marker)
+    _study(tmp_path, "b", marker)
+    marker.write_text("")
+    script = tmp_path / "dash.py"
+    script.write_text(DASHBOARD)
+    env = {**os.environ, "NASFORGE_PLUGINS": "nasforge.testing.toys"}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "studies"), str(marker)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["list"] == []  # the list of two studies ran neither's code
+    assert seen["open_a"] == ["a"]  # opening a ran a's code, not b's
+    assert len(seen["list_arch"]) == 2 and all(seen["list_arch"])  # each best, in stored form
+    assert seen["a_arch"] and seen["list_again"][1] == seen["list_arch"][1]

@@ -12,6 +12,7 @@ import importlib
 import logging
 import math
 import shutil
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
+from nasforge import references
 from nasforge.errors import ConfigError, NasforgeError, Problem, StudyNotFoundError
 from nasforge.objective import (
     hypervolume_reference,
@@ -136,6 +138,8 @@ def plugin_modules(spec: RunSpec) -> list[str]:
 def import_plugins(modules: Iterable[str], *, where: str) -> None:
     """Import the plugin modules a stored study needs; a clear error when one is missing."""
     for module in modules:
+        if module not in sys.modules:
+            references.refuse_if_deferred(f"plugin {module!r}")
         try:
             importlib.import_module(module)
         except ImportError as exc:

@@ -6,9 +6,11 @@ and writes only steering events. It prints a master token at start-up; each stud
 with its own token, :func:`study_token` (an HMAC of its name under the master), so a request
 captured for one study cannot be replayed to another. The HTTP API:
 
-- ``GET /api/studies``: every study's summary (status, progress, budget, best trial);
+- ``GET /api/studies``: every study's summary (status, progress, budget, best trial); it runs no
+  study's user code, so a best architecture whose space is user code not imported yet is given
+  in stored form;
 - ``GET /api/studies/NAME``: one study's summary with its trajectory, front, recent trials and
-  events;
+  events (this, like the two below, imports NAME's user code to print its architectures);
 - ``GET /api/studies/NAME/trials`` (``?limit=N``): its trials, newest first;
 - ``GET /api/studies/NAME/events``: its steering events;
 - ``GET /api/studies/NAME/token`` with ``Authorization: Bearer MASTER``: ``{"token": ...}``,

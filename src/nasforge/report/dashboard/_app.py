@@ -119,7 +119,7 @@ def create_app(studies: Studies, token: str) -> FastAPI:
 
     @app.get("/api/studies")
     def list_studies() -> list[dict[str, Any]]:
-        return [studies.summary(name) for name in studies.names()]
+        return [studies.summary(name, import_user_code=False) for name in studies.names()]
 
     @app.get("/api/studies/{name:path}/trials")
     def trials(name: str, limit: int | None = None) -> list[dict[str, Any]]:

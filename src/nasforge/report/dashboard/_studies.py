@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nasforge import references
 from nasforge.errors import ConfigError, NasforgeError, Problem, StudyNotFoundError
 from nasforge.objective import Objective, pareto_front
 from nasforge.report.data import history, state_counts
@@ -122,6 +123,8 @@ class Studies:
     def space(self, name: str) -> Any:
         """The study's search space (built once from its stored spec; no task is loaded).
 
+        Building it imports the study's user code (a define-by-run space, a builder, plugins).
+
         Raises:
             ConfigError: the space cannot be built here (e.g. its plugin is not installed).
         """
@@ -132,6 +135,8 @@ class Studies:
             try:
                 handle.space = study_space(handle.spec, str(self._dirs[name]))
             except NasforgeError as exc:
+                if references.deferring():  # refused for now, not for good: no error kept
+                    raise
                 handle.space_error = str(exc)
         if handle.space is None:
             raise ConfigError([Problem("space", f"the space of study {name!r} cannot be built "
@@ -139,15 +144,28 @@ class Studies:
                                        "install what the study was run with")])
         return handle.space
 
-    def _format(self, name: str, trial: Trial) -> str:
+    def _format(self, name: str, trial: Trial, *, import_user_code: bool) -> str:
+        """The architecture's human form; its stored form where the space cannot be built,
+        or where that would import user code and ``import_user_code`` is false."""
+        if import_user_code:
+            return self._formatted(name, trial)
+        with references.user_imports_deferred():
+            return self._formatted(name, trial)
+
+    def _formatted(self, name: str, trial: Trial) -> str:
         try:
             return str(self.space(name).format(trial.arch))
-        except (NasforgeError, ValueError, KeyError):
+        except (NasforgeError, ValueError, KeyError, ImportError):
             return str(trial.arch)
 
     # -- JSON views ---------------------------------------------------------------------------
-    def summary(self, name: str) -> dict[str, Any]:
-        """One study at a glance: status, progress against the budget, the best trial."""
+    def summary(self, name: str, *, import_user_code: bool = True) -> dict[str, Any]:
+        """One study at a glance: status, progress against the budget, the best trial.
+
+        With ``import_user_code`` false (the study list), a study whose space is user code not
+        imported yet gives its best architecture in stored form: listing a folder of studies
+        runs none of their code; opening one study runs its own.
+        """
         handle = self._handle(name)
         record = next((r for r in handle.store.studies() if r.id == handle.study_id), None)
         if record is None:  # pragma: no cover - studies are never deleted from a store
@@ -165,7 +183,8 @@ class Studies:
             "budget": spec.budget.model_dump(exclude_none=True),
             "counts": state_counts(trials),
             "objectives": [o.model_dump() for o in objectives],
-            "best": None if best is None else self._trial_json(name, best, objectives),
+            "best": None if best is None else self._trial_json(
+                name, best, objectives, import_user_code=import_user_code),
         }
 
     def trials(self, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
@@ -176,14 +195,14 @@ class Studies:
         chosen = trials[::-1] if limit is None else trials[::-1][:limit]
         return [self._trial_json(name, t, objectives) for t in chosen]
 
-    def _trial_json(self, name: str, trial: Trial, objectives: Sequence[Objective]
-                    ) -> dict[str, Any]:
+    def _trial_json(self, name: str, trial: Trial, objectives: Sequence[Objective], *,
+                    import_user_code: bool = True) -> dict[str, Any]:
         result = trial.result
         return {
             "number": trial.number,
             "state": trial.state.value,
             "source": getattr(trial.source, "value", "strategy"),
-            "arch": self._format(name, trial),
+            "arch": self._format(name, trial, import_user_code=import_user_code),
             "arch_id": trial.arch.arch_id,
             "fidelity": trial.candidate.fidelity,
             "metrics": {k: _finite(v) for k, v in trial.metrics.items()},

@@ -85,3 +85,32 @@ def test_a_function_space_of_a_script_pickles_by_its_file(tmp_path: Path) -> Non
     assert path.decode() == f"{script.resolve()}:net"
     space = pickle.loads(blob)  # imports the script's file in this process
     assert space.size == 2 and space.path == path.decode()
+
+
+def test_deferred_user_imports_refuse_new_user_code_but_keep_what_is_imported(
+    tmp_path: Path
+) -> None:
+    import json
+    import threading
+
+    from nasforge.run.study import import_plugins
+
+    module = tmp_path / "deferred_user_mod.py"
+    module.write_text("def f():\n    return 7\n")
+    with references.user_imports_deferred() as refused:
+        with pytest.raises(ConfigError, match="deferred_user_mod"):  # resolve's clear error
+            references.resolve(f"{module}:f", field="space.path")
+        with pytest.raises(references.UserCodeDeferred):
+            references.import_user_module("no_module_of_this_name_anywhere")
+        with pytest.raises(ConfigError, match="plugins"):
+            import_plugins(["another_module_nobody_has"], where="here")
+        other: list[object] = []  # another thread is not deferred
+        thread = threading.Thread(target=lambda: other.append(references.resolve(f"{module}:f",
+                                                                      field="x")()))
+        thread.start()
+        thread.join()
+        assert other == [7]
+        assert references.resolve(f"{module}:f", field="x")() == 7  # imported now: usable here too
+        assert references.resolve("json:dumps", field="x") is json.dumps  # already-imported module
+    assert len(refused) == 3 and "deferred_user_mod.py" in refused[0]
+    assert "plugin 'another_module_nobody_has'" in refused[2]

@@ -1,7 +1,8 @@
 """When a study's user code (a define-by-run space given by file) is imported: `ls` and the
 dashboard's study list import none, and opening one study (`show`, `report`, a dashboard study
-page) imports that study's code only, never the code of the other studies in the folder. Each entry point runs in a fresh process, so an import
-shows up as a line in the marker file the user module appends to when it is imported."""
+page) imports that study's code only, never the code of the other studies in the folder. Each
+entry point runs in a fresh process, so an import shows up as a line in the marker file the
+user module appends to when it is imported."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ with open({marker!r}, "a") as f:
 def net(a, task):
     width = a.choice("width", [2, 4])
     return nn.Sequential(nn.Flatten(), nn.LazyLinear(width), nn.LazyLinear(task.n_outputs))
+
+def fit(model, task, trial):
+    return {{"val_accuracy": 0.5 + 0.1 * trial.number}}
 '''
 
 
@@ -31,7 +35,8 @@ def _study(root: Path, name: str, marker: Path) -> None:
     module.write_text(USER_MODULE.format(marker=str(marker), name=name))
     spec = {"name": name, "seed": 1, "task": "toy", "root": str(root / "studies"),
             "space": {"name": "function", "path": f"{module}:net"},
-            "strategy": "random", "evaluator": "toy", "executor": "inline",
+            "strategy": "random", "executor": "inline",
+            "evaluator": {"name": "function", "path": f"{module}:fit"},
             "budget": {"trials": 2}, "export_best": False}
     Study.create(parse_spec(spec)).run().close()
 

@@ -138,9 +138,9 @@ def plugin_modules(spec: RunSpec) -> list[str]:
 def import_plugins(modules: Iterable[str], *, where: str) -> None:
     """Import the plugin modules a stored study needs; a clear error when one is missing."""
     for module in modules:
-        if module not in sys.modules:
-            references.refuse_if_deferred(f"plugin {module!r}")
         try:
+            if module not in sys.modules:
+                references.refuse_if_deferred(f"plugin {module!r}")
             importlib.import_module(module)
         except ImportError as exc:
             raise ConfigError(

@@ -41,12 +41,24 @@ def _study(root: Path, name: str, marker: Path) -> None:
     Study.create(parse_spec(spec)).run().close()
 
 
+def _fresh_process(*args: str) -> str:
+    """Run ``python ARGS`` in a new process (toys registered); its stdout."""
+    env = {**os.environ, "NASFORGE_PLUGINS": "nasforge.testing.toys"}
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _two_studies(tmp_path: Path, marker: Path) -> Path:
+    _study(tmp_path, "a", marker)
+    _study(tmp_path, "b", marker)
+    return tmp_path / "studies"
+
+
 def _imports(marker: Path, *args: str) -> list[str]:
     marker.write_text("")
-    env = {**os.environ, "NASFORGE_PLUGINS": "nasforge.testing.toys"}
-    done = subprocess.run([sys.executable, "-m", "nasforge", *args], capture_output=True,
-                          text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
+    _fresh_process("-m", "nasforge", *args)
     return marker.read_text().split()
 
 
@@ -54,9 +66,7 @@ def test_listing_imports_no_user_code_and_opening_a_study_imports_only_its_own(
     tmp_path: Path
 ) -> None:
     marker = tmp_path / "imported.txt"
-    _study(tmp_path, "a", marker)
-    _study(tmp_path, "b", marker)
-    studies = tmp_path / "studies"
+    studies = _two_studies(tmp_path, marker)
     assert _imports(marker, "ls", str(studies)) == []
     shown = _imports(marker, "show", str(studies / "a"))
     assert set(shown) <= {"a"}
@@ -91,16 +101,12 @@ def test_the_dashboard_list_imports_no_user_code_and_a_study_page_only_its_own(
     import json
 
     marker = tmp_path / "imported.txt"
-    _study(tmp_path, "a", marker)
-    _study(tmp_path, "b", marker)
+    studies = _two_studies(tmp_path, marker)
     marker.write_text("")
     script = tmp_path / "dash.py"
     script.write_text(DASHBOARD)
-    env = {**os.environ, "NASFORGE_PLUGINS": "nasforge.testing.toys"}
-    done = subprocess.run([sys.executable, str(script), str(tmp_path / "studies"), str(marker)],
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    out = _fresh_process(str(script), str(studies), str(marker))
+    seen = json.loads(out.strip().splitlines()[-1])
     assert seen["list"] == []  # the list of two studies ran neither's code
     assert seen["open_a"] == ["a"]  # opening a ran a's code, not b's
     assert len(seen["list_arch"]) == 2 and all(seen["list_arch"])  # each best, in stored form

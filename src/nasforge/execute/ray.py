@@ -237,7 +237,10 @@ class RayExecutor(Executor):
         executor: {name: ray, workers: 8, address: 10.0.0.5:6379, gpus_per_trial: 1}
     """
 
-    kill_grace_s: ClassVar[float] = 1.0
+    kill_grace_s: ClassVar[float] = 5.0
+    """Per attempt, beyond its limit, before the driver cancels: room for a Ray worker's
+    (re)start, which took over 1 s on a loaded 2-core machine (with 1.0, a SIGKILLed trial
+    that Ray retried was recorded TIMEOUT in CI)."""
 
     def __init__(
         self,

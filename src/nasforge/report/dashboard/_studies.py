@@ -16,6 +16,7 @@ import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,14 +148,9 @@ class Studies:
     def _format(self, name: str, trial: Trial, *, import_user_code: bool) -> str:
         """The architecture's human form; its stored form where the space cannot be built,
         or where that would import user code and ``import_user_code`` is false."""
-        if import_user_code:
-            return self._formatted(name, trial)
-        with references.user_imports_deferred():
-            return self._formatted(name, trial)
-
-    def _formatted(self, name: str, trial: Trial) -> str:
         try:
-            return str(self.space(name).format(trial.arch))
+            with nullcontext() if import_user_code else references.user_imports_deferred():
+                return str(self.space(name).format(trial.arch))
         except (NasforgeError, ValueError, KeyError, ImportError):
             return str(trial.arch)
 
